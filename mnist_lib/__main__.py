@@ -1,0 +1,3 @@
+from mnist_lib.cli import main
+
+raise SystemExit(main())

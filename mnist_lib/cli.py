@@ -1,0 +1,74 @@
+"""Command line: ``python -m mnist_lib data|reports``.
+
+Bad input ends with one line on stderr naming what was wrong and exit code 2,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from mnist_lib.config import NOTEBOOKS, PROFILES, ParameterError
+
+
+def _cmd_data(args: argparse.Namespace) -> int:
+    from mnist_lib.data import ensure_mnist, load_mnist
+
+    directory = ensure_mnist(args.data_dir, source=args.source)
+    raw = load_mnist(args.data_dir)
+    print(f"MNIST verified in {directory.resolve()}")
+    print(f"  train: {tuple(raw.train_images.shape)} images, test: {tuple(raw.test_images.shape)} images (SHA-256 ok)")
+    return 0
+
+
+def _cmd_reports(args: argparse.Namespace) -> int:
+    from mnist_lib.reports import build_reports
+
+    only = [name.strip() for name in args.only.split(",") if name.strip()] if args.only else None
+    result = build_reports(profile=args.profile, only=only, output=Path(args.output), data_dir=Path(args.data_dir),
+                           source=args.source, no_input=args.no_input)
+    failed = [name for name, run in result.runs.items() if run.status != "ok"]
+    print(f"Index: {result.index_path}")
+    if failed:
+        print(f"error: notebooks failed: {', '.join(failed)} (see their HTML reports)", file=sys.stderr)
+        return 1
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m mnist_lib", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{data,reports}")
+
+    data = sub.add_parser("data", help="acquire and verify MNIST, print where it is")
+    data.add_argument("--data-dir", default="data", help="cache folder (torchvision layout; default: data)")
+    data.add_argument("--source", default=None, help="a folder with the four IDX files (plain or .gz), tried first "
+                                                     "(default: $MNIST_SOURCE)")
+    data.set_defaults(run=_cmd_data)
+
+    reports = sub.add_parser("reports", help="run the notebooks with papermill and render HTML reports")
+    reports.add_argument("--profile", default="full", help=f"{' or '.join(PROFILES)}, or a path to a profile .yaml")
+    reports.add_argument("--only", default=None, help=f"comma-separated notebooks to build ({', '.join(NOTEBOOKS)}); "
+                                                      "their dependencies run too")
+    reports.add_argument("--output", default="reports", help="folder for the HTML reports and index (default: reports)")
+    reports.add_argument("--data-dir", default="data", help="MNIST cache folder (default: data)")
+    reports.add_argument("--source", default=None, help="a folder with the four IDX files, tried before the mirrors")
+    reports.add_argument("--no-input", action="store_true", help="hide code cells in the HTML")
+    reports.set_defaults(run=_cmd_reports)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from mnist_lib.data import MnistUnavailableError
+
+    try:
+        return args.run(args)
+    except (ParameterError, MnistUnavailableError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

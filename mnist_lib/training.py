@@ -1,0 +1,436 @@
+"""Training: seeding and device choice, ``fit`` with a per-epoch ``History``,
+``evaluate``, and checkpoints keyed by what produced them.
+
+The loop is the plain one (zero_grad, forward, loss, backward, step) over
+in-memory tensors from :func:`mnist_lib.data.batches`; augmentation, when asked
+for, runs on whole batches on the data's device.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import os
+import random
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from mnist_lib.data import Augmentation, DataSplits, augment_batch, batches, num_batches
+
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop")
+SCHEDULERS = ("none", "step", "cosine", "onecycle")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+BATCH_ENV = "MNIST_REPORTS_BATCH"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that must not be loaded (unsafe, foreign or damaged)."""
+
+
+# --------------------------------------------------------------------------- seeding, device
+
+
+def seed_everything(seed: int, deterministic: bool = True) -> None:
+    """Seed Python, NumPy and PyTorch; ask PyTorch for deterministic kernels."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+    if deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    """``auto`` picks CUDA, then MPS, then CPU; an explicit name must be available."""
+    if name not in DEVICES:
+        raise ValueError(f"device must be one of {DEVICES}, got {name!r}")
+    cuda = torch.cuda.is_available()
+    mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    if name == "auto":
+        return torch.device("cuda" if cuda else "mps" if mps else "cpu")
+    if (name == "cuda" and not cuda) or (name == "mps" and not mps):
+        raise ValueError(f"device {name!r} is not available on this machine; use 'auto' or 'cpu'")
+    return torch.device(name)
+
+
+def seeded_model(name: str, seed: int, device: str | torch.device = "cpu", **kwargs) -> nn.Module:
+    """Build a registered model with its initial weights fixed by ``seed``."""
+    from mnist_lib.models import build_model
+
+    seed_everything(seed)
+    return build_model(name, **kwargs).to(device)
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Every knob of a training run, with its default."""
+
+    epochs: int = 10
+    batch_size: int = 128
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    scheduler: str = "none"
+    label_smoothing: float = 0.0
+    augment: Augmentation | None = None
+    seed: int = 0
+    eval_batch_size: int = 2000
+    restore_best: bool = True
+
+    def __post_init__(self):
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
+        if self.scheduler not in SCHEDULERS:
+            raise ValueError(f"scheduler must be one of {SCHEDULERS}, got {self.scheduler!r}")
+        for name in ("epochs", "batch_size", "eval_batch_size"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ValueError(f"{name} must be a whole number >= 1, got {getattr(self, name)!r}")
+        if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
+            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
+        if self.weight_decay < 0 or not 0 <= self.momentum < 1 or not 0 <= self.label_smoothing < 1:
+            raise ValueError("weight_decay must be >= 0, momentum and label_smoothing in [0, 1)")
+
+    def to_dict(self) -> dict:
+        """Plain values (for reports, metrics files and checkpoint keys)."""
+        d = asdict(self)
+        d["augment"] = asdict(self.augment) if self.augment is not None else None
+        return d
+
+
+def make_optimizer(name: str, params, lr: float, momentum: float = 0.9, weight_decay: float = 0.0):
+    """An optimizer by name: sgd, momentum, nesterov, adam, adamw or rmsprop."""
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, weight_decay=weight_decay)
+    if name in ("momentum", "nesterov"):
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=name == "nesterov", weight_decay=weight_decay)
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, momentum=0.0, weight_decay=weight_decay)
+    raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {name!r}")
+
+
+def make_scheduler(name: str, optimizer, total_steps: int):
+    """A per-step learning-rate schedule by name: none, step, cosine or onecycle.
+
+    ``step`` divides the rate by 10 at half and again at three quarters of training.
+    """
+    if name == "none":
+        return None
+    if name == "step":
+        milestones = [total_steps // 2, (3 * total_steps) // 4]
+        return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=milestones, gamma=0.1)
+    if name == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(total_steps, 1))
+    if name == "onecycle":
+        max_lr = [group["lr"] for group in optimizer.param_groups]
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, total_steps=max(total_steps, 2),
+                                                   pct_start=0.25)
+    raise ValueError(f"scheduler must be one of {SCHEDULERS}, got {name!r}")
+
+
+def loss_function(model: nn.Module, label_smoothing: float = 0.0) -> Callable:
+    """NLL for models that output log-probabilities, cross-entropy for logits."""
+    if getattr(model, "output_kind", "logits") == "log_softmax":
+        if label_smoothing:
+            def smoothed_nll(log_probs, target):
+                nll = F.nll_loss(log_probs, target)
+                return (1 - label_smoothing) * nll - label_smoothing * log_probs.mean(dim=1).mean()
+            return smoothed_nll
+        return F.nll_loss
+    return lambda logits, target: F.cross_entropy(logits, target, label_smoothing=label_smoothing)
+
+
+def to_probabilities(model: nn.Module, outputs: torch.Tensor) -> torch.Tensor:
+    if getattr(model, "output_kind", "logits") == "log_softmax":
+        return outputs.exp()
+    return outputs.softmax(dim=1)
+
+
+# --------------------------------------------------------------------------- history
+
+
+@dataclass
+class EpochRecord:
+    epoch: int
+    train_loss: float
+    train_accuracy: float
+    val_loss: float
+    val_accuracy: float
+    lr: float
+    seconds: float
+    timestamp: str
+
+
+@dataclass
+class History:
+    """What ``fit`` measured, epoch by epoch (accuracies are fractions)."""
+
+    records: list[EpochRecord] = field(default_factory=list)
+    best_epoch: int | None = None
+    diverged: bool = False
+    stopped_early: bool = False
+    config: dict = field(default_factory=dict)
+
+    def to_frame(self):
+        import pandas as pd
+
+        columns = [f for f in EpochRecord.__dataclass_fields__]
+        return pd.DataFrame([asdict(r) for r in self.records], columns=columns)
+
+    @property
+    def best_val_accuracy(self) -> float:
+        return max((r.val_accuracy for r in self.records), default=float("nan"))
+
+    @property
+    def train_seconds(self) -> float:
+        return float(sum(r.seconds for r in self.records))
+
+    def to_dict(self) -> dict:
+        return {"records": [asdict(r) for r in self.records], "best_epoch": self.best_epoch,
+                "diverged": self.diverged, "stopped_early": self.stopped_early, "config": self.config}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "History":
+        return cls(records=[EpochRecord(**r) for r in d["records"]], best_epoch=d.get("best_epoch"),
+                   diverged=d.get("diverged", False), stopped_early=d.get("stopped_early", False),
+                   config=d.get("config", {}))
+
+
+# --------------------------------------------------------------------------- progress
+
+
+def _progress_bar(total: int, desc: str, enabled: bool | None):
+    """A tqdm bar: a widget in JupyterLab, text on stderr in a terminal, and in
+    papermill batch runs (``MNIST_REPORTS_BATCH`` set) text on the process's
+    real stderr so nothing lands in the report."""
+    from tqdm import tqdm
+
+    batch = bool(os.environ.get(BATCH_ENV))
+    if enabled is False or (enabled is None and batch and os.environ.get(BATCH_ENV) == "quiet"):
+        return tqdm(total=total, disable=True)
+    if batch:
+        return tqdm(total=total, desc=desc, file=sys.__stderr__, mininterval=2.0, leave=False, ascii=True)
+    try:
+        from IPython import get_ipython
+
+        in_kernel = get_ipython() is not None and "IPKernelApp" in get_ipython().config
+    except ImportError:
+        in_kernel = False
+    if in_kernel:
+        from tqdm.auto import tqdm as auto_tqdm
+
+        return auto_tqdm(total=total, desc=desc, leave=False)
+    return tqdm(total=total, desc=desc, file=sys.stderr, leave=False)
+
+
+# --------------------------------------------------------------------------- fit / evaluate
+
+
+@dataclass
+class Predictions:
+    """Model outputs on a labelled set, as numpy arrays."""
+
+    logits: np.ndarray
+    probs: np.ndarray
+    preds: np.ndarray
+    targets: np.ndarray
+    loss: float
+
+    @property
+    def accuracy(self) -> float:
+        return float((self.preds == self.targets).mean()) if len(self.targets) else float("nan")
+
+    @property
+    def confidence(self) -> np.ndarray:
+        return self.probs.max(axis=1)
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 2000) -> Predictions:
+    """Outputs, probabilities, predictions and mean loss of ``model`` on (x, y), in eval mode."""
+    was_training = model.training
+    model.eval()
+    try:
+        outputs = torch.cat([model(xb) for xb in x.split(batch_size)]) if len(x) else torch.empty(0, 10)
+    finally:
+        model.train(was_training)
+    loss = float(loss_function(model)(outputs, y)) if len(y) else float("nan")
+    probs = to_probabilities(model, outputs)
+    return Predictions(logits=outputs.cpu().numpy(), probs=probs.cpu().numpy(), preds=probs.argmax(1).cpu().numpy(),
+                       targets=y.cpu().numpy(), loss=loss)
+
+
+EpochCallback = Callable[[EpochRecord, nn.Module], bool | None]
+
+
+def fit(model: nn.Module, data: DataSplits, config: TrainConfig = TrainConfig(), *, progress: bool | None = None,
+        desc: str | None = None, on_epoch_end: EpochCallback | None = None) -> History:
+    """Train ``model`` on ``data.x_train`` and measure it on the validation split each epoch.
+
+    Seeded by ``config.seed`` (shuffling, dropout and augmentation), so the same
+    seed gives the same History on CPU. With ``restore_best`` the model ends
+    with the weights of its best validation epoch. A non-finite training loss
+    stops the run and marks it ``diverged``. ``on_epoch_end(record, model)``
+    returning True stops early (used by the benchmark's time-to-accuracy).
+    """
+    device = data.device
+    model.to(device)
+    torch.manual_seed(config.seed)
+    aug_generator = torch.Generator(device=device).manual_seed(config.seed + 7)
+    criterion = loss_function(model, config.label_smoothing)
+    optimizer = make_optimizer(config.optimizer, model.parameters(), config.lr, config.momentum, config.weight_decay)
+    steps_per_epoch = num_batches(len(data.y_train), config.batch_size)
+    scheduler = make_scheduler(config.scheduler, optimizer, steps_per_epoch * config.epochs)
+    history = History(config=config.to_dict())
+    best_state, best_acc = None, -1.0
+    bar = _progress_bar(steps_per_epoch * config.epochs, desc or type(model).__name__, progress)
+    try:
+        for epoch in range(1, config.epochs + 1):
+            start = time.perf_counter()
+            model.train()
+            loss_sum = torch.zeros((), device=device)
+            correct = torch.zeros((), dtype=torch.long, device=device)
+            lr = optimizer.param_groups[0]["lr"]
+            for xb, yb in batches(data.x_train, data.y_train, config.batch_size, seed=config.seed, epoch=epoch):
+                if config.augment is not None:
+                    xb = augment_batch(xb, config.augment, aug_generator, data.mean, data.std)
+                optimizer.zero_grad(set_to_none=True)
+                out = model(xb)
+                loss = criterion(out, yb)
+                loss.backward()
+                optimizer.step()
+                if scheduler is not None:
+                    scheduler.step()
+                loss_sum += loss.detach() * len(yb)
+                correct += (out.detach().argmax(1) == yb).sum()
+                bar.update(1)
+            train_loss = float(loss_sum) / len(data.y_train)
+            if not math.isfinite(train_loss):
+                history.diverged = True
+            val = evaluate(model, data.x_val, data.y_val, config.eval_batch_size)
+            record = EpochRecord(
+                epoch=epoch, train_loss=train_loss, train_accuracy=float(correct) / len(data.y_train),
+                val_loss=val.loss, val_accuracy=val.accuracy, lr=lr, seconds=time.perf_counter() - start,
+                timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            )
+            history.records.append(record)
+            if not history.diverged and val.accuracy > best_acc:
+                best_acc, history.best_epoch = val.accuracy, epoch
+                if config.restore_best:
+                    best_state = copy.deepcopy(model.state_dict())
+            bar.set_postfix(loss=f"{train_loss:.4f}", val=f"{val.accuracy:.2%}", refresh=False)
+            if history.diverged:
+                break
+            if on_epoch_end is not None and on_epoch_end(record, model):
+                history.stopped_early = True
+                break
+    finally:
+        bar.close()
+    if config.restore_best and best_state is not None:
+        model.load_state_dict(best_state)
+    return history
+
+
+# --------------------------------------------------------------------------- checkpoints
+
+
+def checkpoint_key(model_name: str, params: dict, seed: int) -> str:
+    """A short hash of what determines the trained weights."""
+    blob = json.dumps({"model": model_name, "params": params, "seed": seed}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def checkpoint_path(directory: str | os.PathLike, model_name: str, params: dict, seed: int) -> Path:
+    return Path(directory) / f"{model_name}-{checkpoint_key(model_name, params, seed)}.pt"
+
+
+def _atomic_torch_save(obj, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_checkpoint(path: str | os.PathLike, model: nn.Module, model_name: str, params: dict, seed: int,
+                    history: History | None = None) -> Path:
+    """Write weights and their provenance atomically (temporary file, then rename)."""
+    path = Path(path)
+    payload = {
+        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "model_name": model_name,
+        "key": checkpoint_key(model_name, params, seed),
+        "params": json.dumps(params, sort_keys=True, default=str),
+        "seed": seed,
+        "history": json.dumps(history.to_dict()) if history is not None else None,
+        "torch": str(torch.__version__),
+    }
+    _atomic_torch_save(payload, path)
+    return path
+
+
+def load_checkpoint(path: str | os.PathLike, model: nn.Module, model_name: str, params: dict,
+                    seed: int) -> History | None:
+    """Load weights saved by :func:`save_checkpoint` into ``model``; return their History.
+
+    Always ``weights_only=True``: a file carrying pickled code is refused, and
+    so is one saved for another model, parameter set or seed.
+    """
+    path = Path(path)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises UnpicklingError, RuntimeError or EOFError by case
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        detail = next((line for line in lines if "Unsupported global" in line), lines[0] if lines else repr(exc))
+        raise CheckpointError(f"refusing checkpoint {path}: it cannot be loaded safely with weights_only=True "
+                              f"(pickled code, or a damaged file): {detail}") from exc
+    if not isinstance(payload, dict) or "state_dict" not in payload or "key" not in payload:
+        raise CheckpointError(f"{path} is not a mnist_lib checkpoint")
+    expected = checkpoint_key(model_name, params, seed)
+    if payload["key"] != expected or payload.get("model_name") != model_name:
+        raise CheckpointError(f"{path} was saved for model {payload.get('model_name')!r} with other parameters or "
+                              f"seed (key {payload['key']}, expected {expected}); not loading it")
+    model.load_state_dict(payload["state_dict"])
+    return History.from_dict(json.loads(payload["history"])) if payload.get("history") else None
+
+
+def fit_or_load(model: nn.Module, model_name: str, data: DataSplits, config: TrainConfig, directory: str | os.PathLike,
+                data_params: dict, **fit_kwargs) -> tuple[History | None, bool]:
+    """Reuse the checkpoint trained with exactly these settings, or train and save one.
+
+    Returns (history, loaded). ``data_params`` are the data settings that shape
+    the weights (limits, normalization, image size), part of the key.
+    """
+    params = {"train": config.to_dict(), "data": data_params}
+    path = checkpoint_path(directory, model_name, params, config.seed)
+    if path.exists():
+        try:
+            return load_checkpoint(path, model, model_name, params, config.seed), True
+        except CheckpointError as exc:
+            print(f"Not reusing {path}: {exc}", file=sys.stderr)
+    history = fit(model, data, config, **fit_kwargs)
+    save_checkpoint(path, model, model_name, params, config.seed, history)
+    return history, False

@@ -1,0 +1,50 @@
+"""Shared fixtures: the real MNIST from ../shared/mnist (or $MNIST_SOURCE), verified
+once per test session into a temporary cache, and small splits of it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import matplotlib
+import pytest
+
+matplotlib.use("Agg")
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def shared_mnist() -> Path:
+    folder = os.environ.get("MNIST_SOURCE") or str(REPO.parent / "shared" / "mnist")
+    return Path(folder)
+
+
+@pytest.fixture(scope="session")
+def mnist_source() -> Path:
+    folder = shared_mnist()
+    if not (folder / "t10k-labels-idx1-ubyte.gz").exists() and not (folder / "t10k-labels-idx1-ubyte").exists():
+        pytest.fail(f"real MNIST not found in {folder}: set MNIST_SOURCE to a folder with the four IDX files")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def mnist_data_dir(tmp_path_factory, mnist_source) -> Path:
+    from mnist_lib.data import ensure_mnist
+
+    data_dir = tmp_path_factory.mktemp("mnist-data")
+    ensure_mnist(data_dir, source=mnist_source, progress=False)
+    return data_dir
+
+
+@pytest.fixture(scope="session")
+def mnist_raw(mnist_data_dir):
+    from mnist_lib.data import load_mnist
+
+    return load_mnist(mnist_data_dir)
+
+
+@pytest.fixture(scope="session")
+def small_splits(mnist_raw):
+    from mnist_lib.data import prepare_data
+
+    return prepare_data(mnist_raw, train_limit=3000, test_limit=1000, seed=0)
