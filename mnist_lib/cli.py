@@ -16,7 +16,7 @@ from mnist_lib.config import NOTEBOOKS, PROFILES, ParameterError
 def _cmd_data(args: argparse.Namespace) -> int:
     from mnist_lib.data import ensure_mnist, load_mnist
 
-    directory = ensure_mnist(args.data_dir, source=args.source)
+    directory = ensure_mnist(args.data_dir, source=args.source, offline=args.offline)
     raw = load_mnist(args.data_dir)
     print(f"MNIST verified in {directory.resolve()}")
     print(f"  train: {tuple(raw.train_images.shape)} images, test: {tuple(raw.test_images.shape)} images (SHA-256 ok)")
@@ -45,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--data-dir", default="data", help="cache folder (torchvision layout; default: data)")
     data.add_argument("--source", default=None, help="a folder with the four IDX files (plain or .gz), tried first "
                                                      "(default: $MNIST_SOURCE)")
+    data.add_argument("--offline", action="store_true", help="use only the cache and --source, no network")
     data.set_defaults(run=_cmd_data)
 
     reports = sub.add_parser("reports", help="run the notebooks with papermill and render HTML reports")

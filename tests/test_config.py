@@ -1,0 +1,155 @@
+"""Parameters and profiles: what a user would type is accepted, the rest is
+rejected with one line naming the parameter; CLI errors are one line, exit 2."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from mnist_lib import config
+from mnist_lib.config import ParameterError
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def base_params(tmp_path, **overrides):
+    values = dict(data_dir="data", data_source=None, seed=0, device="cpu", train_limit=None, test_limit=None,
+                  output_dir=str(tmp_path), checkpoint_dir=str(tmp_path / "ckpt"), epochs=10, batch_size=128,
+                  optimizer="adam", lr=0.002, scheduler="onecycle", weight_decay=0.0, label_smoothing=0.0,
+                  normalization="dataset", misses_shown=32)
+    values.update(overrides)
+    return values
+
+
+def test_strings_a_user_would_type_are_coerced(tmp_path):
+    p = config.validate_params("02_ann", base_params(tmp_path, epochs="5", lr="1e-3", batch_size="64",
+                                                     train_limit="6000", data_source="none", seed="7"))
+    assert (p.epochs, p.lr, p.batch_size, p.train_limit, p.data_source, p.seed) == (5, 0.001, 64, 6000, None, 7)
+    eda = config.validate_params("01_eda", {"augment": "false", "rotation": "15"}, partial=True)
+    assert eda.augment is False and eda.rotation == 15.0
+    opt = config.validate_params("05_optimizers", {"optimizers": "sgd, adam", "learning_rates": "sgd:0.1,adam=1e-3"},
+                                 partial=True)
+    assert opt.optimizers == ["sgd", "adam"] and opt.learning_rates == {"sgd": 0.1, "adam": 0.001}
+
+
+@pytest.mark.parametrize("name,value,fragment", [
+    ("epochs", 0, "parameter 'epochs': expected a whole number in [1, 1000]"),
+    ("epochs", "five", "parameter 'epochs'"),
+    ("epochs", -3, "parameter 'epochs'"),
+    ("epochs", 2.5, "parameter 'epochs'"),
+    ("epochs", True, "parameter 'epochs'"),
+    ("lr", 0, "parameter 'lr': expected a number in (0, 100]"),
+    ("lr", "nan", "parameter 'lr'"),
+    ("batch_size", 0, "parameter 'batch_size'"),
+    ("train_limit", 70000, "parameter 'train_limit'"),
+    ("test_limit", 20000, "parameter 'test_limit'"),
+    ("optimizer", "adagrad", "one of sgd, momentum, nesterov, adam, adamw, rmsprop"),
+    ("scheduler", "plateau", "one of none, step, cosine, onecycle"),
+    ("normalization", "zscore", "one of dataset, half, none, raw"),
+    ("device", "tpu", "one of auto, cpu, cuda, mps"),
+])
+def test_bad_values_name_the_parameter_and_the_valid_choices(tmp_path, name, value, fragment):
+    with pytest.raises(ParameterError) as err:
+        config.validate_params("02_ann", base_params(tmp_path, **{name: value}))
+    assert fragment in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_cross_checks_against_the_data(tmp_path):
+    with pytest.raises(ParameterError, match="'batch_size': 5000 is larger than the training data \\(1000\\)"):
+        config.validate_params("02_ann", base_params(tmp_path, train_limit=1000, batch_size=5000))
+    with pytest.raises(ParameterError, match="'image_index'"):
+        config.validate_params("06_feature_maps", {"image_index": 600, "test_limit": 500}, partial=True)
+    with pytest.raises(ParameterError, match="no learning rate for optimizer 'adam'"):
+        params = {**base_params(tmp_path), "optimizers": "sgd,adam", "learning_rates": "sgd:0.1",
+                  "target_accuracy": 97}
+        spec = config.NOTEBOOK_PARAMS["05_optimizers"]
+        config.validate_params("05_optimizers", {k: v for k, v in params.items() if k in spec})
+    with pytest.raises(ParameterError, match="hidden_layers"):
+        config.validate_params("07_hyperparameters", {"hidden_layers": "128-abc"}, partial=True)
+    assert config.parse_hidden("256-128-64") == (256, 128, 64) and config.parse_hidden("linear") == ()
+
+
+def test_unknown_and_missing_parameters(tmp_path):
+    with pytest.raises(ParameterError, match="unknown parameter 'epoch' for 02_ann; valid: data_dir"):
+        config.validate_params("02_ann", {**base_params(tmp_path), "epoch": 3})
+    params = base_params(tmp_path)
+    del params["lr"]
+    with pytest.raises(ParameterError, match="parameter 'lr' is missing"):
+        config.validate_params("02_ann", params)
+
+
+def test_output_folder_must_exist_and_be_writable(tmp_path, monkeypatch):
+    with pytest.raises(ParameterError, match="'output_dir': folder .* does not exist"):
+        config.validate_params("02_ann", base_params(tmp_path, output_dir=str(tmp_path / "missing")))
+    real_access = os.access
+    monkeypatch.setattr(config.os, "access", lambda path, mode: False if str(path) == str(tmp_path) else
+                        real_access(path, mode))
+    with pytest.raises(ParameterError, match="not writable"):
+        config.validate_params("02_ann", base_params(tmp_path))
+
+
+def test_shipped_profiles_are_valid():
+    for name in config.PROFILES:
+        profile = config.load_profile(name)
+        for notebook in config.NOTEBOOKS:
+            profile.params_for(notebook)
+    quick = config.load_profile("quick")
+    assert quick.params_for("02_ann")["train_limit"] == 6000
+    assert "examples_per_digit" not in quick.params_for("02_ann")
+
+
+@pytest.mark.parametrize("text,fragment", [
+    ("02_ann: {epochs: 3\n", "malformed YAML"),
+    ("02_ann:\n  epoch: 3\n", "unknown key 'epoch' in section '02_ann'; valid keys: data_dir"),
+    ("08_gan:\n  epochs: 3\n", "unknown section '08_gan'; valid: common, 01_eda"),
+    ("common:\n  epocs: 3\n", "unknown key 'epocs' in section 'common'"),
+    ("02_ann:\n  epochs: 0\n", "section '02_ann': parameter 'epochs'"),
+    ("- a\n- b\n", "expected a mapping"),
+])
+def test_bad_profiles_name_the_file_and_key(tmp_path, text, fragment):
+    path = tmp_path / "mine.yaml"
+    path.write_text(text)
+    with pytest.raises(ParameterError) as err:
+        config.load_profile(str(path))
+    assert str(path) in str(err.value) and fragment in str(err.value)
+
+
+def test_unknown_profile_lists_the_valid_ones():
+    with pytest.raises(ParameterError, match="unknown profile 'fast'; valid: quick, full"):
+        config.load_profile("fast")
+
+
+def cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "mnist_lib", *args], capture_output=True, text=True, cwd=REPO,
+                          env={**os.environ, **(env or {})}, timeout=120)
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (("reports", "--profile", "fast"), "unknown profile 'fast'"),
+    (("reports", "--only", "02_ann,09_x"), "--only: unknown notebook '09_x'"),
+])
+def test_cli_bad_input_is_one_line_and_exit_2(args, fragment):
+    done = cli(*args)
+    assert done.returncode == 2
+    assert fragment in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_cli_data_with_a_bad_source_names_every_source(tmp_path):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "train-images-idx3-ubyte").write_bytes(b"\x00\x00\x08\x03garbage")
+    done = cli("data", "--offline", "--data-dir", str(tmp_path / "d"), "--source", str(tmp_path / "src"))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert f"local folder {tmp_path / 'src'}: CorruptFileError: truncated" in done.stderr
+    assert "python -m mnist_lib data --source DIR" in done.stderr
+
+
+def test_cli_data_prints_a_verified_location(tmp_path, mnist_source):
+    done = cli("data", "--data-dir", str(tmp_path / "d"), "--source", str(mnist_source))
+    assert done.returncode == 0, done.stderr
+    assert f"MNIST verified in {tmp_path / 'd' / 'MNIST' / 'raw'}" in done.stdout
