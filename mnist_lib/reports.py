@@ -292,7 +292,7 @@ def render_html(executed: Path, target: Path, no_input: bool = False, title: str
     return atomic_write_text(target, add_table_of_contents(body))
 
 
-def _execute(notebook: str, params: dict, executed: Path, cwd: Path) -> str | None:
+def _execute(source: Path, params: dict, executed: Path, cwd: Path) -> str | None:
     """Run one notebook with papermill; return the error text, or None on success."""
     import papermill as pm
 
@@ -301,7 +301,7 @@ def _execute(notebook: str, params: dict, executed: Path, cwd: Path) -> str | No
     error = None
     try:
         try:
-            pm.execute_notebook(str(NOTEBOOK_DIR / f"{notebook}.ipynb"), tmp, parameters=params, kernel_name="python3",
+            pm.execute_notebook(str(source), tmp, parameters=params, kernel_name="python3",
                                 cwd=str(cwd), progress_bar=False, log_output=False, report_mode=False)
         except pm.PapermillExecutionError as exc:
             error = f"{exc.ename}: {exc.evalue}"
@@ -314,12 +314,13 @@ def _execute(notebook: str, params: dict, executed: Path, cwd: Path) -> str | No
 
 def build_reports(profile: str = "full", only: list[str] | None = None, output: Path = Path("reports"),
                   data_dir: Path = Path("data"), source: str | None = None, no_input: bool = False,
-                  log=print) -> BuildResult:
+                  log=print, notebook_dir: Path = NOTEBOOK_DIR) -> BuildResult:
     """Run the notebooks in dependency order with the profile's parameters and render them.
 
     A failing notebook still gets its HTML (with the error visible) and is marked
     failed in the index; the notebooks that depend on it are skipped, the others
     run. Returns every run's status; the caller decides the exit code.
+    ``notebook_dir`` is where the notebooks are (tests pass their own).
     """
     from mnist_lib.data import ensure_mnist
 
@@ -355,7 +356,7 @@ def build_reports(profile: str = "full", only: list[str] | None = None, output: 
             metrics_file.unlink(missing_ok=True)  # a failed run must not show the last run's numbers
             log(f"[{name}] running ({chosen.name} profile) ...")
             t0 = time.perf_counter()
-            run.error = _execute(name, params, executed_dir / f"{name}.ipynb", NOTEBOOK_DIR)
+            run.error = _execute(notebook_dir / f"{name}.ipynb", params, executed_dir / f"{name}.ipynb", notebook_dir)
             run.seconds = time.perf_counter() - t0
             if run.error is None and metrics_file.exists():
                 run.status = "ok"
@@ -402,10 +403,20 @@ def _status_cell(run: NotebookRun) -> str:
     return f'<td class="{html.escape(run.status)}">{text}</td>'
 
 
+def peak_memory_mb() -> dict:
+    """Peak resident memory of this process and of its largest finished child (the kernels)."""
+    import resource
+
+    scale = 1 / 1024 if sys.platform != "darwin" else 1 / 2**20  # Linux reports kB, macOS bytes
+    return {"build_process": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale, 1),
+            "largest_kernel": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * scale, 1)}
+
+
 def write_index(output: Path, runs: Mapping[str, NotebookRun], profile: str, seconds: float) -> Path:
     """``index.html``: one row per notebook (headline numbers, seconds, status, link) and the build's provenance."""
-    env = next((r.metrics["environment"] for r in runs.values() if r.metrics), None) or provenance()
-    seeds = sorted({str(r.metrics["params"].get("seed")) for r in runs.values() if r.metrics})
+    env = next((r.metrics["environment"] for r in runs.values() if r.metrics and r.metrics.get("environment")),
+               None) or provenance()
+    seeds = sorted({str(r.metrics.get("params", {}).get("seed")) for r in runs.values() if r.metrics})
     rows = []
     for name, run in runs.items():
         title = html.escape(TITLES.get(name, name))
@@ -445,7 +456,7 @@ def write_index(output: Path, runs: Mapping[str, NotebookRun], profile: str, sec
 </main></body></html>
 """
     atomic_write_text(output / "build.json", to_json({
-        "profile": profile, "seconds": round(seconds, 2),
+        "profile": profile, "seconds": round(seconds, 2), "peak_rss_mb": peak_memory_mb(),
         "runs": {n: {"status": r.status, "seconds": round(r.seconds, 2), "error": r.error} for n, r in runs.items()},
     }))
     return atomic_write_text(output / "index.html", page)
