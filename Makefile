@@ -11,7 +11,7 @@ DATA_DIR ?= data
 PROFILE ?= full
 SOURCE_ARG := $(if $(MNIST_SOURCE),--source $(MNIST_SOURCE),)
 
-.PHONY: help venv data reports reports-quick test test-fast lab bench clean
+.PHONY: help venv data reports reports-quick check-reports test test-fast lab bench clean
 
 help:
 	@echo "make reports        build every HTML report (full profile) into reports/"
@@ -20,6 +20,7 @@ help:
 	@echo "make data           acquire and verify MNIST into $(DATA_DIR)/"
 	@echo "make lab            JupyterLab on notebooks/ with the project's kernel"
 	@echo "make bench          speed benchmarks (reports/benchmarks.json, .md)"
+	@echo "make check-reports  open the built reports in headless Chromium, save screenshots"
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,6 +39,9 @@ reports: data
 
 reports-quick:
 	$(MAKE) reports PROFILE=quick
+
+check-reports: $(STAMP)
+	$(PY) -m mnist_lib check-reports --reports reports
 
 test: $(STAMP)
 	MNIST_SOURCE=$(MNIST_SOURCE) $(PY) -m pytest $(PYTEST_ARGS)

@@ -1,4 +1,4 @@
-"""Command line: ``python -m mnist_lib data|reports``.
+"""Command line: ``python -m mnist_lib data|reports|check-reports``.
 
 Bad input ends with one line on stderr naming what was wrong and exit code 2,
 never a traceback.
@@ -37,9 +37,26 @@ def _cmd_reports(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_check(args: argparse.Namespace) -> int:
+    from mnist_lib.browsercheck import check_reports
+
+    try:
+        results = check_reports(args.reports)
+    except (FileNotFoundError, RuntimeError) as exc:
+        raise ParameterError(str(exc)) from None
+    bad = 0
+    for name, page in results.items():
+        problems = page.problems
+        bad += bool(problems)
+        state = "ok" if not problems else "; ".join(problems)
+        print(f"{name}: {page.images} images, {'a' if page.has_toc else 'no'} table of contents: {state}")
+    print(f"screenshots in {Path(args.reports) / 'screenshots'}")
+    return 1 if bad else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mnist_lib", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{data,reports}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{data,reports,check-reports}")
 
     data = sub.add_parser("data", help="acquire and verify MNIST, print where it is")
     data.add_argument("--data-dir", default="data", help="cache folder (torchvision layout; default: data)")
@@ -57,6 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
     reports.add_argument("--source", default=None, help="a folder with the four IDX files, tried before the mirrors")
     reports.add_argument("--no-input", action="store_true", help="hide code cells in the HTML")
     reports.set_defaults(run=_cmd_reports)
+
+    check = sub.add_parser("check-reports", help="open the built reports in headless Chromium and check them")
+    check.add_argument("--reports", default="reports", help="the folder with index.html (default: reports)")
+    check.set_defaults(run=_cmd_check)
     return parser
 
 
