@@ -48,3 +48,23 @@ def small_splits(mnist_raw):
     from mnist_lib.data import prepare_data
 
     return prepare_data(mnist_raw, train_limit=3000, test_limit=1000, seed=0)
+
+
+def run_build(output: Path, data_dir: Path, source: Path, *extra: str, timeout: int = 900):
+    """The real report build, through the CLI, as a user runs it."""
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "mnist_lib", "reports", "--profile", "quick", "--output", str(output),
+                           "--data-dir", str(data_dir), "--source", str(source), *extra],
+                          capture_output=True, text=True, cwd=REPO, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def quick_build(tmp_path_factory, mnist_data_dir, mnist_source) -> Path:
+    """The whole series built once on the quick profile (papermill + nbconvert)."""
+    output = tmp_path_factory.mktemp("reports")
+    done = run_build(output, mnist_data_dir, mnist_source)
+    if done.returncode != 0:
+        pytest.fail(f"quick build failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}")
+    return output
