@@ -385,7 +385,8 @@ def normalization_effect(
             mean, std = _mean_std(values)
             _histogram(ax, values, bins, color=color)
             ax.axvline(mean, color="black", linestyle="--", linewidth=1, label="mean")
-            ax.text(0.97, 0.95, f"mean = {mean:.4f}\nstd = {std:.4f}", transform=ax.transAxes,
+            # round then add 0.0 so a mean of -0.00001 reads 0.0000, not -0.0000
+            ax.text(0.97, 0.95, f"mean = {round(mean, 4) + 0.0:.4f}\nstd = {std:.4f}", transform=ax.transAxes,
                     ha="right", va="top", fontsize=9,
                     bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.85})
             if log_y:

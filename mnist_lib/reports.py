@@ -354,7 +354,10 @@ def build_reports(profile: str = "full", only: list[str] | None = None, output: 
             validate_params(name, params, partial=True)
             metrics_file = metrics_path(output, name)
             metrics_file.unlink(missing_ok=True)  # a failed run must not show the last run's numbers
-            log(f"[{name}] running ({chosen.name} profile) ...")
+            progress_log = executed_dir / f"{name}.progress.log"
+            progress_log.unlink(missing_ok=True)
+            os.environ["MNIST_REPORTS_PROGRESS"] = str(progress_log)
+            log(f"[{name}] running ({chosen.name} profile; progress in {progress_log}) ...")
             t0 = time.perf_counter()
             run.error = _execute(notebook_dir / f"{name}.ipynb", params, executed_dir / f"{name}.ipynb", notebook_dir)
             run.seconds = time.perf_counter() - t0
@@ -370,6 +373,7 @@ def build_reports(profile: str = "full", only: list[str] | None = None, output: 
                                        title=f"{name}: {TITLES[name]}")
             log(f"[{name}] {run.status} in {run.seconds:.1f} s" + (f": {run.error}" if run.error else ""))
     finally:
+        os.environ.pop("MNIST_REPORTS_PROGRESS", None)
         if env_before is None:
             os.environ.pop("MNIST_REPORTS_BATCH", None)
         else:

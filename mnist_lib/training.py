@@ -8,6 +8,7 @@ for, runs on whole batches on the data's device.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
@@ -170,6 +171,10 @@ def to_probabilities(model: nn.Module, outputs: torch.Tensor) -> torch.Tensor:
 
 @dataclass
 class EpochRecord:
+    """One epoch: training loss/accuracy (over the epoch's batches), validation
+    loss/accuracy (after it), the learning rate it started with, and its
+    training seconds (validation excluded)."""
+
     epoch: int
     train_loss: float
     train_accuracy: float
@@ -218,17 +223,27 @@ class History:
 # --------------------------------------------------------------------------- progress
 
 
-def _progress_bar(total: int, desc: str, enabled: bool | None):
-    """A tqdm bar: a widget in JupyterLab, text on stderr in a terminal, and in
-    papermill batch runs (``MNIST_REPORTS_BATCH`` set) text on the process's
-    real stderr so nothing lands in the report."""
+PROGRESS_ENV = "MNIST_REPORTS_PROGRESS"
+
+
+def _progress_bar(total: int, desc: str, enabled: bool | None, stack: contextlib.ExitStack):
+    """A tqdm bar: a widget in JupyterLab, text on stderr in a terminal.
+
+    In papermill batch runs (``MNIST_REPORTS_BATCH`` set) the kernel captures
+    stderr into the notebook, so the bar goes to the file named by
+    ``MNIST_REPORTS_PROGRESS`` (the build's ``executed/<name>.progress.log``)
+    or nowhere: no progress text ever lands in a report.
+    """
     from tqdm import tqdm
 
-    batch = bool(os.environ.get(BATCH_ENV))
-    if enabled is False or (enabled is None and batch and os.environ.get(BATCH_ENV) == "quiet"):
-        return tqdm(total=total, disable=True)
-    if batch:
-        return tqdm(total=total, desc=desc, file=sys.__stderr__, mininterval=2.0, leave=False, ascii=True)
+    if enabled is False:
+        return stack.enter_context(tqdm(total=total, disable=True))
+    if os.environ.get(BATCH_ENV):
+        log_path = os.environ.get(PROGRESS_ENV)
+        if not log_path:
+            return stack.enter_context(tqdm(total=total, disable=True))
+        handle = stack.enter_context(open(log_path, "a", encoding="utf-8"))
+        return stack.enter_context(tqdm(total=total, desc=desc, file=handle, mininterval=5.0, ascii=True))
     try:
         from IPython import get_ipython
 
@@ -238,8 +253,8 @@ def _progress_bar(total: int, desc: str, enabled: bool | None):
     if in_kernel:
         from tqdm.auto import tqdm as auto_tqdm
 
-        return auto_tqdm(total=total, desc=desc, leave=False)
-    return tqdm(total=total, desc=desc, file=sys.stderr, leave=False)
+        return stack.enter_context(auto_tqdm(total=total, desc=desc, leave=False))
+    return stack.enter_context(tqdm(total=total, desc=desc, file=sys.stderr, leave=False))
 
 
 # --------------------------------------------------------------------------- fit / evaluate
@@ -302,8 +317,8 @@ def fit(model: nn.Module, data: DataSplits, config: TrainConfig = TrainConfig(),
     scheduler = make_scheduler(config.scheduler, optimizer, steps_per_epoch * config.epochs)
     history = History(config=config.to_dict())
     best_state, best_acc = None, -1.0
-    bar = _progress_bar(steps_per_epoch * config.epochs, desc or type(model).__name__, progress)
-    try:
+    with contextlib.ExitStack() as stack:
+        bar = _progress_bar(steps_per_epoch * config.epochs, desc or type(model).__name__, progress, stack)
         for epoch in range(1, config.epochs + 1):
             start = time.perf_counter()
             model.train()
@@ -324,12 +339,13 @@ def fit(model: nn.Module, data: DataSplits, config: TrainConfig = TrainConfig(),
                 correct += (out.detach().argmax(1) == yb).sum()
                 bar.update(1)
             train_loss = float(loss_sum) / len(data.y_train)
+            seconds = time.perf_counter() - start
             if not math.isfinite(train_loss):
                 history.diverged = True
             val = evaluate(model, data.x_val, data.y_val, config.eval_batch_size)
             record = EpochRecord(
                 epoch=epoch, train_loss=train_loss, train_accuracy=float(correct) / len(data.y_train),
-                val_loss=val.loss, val_accuracy=val.accuracy, lr=lr, seconds=time.perf_counter() - start,
+                val_loss=val.loss, val_accuracy=val.accuracy, lr=lr, seconds=seconds,
                 timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             )
             history.records.append(record)
@@ -343,8 +359,6 @@ def fit(model: nn.Module, data: DataSplits, config: TrainConfig = TrainConfig(),
             if on_epoch_end is not None and on_epoch_end(record, model):
                 history.stopped_early = True
                 break
-    finally:
-        bar.close()
     if config.restore_best and best_state is not None:
         model.load_state_dict(best_state)
     return history

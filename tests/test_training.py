@@ -141,3 +141,15 @@ def test_fit_or_load_reuses_matching_checkpoint(tmp_path, small_splits):
                                       TrainConfig(epochs=1, seed=4, lr=0.01), tmp_path, {"limit": 3000},
                                       progress=False)
     assert not loaded3
+
+
+def test_batch_runs_send_progress_to_the_log_file_only(small_splits, tmp_path, monkeypatch, capfd):
+    log = tmp_path / "progress.log"
+    monkeypatch.setenv(training.BATCH_ENV, "1")
+    monkeypatch.setenv(training.PROGRESS_ENV, str(log))
+    training.fit(training.seeded_model("ann", 0), small_splits, TrainConfig(epochs=1), desc="ANN run")
+    assert "ANN run" in log.read_text()
+    monkeypatch.delenv(training.PROGRESS_ENV)
+    training.fit(training.seeded_model("ann", 0), small_splits, TrainConfig(epochs=1), desc="ANN quiet")
+    captured = capfd.readouterr()
+    assert "ANN" not in captured.err and "ANN" not in captured.out
