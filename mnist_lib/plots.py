@@ -724,7 +724,9 @@ def reliability_diagram(
         )
         ax.bar(centers[ok], acc[ok], width=width, color="tab:blue", edgecolor="white",
                label="accuracy in bin")
-        ax.bar(centers[ok], conf[ok] - acc[ok], bottom=acc[ok], width=width, color="tab:red",
+        # The gap spans accuracy to confidence whichever is higher (over- or under-confident).
+        low, high = np.minimum(acc[ok], conf[ok]), np.maximum(acc[ok], conf[ok])
+        ax.bar(centers[ok], high - low, bottom=low, width=width, color="tab:red",
                alpha=0.3, edgecolor="tab:red", hatch="//", label="gap to mean confidence")
         ax.plot([0, 1], [0, 1], color="gray", linestyle="--", label="perfect calibration")
         ax.set_xlim(0, 1)
