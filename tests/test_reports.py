@@ -36,9 +36,12 @@ EXPECTED = {
     "05_optimizers": (5, ["Run settings", "Learning curves per optimizer", "Optimizers compared epoch by epoch",
                           "Summary table", "Comparison with the reference report", "Confusion matrices",
                           "Best and worst digits", "McNemar"]),
-    "06_feature_maps": (12, ["Run settings", "LeNet-5", "CNN", "Saliency"]),
+    "06_feature_maps": (14, ["Run settings", "The chosen test image", "LeNet-5: feature maps",
+                             "LeNet-5: learned conv1 kernels", "LeNet-5: the ten outputs", "CNN: feature maps",
+                             "CNN: learned conv1 kernels", "CNN: the ten outputs", "Gradient saliency"]),
     "07_hyperparameters": (9, ["Run settings", "Normalization", "Depth and width", "Learning rate",
-                               "Training-set size", "Batch size", "Training time", "Best configuration"]),
+                               "Training-set size", "Batch size", "Training time", "The best configuration",
+                               "Correct and wrong predictions"]),
 }
 TRAINING = ("02_ann", "03_lenet", "04_cnn", "05_optimizers", "07_hyperparameters")
 
@@ -156,7 +159,7 @@ def test_typed_strings_from_the_command_line_work(tmp_path, mnist_data_dir):
 
 def comparable(metrics: dict) -> dict:
     """A metrics file without what legitimately differs between two builds (timings, paths, dates)."""
-    drop = re.compile(r"seconds|environment|_dir$|path|date|timestamp|^time|images_per_s|checkpoint$", re.I)
+    drop = re.compile(r"seconds|environment|_dir$|path|date|timestamp|^time|images_per_s|checkpoint$|loaded_from", re.I)
 
     def clean(value):
         if isinstance(value, dict):
