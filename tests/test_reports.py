@@ -161,9 +161,12 @@ def comparable(metrics: dict) -> dict:
     """A metrics file without what legitimately differs between two builds (timings, paths, dates)."""
     drop = re.compile(r"seconds|environment|_dir$|path|date|timestamp|^time|images_per_s|checkpoint$|loaded_from", re.I)
 
+    timing = re.compile(r"\b\d+(\.\d+)? ?s\b")  # "16 trained in 1.1 s"
+
     def clean(value):
         if isinstance(value, dict):
-            return {k: clean(v) for k, v in value.items() if not drop.search(str(k))}
+            return {k: clean(v) for k, v in value.items()
+                    if not drop.search(str(k)) and not (isinstance(v, str) and timing.search(v))}
         if isinstance(value, list):
             return [clean(v) for v in value]
         return value
