@@ -128,7 +128,10 @@ def raw_dir(data_dir: str | os.PathLike) -> Path:
     return Path(data_dir) / "MNIST" / "raw"
 
 
-def _atomic_write(path: Path, content: bytes) -> None:
+def atomic_write(path: str | os.PathLike, content: bytes) -> Path:
+    """Write ``content`` through a temporary file in the same folder and a rename, so a
+    reader (or a later run) never sees a half-written file."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -139,6 +142,7 @@ def _atomic_write(path: Path, content: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    return path
 
 
 def _read_stamp(directory: Path) -> dict:
@@ -155,7 +159,7 @@ def _stat_key(path: Path) -> list[int]:
 
 def _write_stamp(directory: Path, manifest: dict[str, FileSpec]) -> None:
     stamp = {name: {"stat": _stat_key(directory / name), "sha256": spec.sha256} for name, spec in manifest.items()}
-    _atomic_write(directory / STAMP_NAME, json.dumps(stamp, indent=1).encode())
+    atomic_write(directory / STAMP_NAME, json.dumps(stamp, indent=1).encode())
 
 
 def _move_aside(path: Path, reason: str) -> Path:
@@ -347,7 +351,7 @@ def ensure_mnist(data_dir: str | os.PathLike = "data", source: str | os.PathLike
                     pickle.UnpicklingError, zipfile.BadZipFile, KeyError) as exc:
                 failures.setdefault(name, []).append(f"{src.label}: {type(exc).__name__}: {exc}")
                 continue
-            _atomic_write(directory / name, content)
+            atomic_write(directory / name, content)
             failures.pop(name, None)
             break
         else:

@@ -83,3 +83,14 @@ def test_table_of_contents_links_every_section():
     out = reports.add_table_of_contents(page)
     assert '<a href="#Data">Data</a>' in out and '<li class="toc-h3"><a href="#The-misses">' in out
     assert "<!--TOC-->" not in out
+
+
+def test_targets_are_checked_only_in_the_full_setting():
+    full = reports.check_target("ann", 98.36, {"train_limit": None, "test_limit": None, "epochs": 10})
+    assert full.met is True and "**Met**: 98.36%" in full.text() and full.short() == ">= 98.00%: met"
+    missed = reports.check_target("cnn", 99.41, {"train_limit": None, "test_limit": None, "epochs": 20})
+    assert missed.met is False and "0.09 points short" in missed.text()
+    subset = reports.check_target("lenet5", 99.9, {"train_limit": 6000, "test_limit": None, "epochs": 3})
+    assert subset.met is None and "subset" in subset.text()
+    longer = reports.check_target("ann", 99.0, {"train_limit": None, "test_limit": None, "epochs": 30})
+    assert longer.met is None and "more than 10" in longer.text()

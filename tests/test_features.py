@@ -1,4 +1,4 @@
-"""Tests for mnist_lib.features on tiny stand-in models with the real attribute names."""
+"""Tests for mnist_lib.features on the real LeNet-5 and CNN."""
 
 from __future__ import annotations
 
@@ -7,84 +7,26 @@ import pytest
 import torch
 from torch import nn
 
-from mnist_lib import features
-
-
-class TinyLeNet(nn.Module):
-    """LeNet-5 layer names and shapes (32x32 input, logits), same forward structure."""
-
-    output_kind = "logits"
-    input_size = 32
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 6, 5)
-        self.act1 = nn.Tanh()
-        self.pool1 = nn.AvgPool2d(2)
-        self.conv2 = nn.Conv2d(6, 16, 5)
-        self.act2 = nn.Tanh()
-        self.pool2 = nn.AvgPool2d(2)
-        self.conv3 = nn.Conv2d(16, 120, 5)
-        self.act3 = nn.Tanh()
-        self.fc1 = nn.Linear(120, 84)
-        self.act4 = nn.Tanh()
-        self.fc2 = nn.Linear(84, 10)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.pool1(self.act1(self.conv1(x)))
-        x = self.pool2(self.act2(self.conv2(x)))
-        x = self.act3(self.conv3(x)).flatten(1)
-        return self.fc2(self.act4(self.fc1(x)))
-
-
-class TinyCNN(nn.Module):
-    """CNN layer names (Sequential conv blocks, dropout, batch norm), log-softmax output."""
-
-    output_kind = "log_softmax"
-    input_size = 28
-
-    def __init__(self) -> None:
-        super().__init__()
-
-        def block(cin: int, cout: int) -> nn.Sequential:
-            return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.BatchNorm2d(cout),
-                                 nn.ReLU(), nn.MaxPool2d(2))
-
-        self.conv1 = block(1, 4)
-        self.conv2 = block(4, 16)
-        self.conv3 = block(16, 64)
-        self.dropout = nn.Dropout(0.5)
-        self.fc1 = nn.Linear(64 * 3 * 3, 32)
-        self.bn4 = nn.BatchNorm1d(32)
-        self.fc2 = nn.Linear(32, 16)
-        self.bn5 = nn.BatchNorm1d(16)
-        self.fc3 = nn.Linear(16, 10)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv3(self.conv2(self.conv1(x)))
-        x = self.dropout(x.flatten(1))
-        x = torch.relu(self.bn4(self.fc1(x)))
-        x = torch.relu(self.bn5(self.fc2(x)))
-        return torch.log_softmax(self.fc3(x), dim=1)
+from mnist_lib import features, models
 
 
 @pytest.fixture()
-def lenet() -> TinyLeNet:
+def lenet() -> nn.Module:
     torch.manual_seed(0)
-    return TinyLeNet()
+    return models.build_model("lenet5")
 
 
 @pytest.fixture()
-def cnn() -> TinyCNN:
+def cnn() -> nn.Module:
     torch.manual_seed(0)
-    return TinyCNN()
+    return models.build_model("cnn")
 
 
 def _all_hooks_empty(model: nn.Module) -> bool:
     return all(len(m._forward_hooks) == 0 for m in model.modules())
 
 
-def test_capture_activations_shapes_lenet(lenet: TinyLeNet) -> None:
+def test_capture_activations_shapes_lenet(lenet: nn.Module) -> None:
     x = torch.randn(3, 1, 32, 32)
     acts = features.capture_activations(lenet, x, ["conv1", "pool2", "conv3", "fc2"])
     assert list(acts) == ["conv1", "pool2", "conv3", "fc2"]
@@ -99,7 +41,7 @@ def test_capture_activations_shapes_lenet(lenet: TinyLeNet) -> None:
         assert torch.allclose(acts["fc2"], lenet.eval()(x))
 
 
-def test_capture_activations_sequential_and_inner_layers(cnn: TinyCNN) -> None:
+def test_capture_activations_sequential_and_inner_layers(cnn: nn.Module) -> None:
     x = torch.randn(2, 1, 28, 28)
     acts = features.capture_activations(cnn, x, ["conv1", "conv1.0", "conv2", "conv3"])
     assert acts["conv1.0"].shape == (2, 4, 28, 28)  # before pooling
@@ -108,7 +50,7 @@ def test_capture_activations_sequential_and_inner_layers(cnn: TinyCNN) -> None:
     assert acts["conv3"].shape == (2, 64, 3, 3)
 
 
-def test_capture_activations_restores_mode_and_removes_hooks(cnn: TinyCNN) -> None:
+def test_capture_activations_restores_mode_and_removes_hooks(cnn: nn.Module) -> None:
     cnn.train()
     bn_mean_before = cnn.conv1[1].running_mean.clone()
     features.capture_activations(cnn, torch.randn(4, 1, 28, 28), ["conv2"])
@@ -122,22 +64,22 @@ def test_capture_activations_restores_mode_and_removes_hooks(cnn: TinyCNN) -> No
     assert not cnn.training
 
 
-def test_capture_activations_removes_hooks_when_forward_fails(lenet: TinyLeNet) -> None:
+def test_capture_activations_removes_hooks_when_forward_fails(lenet: nn.Module) -> None:
     lenet.train()
-    with pytest.raises(RuntimeError):
+    with pytest.raises((RuntimeError, ValueError)):
         features.capture_activations(lenet, torch.randn(1, 1, 20, 20), ["conv1", "fc1"])
     assert _all_hooks_empty(lenet)
     assert lenet.training
 
 
-def test_capture_activations_unknown_layer(lenet: TinyLeNet) -> None:
+def test_capture_activations_unknown_layer(lenet: nn.Module) -> None:
     with pytest.raises(ValueError, match="conv1") as info:
         features.capture_activations(lenet, torch.randn(1, 1, 32, 32), ["conv9"])
     assert "conv9" in str(info.value) and "fc2" in str(info.value)
     assert _all_hooks_empty(lenet)
 
 
-def test_conv_kernels(lenet: TinyLeNet, cnn: TinyCNN) -> None:
+def test_conv_kernels(lenet: nn.Module, cnn: nn.Module) -> None:
     w = features.conv_kernels(lenet, "conv2")
     assert isinstance(w, np.ndarray) and w.shape == (16, 6, 5, 5)
     np.testing.assert_array_equal(w, lenet.conv2.weight.detach().numpy())
@@ -148,13 +90,13 @@ def test_conv_kernels(lenet: TinyLeNet, cnn: TinyCNN) -> None:
         features.conv_kernels(lenet, "nope")
 
 
-def test_conv_layer_names(lenet: TinyLeNet, cnn: TinyCNN) -> None:
+def test_conv_layer_names(lenet: nn.Module, cnn: nn.Module) -> None:
     assert features.conv_layer_names(lenet) == ["conv1", "conv2", "conv3"]
     assert features.conv_layer_names(cnn) == ["conv1.0", "conv2.0", "conv3.0"]
 
 
 @pytest.mark.parametrize("kind", ["lenet", "cnn"])
-def test_class_outputs_probabilities(kind: str, lenet: TinyLeNet, cnn: TinyCNN) -> None:
+def test_class_outputs_probabilities(kind: str, lenet: nn.Module, cnn: nn.Module) -> None:
     model, size = (lenet, 32) if kind == "lenet" else (cnn, 28)
     model.train()
     x = torch.randn(5, 1, size, size)
@@ -181,7 +123,7 @@ def test_class_outputs_default_kind_and_validation() -> None:
 
 
 @pytest.mark.parametrize("kind", ["lenet", "cnn"])
-def test_gradient_saliency(kind: str, lenet: TinyLeNet, cnn: TinyCNN) -> None:
+def test_gradient_saliency(kind: str, lenet: nn.Module, cnn: nn.Module) -> None:
     model, size = (lenet, 32) if kind == "lenet" else (cnn, 28)
     model.train()
     x = torch.randn(1, 1, size, size)
@@ -193,7 +135,7 @@ def test_gradient_saliency(kind: str, lenet: TinyLeNet, cnn: TinyCNN) -> None:
     assert not x.requires_grad and x.grad is None
 
 
-def test_gradient_saliency_target_matches_manual_gradient(lenet: TinyLeNet) -> None:
+def test_gradient_saliency_target_matches_manual_gradient(lenet: nn.Module) -> None:
     x = torch.randn(1, 1, 32, 32)
     sal = features.gradient_saliency(lenet, x, target=3)
     inp = x.clone().requires_grad_(True)
@@ -202,7 +144,7 @@ def test_gradient_saliency_target_matches_manual_gradient(lenet: TinyLeNet) -> N
     np.testing.assert_allclose(sal, inp.grad.abs()[0, 0].numpy(), rtol=1e-5, atol=1e-8)
 
 
-def test_gradient_saliency_validation(lenet: TinyLeNet) -> None:
+def test_gradient_saliency_validation(lenet: nn.Module) -> None:
     with pytest.raises(ValueError, match="shape"):
         features.gradient_saliency(lenet, torch.randn(2, 1, 32, 32))
     with pytest.raises(ValueError, match="target"):
