@@ -96,7 +96,7 @@ RECIPES: dict[str, Recipe] = {
     "lenet5": Recipe("03_lenet", "dataset", 32, "adam", 0.003, "onecycle", 128,
                      augment=Augmentation(rotation=8.0, translate=0.08, scale=(0.92, 1.08), shear=8.0, brightness=0.0,
                                           contrast=0.0), resize_mode="pad"),
-    "cnn": Recipe("04_cnn", "half", 28, "adam", 0.003, "onecycle", 128,
+    "cnn": Recipe("04_cnn", "half", 28, "adam", 0.01, "onecycle", 128,
                   augment=Augmentation(rotation=10.0, translate=0.1, scale=(0.9, 1.1), shear=5.0, brightness=0.2,
                                        contrast=0.2)),
 }
