@@ -106,7 +106,7 @@ def test_cnn_fallback_uses_its_own_recipe(tmp_path, mnist_raw):
     prepared = _prepare(tmp_path, mnist_raw, model_name="cnn")
     assert "04_cnn.metrics.json records no checkpoint" in prepared.note
     assert prepared.splits.normalization == "half" and prepared.splits.mean == 0.5
-    assert prepared.history.config["augment"]["shear"] == 5.0 and prepared.history.config["lr"] == 0.003
+    assert prepared.history.config["augment"]["shear"] == 5.0 and prepared.history.config["lr"] == study.RECIPES["cnn"].lr
     assert prepared.summary()["weights"] == "trained here"
 
 
