@@ -66,17 +66,19 @@ def _flatten_images(x: torch.Tensor, size: int, model_name: str) -> torch.Tensor
     return x.reshape(x.shape[0], n_features)
 
 
-class ANN(nn.Module):
-    """Fully connected 784-120-84-10 network with ReLU; returns logits."""
+class _TwoHiddenLayers(nn.Module):
+    """Fully connected 784-h1-h2-10 network with ReLU; returns logits. Subclasses set ``hidden``."""
 
     input_size = 28
     output_kind = "logits"
+    hidden: tuple[int, int]
 
     def __init__(self) -> None:
         super().__init__()
-        self.fc1 = nn.Linear(28 * 28, 120)
-        self.fc2 = nn.Linear(120, 84)
-        self.fc3 = nn.Linear(84, N_CLASSES)
+        first, second = self.hidden
+        self.fc1 = nn.Linear(28 * 28, first)
+        self.fc2 = nn.Linear(first, second)
+        self.fc3 = nn.Linear(second, N_CLASSES)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Map a ``(N, 1, 28, 28)`` batch to ``(N, 10)`` logits."""
@@ -86,24 +88,16 @@ class ANN(nn.Module):
         return self.fc3(x)
 
 
-class MLP(nn.Module):
-    """Fully connected 784-128-64-10 network with ReLU; returns logits."""
+class ANN(_TwoHiddenLayers):
+    """Fully connected 784-120-84-10 network with ReLU (the ANN report's); returns logits."""
 
-    input_size = 28
-    output_kind = "logits"
+    hidden = (120, 84)
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.fc1 = nn.Linear(28 * 28, 128)
-        self.fc2 = nn.Linear(128, 64)
-        self.fc3 = nn.Linear(64, N_CLASSES)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Map a ``(N, 1, 28, 28)`` batch to ``(N, 10)`` logits."""
-        x = _flatten_images(x, self.input_size, type(self).__name__)
-        x = F.relu(self.fc1(x))
-        x = F.relu(self.fc2(x))
-        return self.fc3(x)
+class MLP(_TwoHiddenLayers):
+    """Fully connected 784-128-64-10 network with ReLU (the optimizer comparison's); returns logits."""
+
+    hidden = (128, 64)
 
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {
