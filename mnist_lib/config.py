@@ -12,7 +12,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 import yaml
 
@@ -392,13 +392,3 @@ def load_profile(name_or_path: str | os.PathLike, profile_dir: Path = PROFILE_DI
         except ParameterError as exc:
             raise ParameterError(f"{path}: section '{notebook}': {exc}") from None
     return profile
-
-
-def valid_choice(name: str, value: str, choices: tuple[str, ...] | list[str]) -> str:
-    """Return ``value`` if it is one of ``choices``, else a ParameterError listing them."""
-    if value not in choices:
-        raise ParameterError(f"{name} must be one of {', '.join(choices)}; got {value!r}")
-    return value
-
-
-Validator = Callable[[str, Any], Any]

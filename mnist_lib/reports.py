@@ -374,7 +374,7 @@ def build_reports(profile: str = "full", only: list[str] | None = None, output: 
     from mnist_lib.data import ensure_mnist
 
     started = time.perf_counter()
-    chosen = profile_obj = load_profile(profile)
+    chosen = load_profile(profile)
     names = with_dependencies(only)
     output = Path(output).resolve()
     if not output.parent.is_dir():
@@ -398,7 +398,7 @@ def build_reports(profile: str = "full", only: list[str] | None = None, output: 
                 run.status, run.error = "skipped", f"depends on {', '.join(failed_deps)}, which failed"
                 log(f"[{name}] skipped: {run.error}")
                 continue
-            params = {**profile_obj.params_for(name), "data_dir": str(data_dir), "data_source": source_dir,
+            params = {**chosen.params_for(name), "data_dir": str(data_dir), "data_source": source_dir,
                       "output_dir": str(output), "checkpoint_dir": str(output / "checkpoints")}
             validate_params(name, params, partial=True)
             metrics_file = metrics_path(output, name)

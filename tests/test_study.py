@@ -4,10 +4,8 @@ back to training), and the hyperparameter study's tables, on small real data."""
 from __future__ import annotations
 
 import json
-import math
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
