@@ -296,6 +296,8 @@ def main(argv=None) -> int:
     reports.atomic_write_text(out / "benchmarks.json", reports.to_json(record))
     table = markdown_table(record)
     reports.atomic_write_text(out / "benchmarks.md", table)
+    if (out / "build.json").exists():
+        reports.refresh_index(out)  # so the index links the benchmark results
     print(table)
     return 0
 

@@ -428,7 +428,12 @@ def build_reports(profile: str = "full", only: list[str] | None = None, output: 
         else:
             os.environ["MNIST_REPORTS_BATCH"] = env_before
     seconds = time.perf_counter() - started
-    index = write_index(output, runs, chosen.name, seconds)
+    built = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    atomic_write_text(output / "build.json", to_json({
+        "profile": chosen.name, "seconds": round(seconds, 2), "finished": built, "peak_rss_mb": peak_memory_mb(),
+        "runs": {n: {"status": r.status, "seconds": round(r.seconds, 2), "error": r.error} for n, r in runs.items()},
+    }))
+    index = write_index(output, runs, chosen.name, seconds, built)
     return BuildResult(runs=runs, index_path=index, seconds=seconds)
 
 
@@ -465,7 +470,22 @@ def peak_memory_mb() -> dict:
             "largest_kernel": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * scale, 1)}
 
 
-def write_index(output: Path, runs: Mapping[str, NotebookRun], profile: str, seconds: float) -> Path:
+def refresh_index(output: str | os.PathLike) -> Path:
+    """Rewrite ``index.html`` from ``build.json`` and the metrics files (after ``make bench``
+    adds its results, so the index links them)."""
+    output = Path(output)
+    build = json.loads((output / "build.json").read_text())
+    runs = {}
+    for name, info in build["runs"].items():
+        metrics = metrics_path(output, name)
+        page = output / f"{name}.html"
+        runs[name] = NotebookRun(name, status=info["status"], seconds=info["seconds"], error=info.get("error"),
+                                 html=page if page.exists() else None,
+                                 metrics=json.loads(metrics.read_text()) if info["status"] == "ok" else None)
+    return write_index(output, runs, build["profile"], build["seconds"], build.get("finished", ""))
+
+
+def write_index(output: Path, runs: Mapping[str, NotebookRun], profile: str, seconds: float, built: str) -> Path:
     """``index.html``: one row per notebook (headline numbers, seconds, status, link) and the build's provenance."""
     env = next((r.metrics["environment"] for r in runs.values() if r.metrics and r.metrics.get("environment")),
                None) or provenance()
@@ -503,13 +523,9 @@ def write_index(output: Path, runs: Mapping[str, NotebookRun], profile: str, sec
 <tr><th>git commit</th><td><code>{html.escape(commit)}</code></td></tr>
 <tr><th>device</th><td>{html.escape(str(env.get('device')))} ({html.escape(str(env.get('cpu')))})</td></tr>
 <tr><th>libraries</th><td>{html.escape(versions)}</td></tr>
-<tr><th>built (UTC)</th><td>{html.escape(datetime.now(timezone.utc).isoformat(timespec='seconds'))}</td></tr>
+<tr><th>built (UTC)</th><td>{html.escape(built)}</td></tr>
 <tr><th>build seconds</th><td>{seconds:.1f}</td></tr>
 </tbody></table></div>
 </main></body></html>
 """
-    atomic_write_text(output / "build.json", to_json({
-        "profile": profile, "seconds": round(seconds, 2), "peak_rss_mb": peak_memory_mb(),
-        "runs": {n: {"status": r.status, "seconds": round(r.seconds, 2), "error": r.error} for n, r in runs.items()},
-    }))
     return atomic_write_text(output / "index.html", page)

@@ -55,6 +55,12 @@ def test_a_failing_notebook_is_reported_and_its_dependents_skipped(tmp_path, fak
     build = json.loads((out / "build.json").read_text())
     assert build["runs"]["03_lenet"]["status"] == "failed"
     assert list(out.glob(".*.tmp")) == [] and list((out / "executed").glob(".*")) == []
+    # make bench adds its results later; the refreshed index links them and keeps every status.
+    (out / "benchmarks.md").write_text("# Benchmarks\n")
+    reports.refresh_index(out)
+    refreshed = (out / "index.html").read_text()
+    assert '<a href="benchmarks.md">' in refreshed and "not built: 03_lenet, 06_feature_maps" in refreshed
+    assert refreshed.count('class="ok"') == 5
 
 
 def test_only_runs_dependencies_too():
