@@ -228,7 +228,6 @@ def main(argv=None) -> int:
     canonical_epochs = 1 if args.quick else args.canonical_epochs
     data_dir = Path(args.data_dir)
     raw = data.load_mnist(data_dir)
-    torch.set_num_threads(torch.get_num_threads())
     recipe = Recipe()
     results = {name: {"time_to_99_s": [], "seconds_run": [], "images_per_s": [], "accuracy_by_epoch": []}
                for name in chosen}

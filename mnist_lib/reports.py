@@ -179,6 +179,63 @@ def check_target(model: str, measured: float, params: Mapping[str, Any]) -> Targ
     return TargetCheck(model, target, max_epochs, float(measured), not reasons, "; ".join(reasons))
 
 
+# The reference reports' test accuracy (percent) and the epochs it took.
+REFERENCE_RESULTS: dict[str, tuple[float, int]] = {"ann": (97.21, 10), "lenet5": (98.73, 15), "cnn": (99.44, 100)}
+
+
+@dataclass(frozen=True)
+class ReferenceComparison:
+    """A measured test accuracy (percent, with its 95% interval) beside the reference report's."""
+
+    model: str
+    reference: float
+    reference_epochs: int
+    measured: float
+    low: float
+    high: float
+    epochs_run: int | None
+    differences: tuple[str, ...]
+
+    @property
+    def difference(self) -> float:
+        return self.measured - self.reference
+
+    def table(self):
+        import pandas as pd
+
+        return pd.DataFrame(
+            {"test accuracy (%)": [f"{self.measured:.2f}", f"{self.reference:.2f}"],
+             "95% CI (%)": [f"{self.low:.2f}–{self.high:.2f}", ""],
+             "epochs": [self.epochs_run if self.epochs_run is not None else "n/a (checkpoint)",
+                        self.reference_epochs]},
+            index=["this run", "reference report"])
+
+    def text(self) -> str:
+        inside = "inside" if self.low <= self.reference <= self.high else "outside"
+        caveat = (f" This run differs from the reference setting ({'; '.join(self.differences)}), so the gap says "
+                  "little about reproducing it." if self.differences else "")
+        return (f"Against the reference **{self.reference:.2f}%** ({self.reference_epochs} epochs) that is "
+                f"**{self.difference:+.2f} percentage points**, and the reference value lies **{inside}** this "
+                f"run's 95% interval.{caveat}")
+
+
+def compare_with_reference(model: str, accuracy, params: Mapping[str, Any],
+                           epochs_run: int | None) -> ReferenceComparison:
+    """Set a :class:`mnist_lib.metrics.AccuracyResult` beside the reference report of ``model``,
+    noting how this run's setting (epochs, data limits) differs from it."""
+    reference, reference_epochs = REFERENCE_RESULTS[model]
+    epochs = params.get("epochs")
+    differences = []
+    if epochs is not None and epochs != reference_epochs:
+        differences.append(f"{epochs} epoch{'' if epochs == 1 else 's'} instead of {reference_epochs}")
+    if params.get("train_limit") is not None:
+        differences.append(f"{params['train_limit']:,} of the 60,000 training images")
+    if params.get("test_limit") is not None:
+        differences.append(f"a {params['test_limit']:,}-image test subset")
+    return ReferenceComparison(model, reference, reference_epochs, 100 * accuracy.accuracy, 100 * accuracy.low,
+                               100 * accuracy.high, epochs_run, tuple(differences))
+
+
 # --------------------------------------------------------------------------- notebook side
 
 

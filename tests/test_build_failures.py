@@ -100,3 +100,20 @@ def test_targets_are_checked_only_in_the_full_setting():
     assert subset.met is None and "subset" in subset.text()
     longer = reports.check_target("ann", 99.0, {"train_limit": None, "test_limit": None, "epochs": 30})
     assert longer.met is None and "more than 10" in longer.text()
+
+
+def test_reference_comparison_names_how_the_setting_differs():
+    from mnist_lib.metrics import accuracy_with_interval
+    import numpy as np
+
+    y = np.zeros(1000, dtype=int)
+    pred = y.copy()
+    pred[:20] = 1  # 98.0% correct
+    acc = accuracy_with_interval(y, pred)
+    full = reports.compare_with_reference("ann", acc, {"epochs": 10, "train_limit": None, "test_limit": None}, 10)
+    assert abs(full.difference - (98.0 - 97.21)) < 1e-9 and full.differences == ()
+    assert "+0.79 percentage points" in full.text() and "**inside**" in full.text()
+    quick = reports.compare_with_reference("cnn", acc, {"epochs": 3, "train_limit": 6000, "test_limit": 2000}, 3)
+    assert quick.differences == ("3 epochs instead of 100", "6,000 of the 60,000 training images",
+                                 "a 2,000-image test subset")
+    assert "**outside**" in quick.text() and list(quick.table().index) == ["this run", "reference report"]
