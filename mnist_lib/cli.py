@@ -1,4 +1,4 @@
-"""Command line: ``python -m mnist_lib data|reports|check-reports``.
+"""Command line: ``python -m mnist_lib data|reports|diff|check-reports``.
 
 Bad input ends with one line on stderr naming what was wrong and exit code 2,
 never a traceback.
@@ -7,6 +7,7 @@ never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -23,17 +24,55 @@ def _cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_reports(args: argparse.Namespace) -> int:
-    from mnist_lib.reports import build_reports
+def check_folder(option: str, path: str | None, *, must_exist: bool = True) -> None:
+    """One-line ParameterError unless ``path`` is a usable folder (or, when it need not
+    exist yet, could be created: its parent is a folder)."""
+    if path is None:
+        return
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise ParameterError(f"{option}: {path!r} is a file, not a folder")
+    if not folder.exists():
+        parent = next((p for p in folder.absolute().parents if p.exists()), None)
+        if parent is not None and not parent.is_dir():
+            raise ParameterError(f"{option}: {path!r} lies inside {str(parent)!r}, which is a file")
+        if must_exist:
+            raise ParameterError(f"{option}: folder {path!r} does not exist")
+    elif not os.access(folder, os.R_OK | os.X_OK):
+        raise ParameterError(f"{option}: folder {path!r} cannot be read (permissions)")
 
+
+def _cmd_reports(args: argparse.Namespace) -> int:
+    from mnist_lib.build.pipeline import build_reports
+
+    check_folder("--data-dir", args.data_dir, must_exist=False)
+    check_folder("--source", args.source)
+    check_folder("--output", args.output, must_exist=False)
+    check_folder("--notebooks", args.notebooks)
     only = [name.strip() for name in args.only.split(",") if name.strip()] if args.only else None
     result = build_reports(profile=args.profile, only=only, output=Path(args.output), data_dir=Path(args.data_dir),
-                           source=args.source, no_input=args.no_input)
+                           source=args.source, no_input=args.no_input, force=args.force,
+                           **({"notebook_dir": Path(args.notebooks)} if args.notebooks else {}))
     failed = [name for name, run in result.runs.items() if run.status != "ok"]
-    print(f"Index: {result.index_path}")
+    cached = sum(run.cached for run in result.runs.values())
+    print(f"Index: {result.index_path} ({len(result.runs) - cached} run, {cached} up to date, "
+          f"{result.seconds:.1f} s)")
     if failed:
-        print(f"error: notebooks failed: {', '.join(failed)} (see their HTML reports)", file=sys.stderr)
+        reasons = "; ".join(f"{name}: {result.runs[name].error}" for name in failed)
+        print(f"error: notebooks failed: {reasons} (see their HTML reports)", file=sys.stderr)
         return 1
+    return 0
+
+
+def _cmd_diff(args: argparse.Namespace) -> int:
+    from mnist_lib.build.diff import diff_records, resolve_record
+    from mnist_lib.files import to_json
+
+    check_folder("--reports", args.reports)
+    old = resolve_record(args.old, args.reports, -2)
+    new = resolve_record(args.new, args.reports, -1)
+    diff = diff_records(old, new, timings=args.timings)
+    print(to_json(diff.to_dict()) if args.json else diff.to_markdown(), end="" if not args.json else "\n")
     return 0
 
 
@@ -56,7 +95,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mnist_lib", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{data,reports,check-reports}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{data,reports,diff,check-reports}")
 
     data = sub.add_parser("data", help="acquire and verify MNIST, print where it is")
     data.add_argument("--data-dir", default="data", help="cache folder (torchvision layout; default: data)")
@@ -73,7 +112,23 @@ def build_parser() -> argparse.ArgumentParser:
     reports.add_argument("--data-dir", default="data", help="MNIST cache folder (default: data)")
     reports.add_argument("--source", default=None, help="a folder with the four IDX files, tried before the mirrors")
     reports.add_argument("--no-input", action="store_true", help="hide code cells in the HTML")
+    reports.add_argument("--force", nargs="?", const="all", default=None, metavar="NOTEBOOKS",
+                         help="rerun even when up to date: every notebook, or the comma-separated ones given "
+                              "(and what depends on them)")
+    reports.add_argument("--notebooks", default=None, help="the folder of the notebooks to build (default: the "
+                                                           "project's notebooks/)")
     reports.set_defaults(run=_cmd_reports)
+
+    diff = sub.add_parser("diff", help="what changed between two builds, with McNemar p-values for accuracies")
+    diff.add_argument("old", nargs="?", default=None,
+                      help="a build record, a reports folder (its latest build) or a record name in "
+                           "REPORTS/history (default: the build before the latest)")
+    diff.add_argument("new", nargs="?", default=None, help="the same, for the newer build (default: the latest)")
+    diff.add_argument("--reports", default="reports", help="the reports folder whose history is read "
+                                                           "(default: reports)")
+    diff.add_argument("--json", action="store_true", help="print JSON instead of a Markdown table")
+    diff.add_argument("--timings", action="store_true", help="include seconds (left out: they always change)")
+    diff.set_defaults(run=_cmd_diff)
 
     check = sub.add_parser("check-reports", help="open the built reports in headless Chromium and check them")
     check.add_argument("--reports", default="reports", help="the folder with index.html (default: reports)")

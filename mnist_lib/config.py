@@ -27,6 +27,10 @@ PROFILE_DIR = Path(__file__).resolve().parent.parent / "notebooks" / "profiles"
 TRAIN_SIZE, TEST_SIZE = 60000, 10000
 
 
+# Seconds a notebook may run before the build stops it; a profile's `timeout` key overrides it.
+DEFAULT_TIMEOUT = 3600
+
+
 class ParameterError(ValueError):
     """A parameter value that cannot be used; the message names the parameter."""
 
@@ -238,6 +242,12 @@ NOTEBOOK_PARAMS: dict[str, dict[str, Param]] = {
 }
 
 
+# Keys a profile may set for the build (in `common` or a notebook's section); never injected into a notebook.
+BUILD_SETTINGS: dict[str, Param] = {
+    "timeout": Param("int", "seconds a notebook may run before the build stops it", low=1, high=7 * 24 * 3600),
+}
+
+
 class Params(dict):
     """Validated parameters; read them as ``P.epochs`` or ``P["epochs"]``."""
 
@@ -343,8 +353,13 @@ class Profile:
         """The overrides papermill injects into ``notebook`` (common first, then its section)."""
         spec = NOTEBOOK_PARAMS[notebook]
         merged = {k: v for k, v in self.common.items() if k in spec}
-        merged.update(self.sections.get(notebook) or {})
+        merged.update({k: v for k, v in (self.sections.get(notebook) or {}).items() if k not in BUILD_SETTINGS})
         return merged
+
+    def timeout_for(self, notebook: str) -> int:
+        """Seconds ``notebook`` may run: its section's ``timeout``, else ``common``'s, else the default."""
+        value = (self.sections.get(notebook) or {}).get("timeout", self.common.get("timeout", DEFAULT_TIMEOUT))
+        return BUILD_SETTINGS["timeout"].coerce("timeout", value)
 
 
 def load_profile(name_or_path: str | os.PathLike, profile_dir: Path = PROFILE_DIR) -> Profile:
@@ -365,7 +380,7 @@ def load_profile(name_or_path: str | os.PathLike, profile_dir: Path = PROFILE_DI
         raise ParameterError(f"{path}: expected a mapping of sections (common, {', '.join(NOTEBOOKS)})")
     valid_sections = ("common",) + NOTEBOOKS
     profile = Profile(name=path.stem, path=path)
-    all_keys = sorted({k for spec in NOTEBOOK_PARAMS.values() for k in spec})
+    all_keys = sorted({k for spec in NOTEBOOK_PARAMS.values() for k in spec} | set(BUILD_SETTINGS))
     for section, values in data.items():
         if section not in valid_sections:
             raise ParameterError(f"{path}: unknown section '{section}'; valid: {', '.join(valid_sections)}")
@@ -380,11 +395,17 @@ def load_profile(name_or_path: str | os.PathLike, profile_dir: Path = PROFILE_DI
                                      f"{', '.join(all_keys)}")
             profile.common = dict(values)
         else:
-            unknown = sorted(set(values) - set(NOTEBOOK_PARAMS[section]))
+            unknown = sorted(set(values) - set(NOTEBOOK_PARAMS[section]) - set(BUILD_SETTINGS))
             if unknown:
                 raise ParameterError(f"{path}: unknown key '{unknown[0]}' in section '{section}'; valid keys: "
-                                     f"{', '.join(NOTEBOOK_PARAMS[section])}")
+                                     f"{', '.join([*NOTEBOOK_PARAMS[section], *BUILD_SETTINGS])}")
             profile.sections[section] = dict(values)
+        for key, param in BUILD_SETTINGS.items():
+            if key in values:
+                try:
+                    param.coerce(key, values[key])
+                except ParameterError as exc:
+                    raise ParameterError(f"{path}: section '{section}': {exc}") from None
     for notebook in NOTEBOOKS:
         try:
             validate_params(notebook, {k: v for k, v in profile.params_for(notebook).items() if k != "output_dir"},

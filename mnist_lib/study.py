@@ -28,7 +28,8 @@ from torch import nn
 
 from mnist_lib import models, training
 from mnist_lib.data import NORMALIZATIONS, Augmentation, DataSplits, MnistRaw, prepare_data, stratified_subset
-from mnist_lib.training import CheckpointError, History, Predictions, TrainConfig
+from mnist_lib.checkpoints import CheckpointError, checkpoint_key, fit_or_load, load_checkpoint
+from mnist_lib.training import History, Predictions, TrainConfig
 
 __all__ = [
     "CHECKPOINT_FIELDS",
@@ -195,8 +196,8 @@ def _reuse(model_name: str, raw: MnistRaw, output_dir: str | os.PathLike, seed: 
         raise CheckpointError(f"the checkpoint {path} recorded by {recipe.notebook} is missing")
     model = training.seeded_model(model_name, seed, device=device)
     try:
-        history = training.load_checkpoint(path, model, model_name, record["params"], record["seed"])
-    except (CheckpointError, RuntimeError) as exc:  # RuntimeError: weights that do not fit today's model
+        info = load_checkpoint(path, model, model_name, record["params"], record["seed"])
+    except CheckpointError as exc:
         raise CheckpointError(f"the checkpoint recorded by {recipe.notebook} was refused: {exc}") from None
     # Unit pixels first, then the recorded statistics: the model must see what it was trained on, even when
     # this notebook's data limits would give other dataset statistics.
@@ -204,9 +205,11 @@ def _reuse(model_name: str, raw: MnistRaw, output_dir: str | os.PathLike, seed: 
                         image_size=record["image_size"], resize_mode=record.get("resize_mode") or "pad",
                         device=device)
     splits = _with_stats(unit, record["mean"], record["std"], record["normalization"])
+    history = info.history
     epochs = len(history.records) if history is not None else int(record["params"].get("train", {}).get("epochs", 0))
-    key = training.checkpoint_key(model_name, record["params"], record["seed"])
-    note = f"reused the checkpoint from {recipe.notebook} (trained {_plural(epochs, 'epoch')}, key {key})"
+    key = checkpoint_key(model_name, record["params"], record["seed"])
+    note = (f"reused the checkpoint from {recipe.notebook} (trained {_plural(epochs, 'epoch')} on "
+            f"{info.trained_at or 'an unrecorded date'} by commit {info.commit or 'unknown'}, key {key})")
     return PreparedModel(model_name, model.eval(), splits, True, epochs, key, note, history, str(path))
 
 
@@ -217,9 +220,9 @@ def prepare_model(model_name: str, raw: MnistRaw, *, output_dir: str | os.PathLi
     """LeNet-5 ("lenet5") or the CNN ("cnn"), ready to look inside.
 
     Reuses the checkpoint that 03 / 04 recorded in ``<output_dir>/<notebook>.metrics.json``
-    when it exists and :func:`training.load_checkpoint` accepts it. Otherwise
+    when it exists and :func:`checkpoints.load_checkpoint` accepts it. Otherwise
     trains the model here for ``fallback_epochs`` epochs with that notebook's
-    default recipe (:data:`RECIPES`), through :func:`training.fit_or_load` in
+    default recipe (:data:`RECIPES`), through :func:`checkpoints.fit_or_load` in
     ``checkpoint_dir`` so a rerun does not train again. The test split follows
     ``seed`` and ``test_limit`` either way.
     """
@@ -238,15 +241,15 @@ def prepare_model(model_name: str, raw: MnistRaw, *, output_dir: str | os.PathLi
     params = {"train": cfg.to_dict(), "data": data_params}
     Path(checkpoint_dir).mkdir(parents=True, exist_ok=True)
     model = training.seeded_model(model_name, seed, device=device)
-    history, loaded = training.fit_or_load(model, model_name, splits, cfg, checkpoint_dir, data_params,
-                                           progress=progress, desc=f"{model_name} (fallback)")
-    path = training.checkpoint_path(checkpoint_dir, model_name, params, seed)
+    weights = fit_or_load(model, model_name, splits, cfg, checkpoint_dir, data_params, progress=progress,
+                          desc=f"{model_name} (fallback)")
+    history, loaded, path = weights.history, weights.loaded, weights.path
     epochs = len(history.records) if history is not None else fallback_epochs
     note = f"trained here for {_plural(epochs, 'epoch')} because {reason}"
     if loaded:
         note += f" (the weights of an earlier run of this notebook, cached as {path})"
-    return PreparedModel(model_name, model.eval(), splits, False, epochs, training.checkpoint_key(
-        model_name, params, seed), note, history, str(path))
+    return PreparedModel(model_name, model.eval(), splits, False, epochs, checkpoint_key(model_name, params, seed),
+                         note, history, str(path))
 
 
 def saliency_share(saliency: np.ndarray, pixels: np.ndarray, threshold: float = 0.5,

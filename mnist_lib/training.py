@@ -1,5 +1,5 @@
 """Training: seeding and device choice, ``fit`` with a per-epoch ``History``,
-``evaluate``, and checkpoints keyed by what produced them.
+and ``evaluate`` (checkpoints are in :mod:`mnist_lib.checkpoints`).
 
 The loop is the plain one (zero_grad, forward, loss, backward, step) over
 in-memory tensors from :func:`mnist_lib.data.batches`; augmentation, when asked
@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import hashlib
-import io
-import json
 import math
 import os
 import random
@@ -20,7 +17,6 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -28,16 +24,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from mnist_lib.data import Augmentation, DataSplits, atomic_write, augment_batch, batches, num_batches
+from mnist_lib.data import Augmentation, DataSplits, augment_batch, batches, num_batches
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop")
 SCHEDULERS = ("none", "step", "cosine", "onecycle")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 BATCH_ENV = "MNIST_REPORTS_BATCH"
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint that must not be loaded (unsafe, foreign or damaged)."""
 
 
 # --------------------------------------------------------------------------- seeding, device
@@ -362,83 +354,3 @@ def fit(model: nn.Module, data: DataSplits, config: TrainConfig = TrainConfig(),
     if config.restore_best and best_state is not None:
         model.load_state_dict(best_state)
     return history
-
-
-# --------------------------------------------------------------------------- checkpoints
-
-
-def checkpoint_key(model_name: str, params: dict, seed: int) -> str:
-    """A short hash of what determines the trained weights."""
-    blob = json.dumps({"model": model_name, "params": params, "seed": seed}, sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def checkpoint_path(directory: str | os.PathLike, model_name: str, params: dict, seed: int) -> Path:
-    return Path(directory) / f"{model_name}-{checkpoint_key(model_name, params, seed)}.pt"
-
-
-def _atomic_torch_save(obj, path: Path) -> None:
-    buffer = io.BytesIO()
-    torch.save(obj, buffer)
-    atomic_write(path, buffer.getvalue())
-
-
-def save_checkpoint(path: str | os.PathLike, model: nn.Module, model_name: str, params: dict, seed: int,
-                    history: History | None = None) -> Path:
-    """Write weights and their provenance atomically (temporary file, then rename)."""
-    path = Path(path)
-    payload = {
-        "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "model_name": model_name,
-        "key": checkpoint_key(model_name, params, seed),
-        "params": json.dumps(params, sort_keys=True, default=str),
-        "seed": seed,
-        "history": json.dumps(history.to_dict()) if history is not None else None,
-        "torch": str(torch.__version__),
-    }
-    _atomic_torch_save(payload, path)
-    return path
-
-
-def load_checkpoint(path: str | os.PathLike, model: nn.Module, model_name: str, params: dict,
-                    seed: int) -> History | None:
-    """Load weights saved by :func:`save_checkpoint` into ``model``; return their History.
-
-    Always ``weights_only=True``: a file carrying pickled code is refused, and
-    so is one saved for another model, parameter set or seed.
-    """
-    path = Path(path)
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises UnpicklingError, RuntimeError or EOFError by case
-        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-        detail = next((line for line in lines if "Unsupported global" in line), lines[0] if lines else repr(exc))
-        raise CheckpointError(f"refusing checkpoint {path}: it cannot be loaded safely with weights_only=True "
-                              f"(pickled code, or a damaged file): {detail}") from exc
-    if not isinstance(payload, dict) or "state_dict" not in payload or "key" not in payload:
-        raise CheckpointError(f"{path} is not a mnist_lib checkpoint")
-    expected = checkpoint_key(model_name, params, seed)
-    if payload["key"] != expected or payload.get("model_name") != model_name:
-        raise CheckpointError(f"{path} was saved for model {payload.get('model_name')!r} with other parameters or "
-                              f"seed (key {payload['key']}, expected {expected}); not loading it")
-    model.load_state_dict(payload["state_dict"])
-    return History.from_dict(json.loads(payload["history"])) if payload.get("history") else None
-
-
-def fit_or_load(model: nn.Module, model_name: str, data: DataSplits, config: TrainConfig, directory: str | os.PathLike,
-                data_params: dict, **fit_kwargs) -> tuple[History | None, bool]:
-    """Reuse the checkpoint trained with exactly these settings, or train and save one.
-
-    Returns (history, loaded). ``data_params`` are the data settings that shape
-    the weights (limits, normalization, image size), part of the key.
-    """
-    params = {"train": config.to_dict(), "data": data_params}
-    path = checkpoint_path(directory, model_name, params, config.seed)
-    if path.exists():
-        try:
-            return load_checkpoint(path, model, model_name, params, config.seed), True
-        except CheckpointError as exc:
-            print(f"Not reusing {path}: {exc}", file=sys.stderr)
-    history = fit(model, data, config, **fit_kwargs)
-    save_checkpoint(path, model, model_name, params, config.seed, history)
-    return history, False

@@ -11,6 +11,7 @@ import nbformat
 import pytest
 
 from mnist_lib import config, reports
+from mnist_lib.build import pipeline, render, site
 
 
 def stand_in(name: str, fail: bool) -> nbformat.NotebookNode:
@@ -40,7 +41,7 @@ def fake_notebooks(tmp_path):
 def test_a_failing_notebook_is_reported_and_its_dependents_skipped(tmp_path, fake_notebooks, mnist_source,
                                                                    mnist_data_dir):
     out = tmp_path / "out"
-    result = reports.build_reports(profile="quick", output=out, data_dir=mnist_data_dir, source=str(mnist_source),
+    result = pipeline.build_reports(profile="quick", output=out, data_dir=mnist_data_dir, source=str(mnist_source),
                                    notebook_dir=fake_notebooks, log=lambda *a: None)
     status = {name: run.status for name, run in result.runs.items()}
     assert status == {"01_eda": "ok", "02_ann": "ok", "03_lenet": "failed", "04_cnn": "ok", "05_optimizers": "ok",
@@ -57,28 +58,25 @@ def test_a_failing_notebook_is_reported_and_its_dependents_skipped(tmp_path, fak
     assert list(out.glob(".*.tmp")) == [] and list((out / "executed").glob(".*")) == []
     # make bench adds its results later; the refreshed index links them and keeps every status.
     (out / "benchmarks.md").write_text("# Benchmarks\n")
-    reports.refresh_index(out)
+    site.refresh_index(out)
     refreshed = (out / "index.html").read_text()
     assert '<a href="benchmarks.md">' in refreshed and "not built: 03_lenet, 06_feature_maps" in refreshed
     assert refreshed.count('class="ok"') == 5
 
 
 def test_only_runs_dependencies_too():
-    assert reports.with_dependencies(["06_feature_maps"]) == ["03_lenet", "04_cnn", "06_feature_maps"]
-    assert reports.with_dependencies(["02_ann"]) == ["02_ann"]
-    assert reports.with_dependencies(None) == list(config.NOTEBOOKS)
+    assert pipeline.with_dependencies(["06_feature_maps"]) == ["03_lenet", "04_cnn", "06_feature_maps"]
+    assert pipeline.with_dependencies(["02_ann"]) == ["02_ann"]
+    assert pipeline.with_dependencies(None) == list(config.NOTEBOOKS)
 
 
 def test_cli_exits_non_zero_naming_the_failed_notebook(tmp_path, fake_notebooks, mnist_source, mnist_data_dir,
                                                        monkeypatch, capsys):
     from mnist_lib import cli
 
-    monkeypatch.setattr(reports, "NOTEBOOK_DIR", fake_notebooks)
-    monkeypatch.setattr(reports.build_reports, "__defaults__",
-                        tuple(fake_notebooks if isinstance(d, Path) and d.name == "notebooks" else d
-                              for d in reports.build_reports.__defaults__))
     code = cli.main(["reports", "--profile", "quick", "--only", "03_lenet", "--output", str(tmp_path / "o"),
-                     "--data-dir", str(mnist_data_dir), "--source", str(mnist_source)])
+                     "--data-dir", str(mnist_data_dir), "--source", str(mnist_source),
+                     "--notebooks", str(fake_notebooks)])
     assert code == 1
     assert "notebooks failed: 03_lenet" in capsys.readouterr().err
 
@@ -86,7 +84,7 @@ def test_cli_exits_non_zero_naming_the_failed_notebook(tmp_path, fake_notebooks,
 def test_table_of_contents_links_every_section():
     page = ('<main><!--TOC--><h2 id="Data">Data<a class="anchor-link" href="#Data">¶</a></h2>'
             '<h3 id="The-misses">The misses<a class="anchor-link" href="#The-misses">¶</a></h3></main>')
-    out = reports.add_table_of_contents(page)
+    out = render.add_table_of_contents(page)
     assert '<a href="#Data">Data</a>' in out and '<li class="toc-h3"><a href="#The-misses">' in out
     assert "<!--TOC-->" not in out
 

@@ -1,0 +1,138 @@
+"""Running one notebook: papermill in a child process with a time limit.
+
+The child (``python -m mnist_lib.build.execute SPEC.json``) executes the
+notebook and writes a small result file; the parent waits at most the
+notebook's timeout and then kills the child and its kernel. So a kernel that
+dies (out of memory, a segfault, ``os.kill``) or a notebook that runs too long
+fails that notebook with a reason, never the build. Everything the child needs
+is in the spec, which is also what a remote worker receives.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from mnist_lib.files import write_json
+
+KERNEL = "python3"
+
+
+@dataclass
+class Execution:
+    """One notebook to execute: source, parameters, where the executed copy goes, limits."""
+
+    source: str
+    executed: str
+    parameters: dict
+    cwd: str
+    timeout: float
+    env: dict = field(default_factory=dict)
+    log: str | None = None  # the child's stdout and stderr (papermill, kernel warnings)
+
+
+@dataclass
+class Outcome:
+    """What happened: an error text (None on success) and the wall seconds."""
+
+    error: str | None
+    seconds: float
+
+
+def _kill_tree(pid: int) -> None:
+    """Kill a process and all its descendants (the kernel runs in a session of its own)."""
+    import psutil
+
+    try:
+        parent = psutil.Process(pid)
+        procs = parent.children(recursive=True) + [parent]
+    except psutil.NoSuchProcess:
+        return
+    for proc in procs:
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+    psutil.wait_procs(procs, timeout=10)
+
+
+def run_notebook(job: Execution) -> Outcome:
+    """Execute ``job`` in a child process; the executed notebook replaces ``job.executed``
+    only when it was written completely (readable), so a killed run leaves no torn file."""
+    executed = Path(job.executed)
+    executed.parent.mkdir(parents=True, exist_ok=True)
+    fd, spec_path = tempfile.mkstemp(dir=executed.parent, prefix=f".{executed.stem}.", suffix=".spec.json")
+    os.close(fd)
+    result_path = spec_path[: -len(".spec.json")] + ".result.json"
+    partial = spec_path[: -len(".spec.json")] + ".ipynb"
+    write_json(spec_path, {**asdict(job), "executed": partial, "result": result_path})
+    env = {**os.environ, **{k: str(v) for k, v in job.env.items()}}
+    started = time.perf_counter()
+    log = open(job.log, "ab") if job.log else subprocess.DEVNULL
+    error = None
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "mnist_lib.build.execute", spec_path], env=env,
+                                stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        try:
+            code = proc.wait(timeout=job.timeout)
+        except subprocess.TimeoutExpired:
+            _kill_tree(proc.pid)
+            error = (f"timed out after {job.timeout:g} s and was stopped (raise the profile's 'timeout' for "
+                     "this notebook if it needs longer)")
+            code = None
+        if error is None:
+            try:
+                error = json.loads(Path(result_path).read_text())["error"]
+            except (OSError, ValueError, KeyError):
+                error = f"the notebook runner ended with exit code {code} before reporting (killed?)"
+        _keep_if_readable(Path(partial), executed)
+    finally:
+        if log is not subprocess.DEVNULL:
+            log.close()
+        for leftover in (spec_path, result_path, partial):
+            Path(leftover).unlink(missing_ok=True)
+    return Outcome(error, time.perf_counter() - started)
+
+
+def _keep_if_readable(partial: Path, executed: Path) -> None:
+    import nbformat
+
+    if not partial.exists() or not partial.stat().st_size:
+        return
+    try:
+        nbformat.read(partial, as_version=4)
+    except Exception:  # a notebook torn by the kill: keep nothing rather than a broken file
+        return
+    os.replace(partial, executed)
+
+
+def _execute_in_child(spec_path: str) -> None:
+    """The child's side: run papermill, write the result file."""
+    import papermill as pm
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    spec = json.loads(Path(spec_path).read_text())
+    error = None
+    try:
+        pm.execute_notebook(spec["source"], spec["executed"], parameters=spec["parameters"], kernel_name=KERNEL,
+                            cwd=spec["cwd"], progress_bar=False, log_output=False, report_mode=False)
+    except pm.PapermillExecutionError as exc:
+        error = f"{exc.ename}: {exc.evalue}"
+    except DeadKernelError as exc:
+        error = (f"the kernel died ({type(exc).__name__}: {exc}); a kernel ends this way when it is killed, for "
+                 "example by the out-of-memory killer, or crashes")
+    except CellTimeoutError as exc:
+        error = f"a cell timed out ({exc})"
+    except Exception as exc:  # anything else papermill or the kernel manager raises: this notebook failed
+        error = f"{type(exc).__name__}: {exc}"
+    write_json(spec["result"], {"error": error})
+
+
+if __name__ == "__main__":
+    _execute_in_child(sys.argv[1])

@@ -1,0 +1,60 @@
+"""What a run ran on: library versions, the git commit of the code, the CPU and the date.
+
+Reports print it (provenance), run keys hash part of it, checkpoints record it.
+"""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+LIBRARIES = ("torch", "torchvision", "numpy", "pandas", "scikit-learn", "matplotlib", "seaborn", "papermill",
+             "nbconvert")
+# The versions that change what a notebook computes; part of every run key.
+KEY_LIBRARIES = ("torch", "torchvision", "numpy")
+
+
+def now_utc() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def git_state(repo: Path = REPO) -> dict:
+    """Commit and whether the work tree differs from it (None outside a checkout)."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, timeout=10)
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=repo,
+                                capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+    if commit.returncode != 0:
+        return {"commit": None, "dirty": None}
+    return {"commit": commit.stdout.strip(), "dirty": bool(status.stdout.strip())}
+
+
+def short_commit(git: dict) -> str:
+    """``abc123def456`` (plus a note when the work tree had uncommitted changes)."""
+    return (git.get("commit") or "unknown")[:12] + (" (dirty work tree)" if git.get("dirty") else "")
+
+
+def versions(names=LIBRARIES) -> dict:
+    result = {"python": platform.python_version()}
+    for name in names:
+        try:
+            result[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            result[name] = None
+    return result
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
