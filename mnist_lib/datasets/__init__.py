@@ -28,7 +28,7 @@ __all__ = [
     "CorruptFileError", "DatasetError", "DatasetUnavailableError", "UnknownDatasetError", "WrongDatasetError",
     "FILE_NAMES", "DATASET_NAMES", "DATASETS", "DEFAULT_DATASET", "FASHION_MNIST", "IDX", "MNIST", "MNIST_MANIFEST",
     "Dataset", "FileSpec", "get_dataset", "identify", "DatasetFiles", "Source", "default_sources", "ensure_dataset",
-    "RawDataset", "read_dataset", "load_dataset",
+    "RawDataset", "pixel_stats", "read_dataset", "load_dataset",
 ]
 
 
@@ -59,8 +59,17 @@ class RawDataset:
         when it has them, else computed here (as for an ``idx`` folder)."""
         if self.dataset.mean is not None and self.dataset.std is not None:
             return self.dataset.mean, self.dataset.std
-        unit = self.train_images.to(torch.float64) / 255.0
-        return float(unit.mean()), float(unit.std())
+        return pixel_stats(self.train_images)
+
+
+def pixel_stats(images: torch.Tensor) -> tuple[float, float]:
+    """(mean, std) of uint8 images on the [0, 1] scale, exact, from the histogram of pixel values."""
+    counts = torch.bincount(images.reshape(-1).to(torch.int64), minlength=256).to(torch.float64)
+    values = torch.arange(256, dtype=torch.float64) / 255.0
+    n = counts.sum()
+    mean = float((counts * values).sum() / n)
+    var = float((counts * (values - mean) ** 2).sum() / (n - 1))
+    return mean, var ** 0.5
 
 
 def read_dataset(files: DatasetFiles) -> RawDataset:

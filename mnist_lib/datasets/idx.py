@@ -67,7 +67,8 @@ def check_idx(content: bytes, magic: int, shape: tuple[int | None, ...]) -> tupl
     the shape."""
     got_magic = struct.unpack(">I", content[:4])[0] if len(content) >= 4 else None
     if got_magic is not None and got_magic != magic:
-        raise CorruptFileError(f"wrong magic number 0x{got_magic:08x} (expected 0x{magic:08x}: {describe_magic(magic)})")
+        raise CorruptFileError(f"wrong magic number 0x{got_magic:08x} ({describe_magic(got_magic)}; expected "
+                               f"0x{magic:08x}: {describe_magic(magic)})")
     _, got_shape = read_header(content)
     if len(got_shape) != len(shape) or any(want is not None and got != want for got, want in zip(got_shape, shape)):
         raise CorruptFileError(f"wrong shape {_shape_text(got_shape)} (expected {_shape_text(shape)})")
@@ -81,8 +82,15 @@ def _shape_text(shape: tuple[int | None, ...]) -> str:
     return "(" + ", ".join("N" if size is None else str(size) for size in shape) + ("," if len(shape) == 1 else "") + ")"
 
 
+IDX_TYPES = {0x08: "uint8", 0x09: "int8", 0x0B: "int16", 0x0C: "int32", 0x0D: "float32", 0x0E: "float64"}
+
+
 def describe_magic(magic: int) -> str:
-    kind = {UBYTE: "uint8"}.get((magic >> 8) & 0xFF, f"type 0x{(magic >> 8) & 0xFF:02x}")
+    """What an IDX magic number declares, e.g. ``uint8, 3 dimensions``."""
+    if magic >> 16:
+        return "not an IDX header"
+    code = (magic >> 8) & 0xFF
+    kind = IDX_TYPES.get(code, f"unknown type 0x{code:02x}")
     return f"{kind}, {magic & 0xFF} dimension{'s' if magic & 0xFF != 1 else ''}"
 
 
