@@ -429,6 +429,8 @@ def test_bad_idx_folder_is_one_line_naming_the_file(tmp_path, case):
 def test_idx_folder_missing_or_incomplete(tmp_path):
     with pytest.raises(DatasetUnavailableError, match="needs the folder"):
         datasets.ensure_dataset("idx")
+    with pytest.raises(ValueError, match="read from its folder"):
+        datasets.ensure_dataset("idx", source=tmp_path, sources=[])
     with pytest.raises(DatasetUnavailableError) as err:
         datasets.ensure_dataset("idx", source=tmp_path / "nowhere")
     assert one_line(err) == f"idx folder {str(tmp_path / 'nowhere')!r} does not exist"

@@ -313,6 +313,8 @@ def ensure_dataset(dataset: str | Dataset = "mnist", data_dir: str | os.PathLike
     """
     dataset = get_dataset(dataset)
     if not dataset.pinned:
+        if sources is not None:
+            raise ValueError(f"dataset {dataset.name!r} is read from its folder (source=DIR), not from sources=")
         return _ensure_folder(dataset, source)
     directory = dataset.cache_dir(data_dir)
     directory.mkdir(parents=True, exist_ok=True)
