@@ -15,12 +15,26 @@ from mnist_lib.config import NOTEBOOKS, PROFILES, ParameterError
 
 
 def _cmd_data(args: argparse.Namespace) -> int:
-    from mnist_lib.data import ensure_mnist, load_mnist
+    from mnist_lib import datasets
 
-    directory = ensure_mnist(args.data_dir, source=args.source, offline=args.offline)
-    raw = load_mnist(args.data_dir)
-    print(f"MNIST verified in {directory.resolve()}")
-    print(f"  train: {tuple(raw.train_images.shape)} images, test: {tuple(raw.test_images.shape)} images (SHA-256 ok)")
+    try:
+        dataset = datasets.get_dataset(args.dataset)
+    except datasets.UnknownDatasetError as exc:
+        raise ParameterError(f"--dataset: {exc}") from None
+    if args.source is None and not dataset.pinned:
+        raise ParameterError(f"--source: dataset {dataset.name!r} reads the folder given as --source DIR "
+                             "(the four IDX files, plain or .gz)")
+    if args.source is not None and not Path(args.source).expanduser().is_dir():
+        raise ParameterError(f"--source: {args.source!r} is not a folder")
+    files = datasets.ensure_dataset(dataset, args.data_dir, source=args.source, offline=args.offline)
+    raw = datasets.read_dataset(files)
+    print(f"{dataset.title} verified in {files.directory.resolve()}")
+    print(f"  train: {tuple(raw.train_images.shape)} images, test: {tuple(raw.test_images.shape)} images "
+          f"({'SHA-256 ok' if dataset.pinned else 'validated; SHA-256 computed, not pinned'})")
+    print(f"  classes: {', '.join(raw.classes)}")
+    if not dataset.pinned:
+        for name, digest in raw.sha256.items():
+            print(f"  {digest}  {name}")
     return 0
 
 
@@ -97,10 +111,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mnist_lib", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="{data,reports,diff,check-reports}")
 
-    data = sub.add_parser("data", help="acquire and verify MNIST, print where it is")
-    data.add_argument("--data-dir", default="data", help="cache folder (torchvision layout; default: data)")
+    data = sub.add_parser("data", help="acquire and verify a dataset (MNIST by default), print where it is")
+    data.add_argument("--dataset", default="mnist", help="mnist (default), fashion-mnist, or idx (any folder of the "
+                                                         "four IDX files of a 10-class 28x28 dataset, given as --source)")
+    data.add_argument("--data-dir", default="data", help="cache folder (torchvision layout: MNIST/raw, "
+                                                         "FashionMNIST/raw; default: data)")
     data.add_argument("--source", default=None, help="a folder with the four IDX files (plain or .gz), tried first "
-                                                     "(default: $MNIST_SOURCE)")
+                                                     "(default: $MNIST_SOURCE / $FASHION_MNIST_SOURCE); for idx, "
+                                                     "the dataset itself")
     data.add_argument("--offline", action="store_true", help="use only the cache and --source, no network")
     data.set_defaults(run=_cmd_data)
 
