@@ -19,7 +19,6 @@ import torch.nn.functional as F
 from mnist_lib.datasets import MNIST, MNIST_MANIFEST, FileSpec, Source, ensure_dataset, load_dataset
 from mnist_lib.datasets import DatasetUnavailableError as MnistUnavailableError  # noqa: F401 (re-exported)
 from mnist_lib.datasets import RawDataset as MnistRaw
-from mnist_lib.files import atomic_write  # noqa: F401 (re-exported: training, reports)
 
 NORMALIZATIONS = ("dataset", "half", "none", "raw")
 RESIZE_MODES = ("pad", "resize")

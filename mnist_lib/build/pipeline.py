@@ -215,7 +215,7 @@ def build_reports(profile: str = "full", only: list[str] | None = None, output: 
     (tests pass their own). Returns every run's status; the caller decides the
     exit code.
     """
-    from mnist_lib.data import MNIST_MANIFEST, ensure_mnist
+    from mnist_lib.datasets import ensure_dataset
 
     started = time.perf_counter()
     chosen = load_profile(profile)
@@ -224,9 +224,8 @@ def build_reports(profile: str = "full", only: list[str] | None = None, output: 
     output = prepare_output(output)
     data_dir = Path(data_dir).resolve()
     source_dir = str(Path(source).resolve()) if source else os.environ.get("MNIST_SOURCE") or None
-    ensure_mnist(data_dir, source=source_dir)  # fail here, once, rather than in every notebook
-    settings = _Settings(output, Path(notebook_dir), no_input,
-                         {name: spec.sha256 for name, spec in MNIST_MANIFEST.items()}, library_files())
+    files = ensure_dataset("mnist", data_dir, source=source_dir)  # fail here, once, not in every notebook
+    settings = _Settings(output, Path(notebook_dir), no_input, dict(files.sha256), library_files())
     runs: dict[str, NotebookRun] = {}
     keys: dict[str, RunKey] = {}
     reran: set[str] = set()
