@@ -117,8 +117,7 @@ def test_fallback_recipe_is_the_notebook_default(model_name):
 
     recipe = study.RECIPES[model_name]
     path = config.PROFILE_DIR.parent / f"{recipe.notebook}.ipynb"
-    if not path.exists():
-        pytest.skip(f"{path.name} not written yet")
+    assert path.exists(), f"study.RECIPES[{model_name!r}] names {path.name}, which does not exist"
     cell = next(c for c in nbformat.read(path, as_version=4).cells if "parameters" in c.metadata.get("tags", []))
     defaults: dict = {}
     exec(cell.source, {}, defaults)

@@ -58,16 +58,78 @@ def test_early_stop_callback(small_splits):
     assert history.stopped_early and len(history.records) == 2
 
 
+OPTIMIZER_WIRING = {
+    # name: (class, what its parameter group must say)
+    "sgd": (torch.optim.SGD, {"momentum": 0, "nesterov": False}),
+    "momentum": (torch.optim.SGD, {"momentum": 0.9, "nesterov": False}),
+    "nesterov": (torch.optim.SGD, {"momentum": 0.9, "nesterov": True}),
+    "adam": (torch.optim.Adam, {}),
+    "adamw": (torch.optim.AdamW, {}),
+    "rmsprop": (torch.optim.RMSprop, {"momentum": 0}),
+}
+
+
+def test_every_optimizer_name_is_wired():
+    assert set(OPTIMIZER_WIRING) == set(training.OPTIMIZERS)
+
+
 @pytest.mark.parametrize("optimizer", training.OPTIMIZERS)
-@pytest.mark.parametrize("scheduler", training.SCHEDULERS)
-def test_every_optimizer_and_scheduler_builds_and_steps(optimizer, scheduler):
+def test_each_optimizer_is_the_one_named_and_steps(optimizer):
+    kind, settings = OPTIMIZER_WIRING[optimizer]
     model = torch.nn.Linear(4, 2)
-    opt = training.make_optimizer(optimizer, model.parameters(), lr=0.1)
-    sched = training.make_scheduler(scheduler, opt, total_steps=10)
+    opt = training.make_optimizer(optimizer, model.parameters(), lr=0.1, weight_decay=0.01)
+    assert type(opt) is kind
+    group = opt.param_groups[0]
+    assert group["lr"] == 0.1 and group["weight_decay"] == 0.01
+    assert {k: group[k] for k in settings} == settings
+    before = [p.detach().clone() for p in model.parameters()]
     model(torch.randn(3, 4)).sum().backward()
     opt.step()
-    if sched is not None:
-        sched.step()
+    assert all(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def lr_trace(scheduler: str, total_steps: int, lr: float = 0.1) -> list[float]:
+    """The learning rate of each of ``total_steps`` optimizer steps under a schedule."""
+    model = torch.nn.Linear(4, 2)
+    opt = training.make_optimizer("sgd", model.parameters(), lr=lr)
+    sched = training.make_scheduler(scheduler, opt, total_steps=total_steps)
+    trace = []
+    for _ in range(total_steps):
+        trace.append(opt.param_groups[0]["lr"])
+        opt.step()
+        if sched is not None:
+            sched.step()
+    return trace
+
+
+def test_every_scheduler_name_is_tested():
+    assert set(training.SCHEDULERS) == {"none", "step", "cosine", "onecycle"}
+
+
+def test_no_schedule_keeps_the_rate():
+    assert lr_trace("none", 20) == [0.1] * 20
+
+
+def test_step_schedule_divides_by_ten_at_half_and_three_quarters():
+    trace = lr_trace("step", 100)
+    assert trace[:50] == pytest.approx([0.1] * 50)
+    assert trace[50:75] == pytest.approx([0.01] * 25)
+    assert trace[75:] == pytest.approx([0.001] * 25)
+
+
+def test_cosine_schedule_falls_from_the_rate_to_zero():
+    trace = lr_trace("cosine", 100)
+    assert trace[0] == 0.1 and trace[50] == pytest.approx(0.05) and trace[-1] < 0.1 * 0.01
+    assert all(a >= b for a, b in zip(trace, trace[1:]))
+
+
+def test_one_cycle_peaks_at_the_given_rate():
+    trace = lr_trace("onecycle", 100, lr=0.1)
+    peak = max(range(100), key=trace.__getitem__)
+    assert trace[peak] == pytest.approx(0.1)  # max_lr is the optimizer's rate, not something else
+    assert 0 < peak < 50 and trace[0] == pytest.approx(0.1 / 25) and trace[-1] < 0.1 * 1e-3
+    assert all(a <= b for a, b in zip(trace[:peak], trace[1 : peak + 1]))
+    assert all(a >= b for a, b in zip(trace[peak:], trace[peak + 1 :]))
 
 
 def test_bad_names_list_the_choices():
