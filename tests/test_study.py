@@ -4,12 +4,13 @@ back to training), and the hyperparameter study's tables, on small real data."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
 import torch
 
-from mnist_lib import study, training
+from mnist_lib import checkpoints, study, training
 from mnist_lib.data import prepare_data
 from mnist_lib.study import HyperparameterStudy, StudyConfig
 from mnist_lib.training import EpochRecord, History
@@ -24,9 +25,9 @@ def _record_checkpoint(tmp_path, raw, model_name="lenet5", epochs=1, notebook_se
     cfg = recipe.train_config(epochs, notebook_seed)
     data_params = recipe.data_params(notebook_seed, 600, 200)
     model = training.seeded_model(model_name, notebook_seed)
-    training.fit_or_load(model, model_name, splits, cfg, tmp_path / "ckpt03", data_params, progress=False)
+    checkpoints.fit_or_load(model, model_name, splits, cfg, tmp_path / "ckpt03", data_params, progress=False)
     params = {"train": cfg.to_dict(), "data": data_params}
-    path = training.checkpoint_path(tmp_path / "ckpt03", model_name, params, cfg.seed)
+    path = checkpoints.checkpoint_path(tmp_path / "ckpt03", model_name, params, cfg.seed)
     record = {"path": str(path), "model": model_name, "params": params, "seed": cfg.seed, "mean": splits.mean,
               "std": splits.std, "normalization": recipe.normalization, "image_size": recipe.image_size}
     (tmp_path / f"{recipe.notebook}.metrics.json").write_text(json.dumps({"checkpoint": record}))
@@ -43,8 +44,9 @@ def test_recorded_checkpoint_is_reused_with_its_statistics(tmp_path, mnist_raw):
     # Another train_limit here gives other dataset statistics: the recorded ones must win.
     prepared = _prepare(tmp_path, mnist_raw, train_limit=900)
     assert prepared.reused and prepared.epochs == 1
-    key = training.checkpoint_key("lenet5", record["params"], 0)
-    assert prepared.note == f"reused the checkpoint from 03_lenet (trained 1 epoch, key {key})"
+    key = checkpoints.checkpoint_key("lenet5", record["params"], 0)
+    assert re.fullmatch(rf"reused the checkpoint from 03_lenet \(trained 1 epoch on 20\S+ by commit \S+, key {key}\)",
+                        prepared.note)
     assert all(torch.equal(a, b) for a, b in zip(trained.state_dict().values(), prepared.model.state_dict().values()))
     assert prepared.splits.mean == pytest.approx(record["mean"]) and prepared.splits.std == pytest.approx(record["std"])
     unit = prepare_data(mnist_raw, seed=0, train_limit=900, test_limit=200, normalization="none", image_size=32)
@@ -79,7 +81,7 @@ def test_mismatched_checkpoint_is_refused_and_falls_back(tmp_path, mnist_raw):
 def test_weights_that_do_not_fit_the_model_are_refused(tmp_path, mnist_raw):
     _, record = _record_checkpoint(tmp_path, mnist_raw)
     # Same key, but the weights of another architecture (as after a change to the model's code).
-    training.save_checkpoint(record["path"], training.seeded_model("ann", 0), "lenet5", record["params"], 0)
+    checkpoints.save_checkpoint(record["path"], training.seeded_model("ann", 0), "lenet5", record["params"], 0)
     prepared = _prepare(tmp_path, mnist_raw)
     assert not prepared.reused and "was refused" in prepared.note
 
@@ -95,7 +97,7 @@ def test_incomplete_or_foreign_records_are_explained(tmp_path, mnist_raw, change
     _, record = _record_checkpoint(tmp_path, mnist_raw)
     change(record)
     (tmp_path / "03_lenet.metrics.json").write_text(json.dumps({"checkpoint": record}))
-    with pytest.raises(training.CheckpointError, match=reason):
+    with pytest.raises(checkpoints.CheckpointError, match=reason):
         study._reuse("lenet5", mnist_raw, tmp_path, 0, 600, 200, "cpu")
 
 

@@ -11,7 +11,9 @@ import pytest
 import torch
 
 from mnist_lib import training
-from mnist_lib.training import CheckpointError, TrainConfig
+from mnist_lib import checkpoints
+from mnist_lib.checkpoints import CheckpointError
+from mnist_lib.training import TrainConfig
 
 
 def test_short_fit_on_real_data_learns(small_splits):
@@ -159,17 +161,18 @@ def test_checkpoint_round_trip_and_refusals(tmp_path, small_splits):
     model = training.seeded_model("ann", seed=1)
     params = {"epochs": 1, "lr": 0.001}
     history = training.fit(model, small_splits, TrainConfig(epochs=1), progress=False)
-    path = training.checkpoint_path(tmp_path, "ann", params, 1)
-    training.save_checkpoint(path, model, "ann", params, 1, history)
+    path = checkpoints.checkpoint_path(tmp_path, "ann", params, 1)
+    checkpoints.save_checkpoint(path, model, "ann", params, 1, history)
     assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary file left
     fresh = training.seeded_model("ann", seed=2)
-    loaded = training.load_checkpoint(path, fresh, "ann", params, 1)
-    assert loaded.to_frame().equals(history.to_frame())
+    loaded = checkpoints.load_checkpoint(path, fresh, "ann", params, 1)
+    assert loaded.train_seconds == pytest.approx(history.train_seconds) and loaded.trained_at
+    assert loaded.history.to_frame().equals(history.to_frame())
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), fresh.state_dict().values()))
-    with pytest.raises(CheckpointError, match="other parameters"):
-        training.load_checkpoint(path, fresh, "ann", {"epochs": 2, "lr": 0.001}, 1)
-    with pytest.raises(CheckpointError, match="other parameters"):
-        training.load_checkpoint(path, fresh, "ann", params, seed=2)
+    with pytest.raises(CheckpointError, match="other parameters, seed or code"):
+        checkpoints.load_checkpoint(path, fresh, "ann", {"epochs": 2, "lr": 0.001}, 1)
+    with pytest.raises(CheckpointError, match="other parameters, seed or code"):
+        checkpoints.load_checkpoint(path, fresh, "ann", params, seed=2)
 
 
 class _Payload:
@@ -181,28 +184,26 @@ def test_checkpoint_with_pickled_code_is_refused(tmp_path):
     path = tmp_path / "evil.pt"
     torch.save({"state_dict": {}, "key": "x", "payload": _Payload()}, path)
     with pytest.raises(CheckpointError, match="weights_only"):
-        training.load_checkpoint(path, torch.nn.Linear(1, 1), "ann", {}, 0)
+        checkpoints.load_checkpoint(path, torch.nn.Linear(1, 1), "ann", {}, 0)
     truncated = tmp_path / "truncated.pt"
-    training.save_checkpoint(truncated, torch.nn.Linear(2, 2), "ann", {}, 0)
+    checkpoints.save_checkpoint(truncated, torch.nn.Linear(2, 2), "ann", {}, 0)
     truncated.write_bytes(truncated.read_bytes()[:50])
     with pytest.raises(CheckpointError):
-        training.load_checkpoint(truncated, torch.nn.Linear(2, 2), "ann", {}, 0)
+        checkpoints.load_checkpoint(truncated, torch.nn.Linear(2, 2), "ann", {}, 0)
 
 
 def test_fit_or_load_reuses_matching_checkpoint(tmp_path, small_splits):
     config = TrainConfig(epochs=1, seed=4)
     model = training.seeded_model("ann", seed=4)
-    history, loaded = training.fit_or_load(model, "ann", small_splits, config, tmp_path, {"limit": 3000},
-                                           progress=False)
-    assert not loaded
+    first = checkpoints.fit_or_load(model, "ann", small_splits, config, tmp_path, {"limit": 3000}, progress=False)
+    assert not first.loaded
     again = training.seeded_model("ann", seed=9)
-    history2, loaded2 = training.fit_or_load(again, "ann", small_splits, config, tmp_path, {"limit": 3000},
-                                             progress=False)
-    assert loaded2 and history2.to_frame().equals(history.to_frame())
-    _, loaded3 = training.fit_or_load(training.seeded_model("ann", seed=4), "ann", small_splits,
-                                      TrainConfig(epochs=1, seed=4, lr=0.01), tmp_path, {"limit": 3000},
-                                      progress=False)
-    assert not loaded3
+    second = checkpoints.fit_or_load(again, "ann", small_splits, config, tmp_path, {"limit": 3000}, progress=False)
+    assert second.loaded and second.history.to_frame().equals(first.history.to_frame())
+    third = checkpoints.fit_or_load(training.seeded_model("ann", seed=4), "ann", small_splits,
+                                    TrainConfig(epochs=1, seed=4, lr=0.01), tmp_path, {"limit": 3000},
+                                    progress=False)
+    assert not third.loaded
 
 
 def test_batch_runs_send_progress_to_the_log_file_only(small_splits, tmp_path, monkeypatch, capfd):
