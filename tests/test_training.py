@@ -18,9 +18,10 @@ def test_short_fit_on_real_data_learns(small_splits):
     model = training.seeded_model("ann", seed=0)
     history = training.fit(model, small_splits, TrainConfig(epochs=3, batch_size=64, lr=2e-3), progress=False)
     frame = history.to_frame()
-    assert list(frame.columns) == ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr",
-                                   "seconds", "timestamp"]
+    assert list(frame.columns) == ["epoch", "train_loss", "train_nll", "train_accuracy", "val_loss", "val_accuracy",
+                                   "lr", "seconds", "timestamp"]
     assert frame.train_loss.iloc[-1] < frame.train_loss.iloc[0] < math.log(10)
+    assert frame.train_nll.equals(frame.train_loss)  # without label smoothing the optimized loss is the NLL
     test = training.evaluate(model, small_splits.x_test, small_splits.y_test)
     assert test.accuracy > 0.85  # chance is 0.10
     assert test.probs.shape == (1000, 10) and np.allclose(test.probs.sum(1), 1, atol=1e-5)
