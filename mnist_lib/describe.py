@@ -56,18 +56,18 @@ def optimizer_text(name: str, weight_decay: float = 0.0, momentum: float = 0.9) 
 
 def schedule_text(scheduler: str, lr: float | None) -> str:
     """How the learning rate moves under ``scheduler`` (as :func:`mnist_lib.training.make_scheduler` builds it).
-    ``lr`` None speaks of "its learning rate" (runs that each have their own)."""
+    ``lr`` None leaves the rate out (runs that each have their own)."""
     _check("scheduler", scheduler, SCHEDULERS)
-    rate = f"{lr:g}" if lr is not None else "its own value"
     if scheduler == "none":
-        return f"a constant learning rate ({rate}; no schedule)"
+        return f"a constant learning rate{f' of {lr:g}' if lr is not None else ''} (no schedule)"
     if scheduler == "step":
-        return (f"a learning rate starting at {rate}, divided by 10 after half of the steps and again after three "
-                "quarters (`step` schedule)")
+        return (f"the learning rate{f' {lr:g}' if lr is not None else ''} divided by 10 after half of the steps and "
+                "again after three quarters (`step` schedule)")
     if scheduler == "cosine":
-        return f"a learning rate annealed from {rate} towards 0 along a cosine (`cosine` schedule)"
-    return (f"a one-cycle schedule (`onecycle`): the learning rate warms up to its peak ({rate}) over the first "
-            "quarter of the steps, then anneals towards 0")
+        return (f"the learning rate annealed{f' from {lr:g}' if lr is not None else ''} towards 0 along a cosine "
+                "(`cosine` schedule)")
+    return (f"a one-cycle schedule (`onecycle`): the learning rate warms up to its peak"
+            f"{f' {lr:g}' if lr is not None else ''} over the first quarter of the steps, then anneals towards 0")
 
 
 def loss_text(label_smoothing: float) -> str:
@@ -201,5 +201,6 @@ def pixel_text(zero_share: float, full_share: float, n_pixels: int, binary_below
     text = (f"**{zero_share:.2%}** of the {n_pixels:,} training pixels are exactly 0 (background) and "
             f"{full_share:.2%} are exactly 255 (saturated ink); {between:.2%} lie in between.")
     if between < binary_below:
-        return text + " The images are close to binary: almost every pixel is either ink or background."
+        return text + (f" Fewer than {binary_below:.0%} of the pixels are grey, so the images are close to black and "
+                       "white.")
     return text + " Many pixels are grey, so the images are far from binary."

@@ -64,6 +64,7 @@ class DatasetReferences:
     """Everything known in advance about one dataset's reports."""
 
     dataset: str
+    title: str  # the dataset's name in prose
     results: Mapping[str, ReferenceResult]
     targets: Mapping[str, AccuracyTarget]
     pixel_mean: float | None = None  # the constants usually passed to transforms.Normalize
@@ -99,6 +100,7 @@ def _frozen(mapping: dict) -> Mapping:
 REFERENCES: Mapping[str, DatasetReferences] = _frozen({
     "mnist": DatasetReferences(
         dataset="mnist",
+        title="MNIST",
         results=_frozen({
             "ann": ReferenceResult(97.21, 10, 60000),
             "lenet5": ReferenceResult(98.73, 15, 60000),
@@ -268,9 +270,9 @@ def normalization_reading(mean: float, std: float, dataset: str = DEFAULT_DATASE
     """A sentence comparing measured pixel statistics ([0, 1] scale) with the usual constants."""
     refs = for_dataset(dataset)
     if refs.pixel_mean is None or refs.pixel_std is None:
-        return f"There are no customary normalization constants for {dataset} to compare with."
+        return f"There are no customary normalization constants for {refs.title} to compare with."
     agree = round(mean, 4) == refs.pixel_mean and round(std, 4) == refs.pixel_std
     verdict = ("the same to four decimals" if agree else
                f"a difference of {mean - refs.pixel_mean:+.4f} and {std - refs.pixel_std:+.4f}")
-    return (f"The constants usually passed to `transforms.Normalize` for {dataset} are {refs.pixel_mean} and "
+    return (f"The constants usually passed to `transforms.Normalize` for {refs.title} are {refs.pixel_mean} and "
             f"{refs.pixel_std}; measured here: {mean:.4f} and {std:.4f}, {verdict}.")

@@ -125,7 +125,7 @@ def provenance(device: str | None = None) -> dict:
 
 # The reference results and accuracy targets live in mnist_lib.references (one table per dataset); these
 # names stay here so notebooks can keep calling reports.check_target / reports.compare_with_reference.
-from mnist_lib.references import (  # noqa: E402  (re-exported)
+from mnist_lib.references import (  # noqa: E402, F401  (re-exported)
     ReferenceComparison,
     TargetCheck,
     check_target,

@@ -15,13 +15,13 @@ from mnist_lib.training import TrainConfig
 def test_training_setup_names_every_setting_that_ran():
     text = describe.training_setup(TrainConfig(epochs=1, batch_size=100, optimizer="rmsprop", lr=0.002,
                                                scheduler="step", weight_decay=0.0, label_smoothing=0.0))
-    for fragment in ("`rmsprop` (RMSprop)", "no weight decay", "starting at 0.002", "`step` schedule",
+    for fragment in ("`rmsprop` (RMSprop)", "no weight decay", "learning rate 0.002 divided by 10", "`step` schedule",
                      "batch size 100", "1 epoch;", "no label smoothing", "no augmentation"):
         assert fragment in text, (fragment, text)
     assert "Adam" not in text and "one-cycle" not in text
     other = describe.training_setup(TrainConfig(epochs=3, optimizer="adamw", lr=0.003, scheduler="onecycle",
                                                 weight_decay=0.05, label_smoothing=0.1, augment=Augmentation()))
-    for fragment in ("`adamw`", "weight decay 0.05", "peak (0.003)", "3 epochs", "label smoothing 0.1",
+    for fragment in ("`adamw`", "weight decay 0.05", "its peak 0.003 over", "3 epochs", "label smoothing 0.1",
                      "true digit 91%", "rotation up to ±10°"):
         assert fragment in other, (fragment, other)
 
@@ -44,11 +44,12 @@ def test_schedule_sentences_say_what_make_scheduler_does():
     assert "divided by 10 after half of the steps and again after three quarters" in describe.schedule_text("step", 1)
     assert step[49] == 1 and step[50] == pytest.approx(0.1) and step[75] == pytest.approx(0.01)
     onecycle = lr_trace("onecycle")
-    assert "peak (1) over the first quarter of the steps" in describe.schedule_text("onecycle", 1.0)
+    assert "peak 1 over the first quarter of the steps" in describe.schedule_text("onecycle", 1.0)
     assert int(np.argmax(onecycle)) in (24, 25) and max(onecycle) == pytest.approx(1.0, rel=1e-3)
     assert onecycle[-1] < 0.01
     assert "towards 0 along a cosine" in describe.schedule_text("cosine", 1.0) and lr_trace("cosine")[-1] < 0.01
-    assert set(lr_trace("none")) == {1.0} and "constant learning rate (0.5" in describe.schedule_text("none", 0.5)
+    assert set(lr_trace("none")) == {1.0} and "constant learning rate of 0.5" in describe.schedule_text("none", 0.5)
+    assert "0" not in describe.schedule_text("cosine", None).replace("towards 0", "")
     with pytest.raises(ValueError, match="scheduler must be one of"):
         describe.schedule_text("plateau", 1.0)
 
@@ -86,6 +87,6 @@ def test_normalization_and_data_sentences():
     balanced = describe.class_balance_text(pd.Series([100, 110, 120]), 0.36)
     assert balanced.startswith("The classes are close to balanced") and "ratio of 1.20" in balanced
     assert describe.class_balance_text(pd.Series([100, 300]), 0.75).startswith("The classes are unbalanced")
-    assert "close to binary" in describe.pixel_text(0.8, 0.1, 100)
+    assert "close to black and white" in describe.pixel_text(0.8, 0.1, 100)
     assert "far from binary" in describe.pixel_text(0.3, 0.1, 100)
     assert describe.plural(1, "epoch") == "1 epoch" and describe.plural(1200, "step") == "1,200 steps"
