@@ -36,6 +36,11 @@ def plural(n: int, word: str, many: str | None = None) -> str:
     return f"{n:,} {word if n == 1 else many or word + 's'}"
 
 
+def percent(fraction: float) -> str:
+    """0.91 -> "91%", 0.005 -> "0.5%", 0.955 -> "95.5%" (no more decimals than needed, at most two)."""
+    return f"{100 * fraction:.2f}".rstrip("0").rstrip(".") + "%"
+
+
 def _check(name: str, value: str, valid: Sequence[str]) -> None:
     if value not in valid:
         raise ValueError(f"{name} must be one of {', '.join(valid)}, got {value!r}")
@@ -75,7 +80,8 @@ def loss_text(label_smoothing: float) -> str:
     if not label_smoothing:
         return "the plain cross-entropy (negative log-likelihood of the true digit, no label smoothing)"
     return (f"the cross-entropy with label smoothing {label_smoothing:g} (the target gives the true digit "
-            f"{1 - label_smoothing + label_smoothing / 10:.0%} and every other digit {label_smoothing / 10:.0%})")
+            f"{percent(1 - label_smoothing + label_smoothing / 10)} and every other digit "
+            f"{percent(label_smoothing / 10)})")
 
 
 def augmentation_text(augment: Augmentation | None) -> str:

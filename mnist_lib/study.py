@@ -594,13 +594,15 @@ def val_text(frame: pd.DataFrame, setting: str) -> str:
     return f"{row.val_accuracy.iloc[0]:.2%}" + (" (diverged)" if row.diverged.iloc[0] else "")
 
 
+INPUT_WORDS = {"none": "pixels in [0, 1]", "raw": "raw pixels 0..255", "dataset": "dataset mean/std normalization",
+               "half": "pixels mapped to [−1, 1]"}
+
+
 def normalization_reading(frame: pd.DataFrame, lr: float) -> str:
-    """What the normalization sweep (settings dataset, none, raw) measured."""
-    rows = frame.set_index("setting")
-    parts = [f"with {NORMALIZATION_WORDS[name]} normalization the MLP {outcome(rows.loc[name])}"
-             + (f" (final training loss {rows.loc[name, 'final_train_loss']:.4g})" if rows.loc[name, "diverged"]
-                else "")
-             for name in rows.index]
+    """What the normalization sweep measured, one clause per setting."""
+    parts = [f"with {INPUT_WORDS[row.setting]} the MLP {outcome(row)}"
+             + (f" (final training loss {row.final_train_loss:.4g})" if row.diverged else "")
+             for row in frame.itertuples()]
     text = "; ".join(parts)
     return text[:1].upper() + text[1:] + f", all at the learning rate {lr:g}."
 
@@ -656,6 +658,11 @@ def size_reading(frame: pd.DataFrame) -> str:
     return text + "."
 
 
+def _and(items) -> str:
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
 def factor_effects(sweeps: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """Per factor (key of FACTORS): how many settings were swept and the lowest, highest and spread
     (highest - lowest, in percentage points) of their validation accuracy, diverged runs included at
@@ -685,9 +692,10 @@ def finding_reading(effects: pd.DataFrame, finding) -> str:
     weaker = [f for f in finding.weaker if f in spreads.index]
     if not stronger or not weaker:
         return text + " Not every factor of the finding was swept, so it is not checked."
-    failures = [(s, w) for s in stronger for w in weaker if not spreads[s] > spreads[w]]
+    shown = spreads.round(2)  # compare what the text shows: a tie at two decimals is no "more"
+    failures = [(s, w) for s in stronger for w in weaker if not shown[s] > shown[w]]
     if not failures:
-        return text + " This run agrees: each of " + ", ".join(FACTORS[f] for f in stronger) + \
-            " moved the accuracy more than " + " and ".join(FACTORS[f] for f in weaker) + "."
+        return (f"{text} This run agrees: {_and(FACTORS[f] for f in stronger)} each moved the accuracy more than "
+                f"{_and(FACTORS[f] for f in weaker)}.")
     return text + " This run does not fully agree: " + "; ".join(
         f"{FACTORS[s]} moved it less than {FACTORS[w]}" for s, w in failures) + "."

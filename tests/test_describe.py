@@ -90,3 +90,5 @@ def test_normalization_and_data_sentences():
     assert "close to black and white" in describe.pixel_text(0.8, 0.1, 100)
     assert "far from binary" in describe.pixel_text(0.3, 0.1, 100)
     assert describe.plural(1, "epoch") == "1 epoch" and describe.plural(1200, "step") == "1,200 steps"
+    assert [describe.percent(x) for x in (0.91, 0.005, 0.955, 1.0)] == ["91%", "0.5%", "95.5%", "100%"]
+    assert "true digit 95.5% and every other digit 0.5%" in describe.loss_text(0.05)
