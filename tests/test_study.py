@@ -7,6 +7,7 @@ import json
 import re
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -251,3 +252,65 @@ def test_study_rejects_bad_arguments(mnist_raw):
         s.sweep("dropout", [0.1])
     with pytest.raises(ValueError, match="no configuration"):
         s.best_run()
+
+
+def test_divergence_rule_text_states_the_rule_is_diverged_applies():
+    text = study.divergence_rule()
+    threshold = float(text.split("= ")[1].split(",")[0])
+    assert threshold == pytest.approx(study.CHANCE_LOSS - study.CHANCE_MARGIN, abs=5e-4)
+    assert study.is_diverged(_history([threshold + 0.001])) and not study.is_diverged(_history([threshold - 0.001]))
+
+
+def test_divergence_uses_the_plain_nll_when_recorded():
+    smoothed = History(records=[EpochRecord(1, 2.35, 0.9, 0.4, 0.9, 0.1, 1.0, "t", train_nll=0.4)])
+    assert not study.is_diverged(smoothed)  # a smoothed loss above ln(10) is no sign of divergence
+
+
+def test_readings_name_what_the_sweeps_measured(small_study):
+    s, tables = small_study
+    lr, fractions, hidden = tables["lr"], tables["train_fraction"], tables["hidden"]
+    text = study.lr_reading(lr, 2)
+    assert "diverged at 50" in text and "smallest rate, 0.001," in text and "after 2 epochs" in text
+    assert f"the best, 0.05, reaches {lr.val_accuracy.iloc[1]:.2%}" in text
+    assert "With 1,100 training images" in study.size_reading(fractions) and "2.0x the data" in \
+        study.size_reading(fractions)
+    depth = study.depth_reading(hidden)
+    top = hidden.loc[hidden.val_accuracy.idxmax()]
+    assert f"The best architecture here is {top.architecture} with {top.val_accuracy:.2%}" in depth
+    assert "(128-64) has 14 times the parameters of the smallest (linear)" in depth
+    assert study.val_text(lr, "50").endswith("(diverged)") and study.val_text(lr, "7") == "n/a"
+
+
+def test_factor_effects_and_the_reference_finding():
+    def sweep(values, diverged=None):
+        return pd.DataFrame({"val_accuracy": values, "diverged": diverged or [False] * len(values)})
+
+    effects = study.factor_effects({"normalization": sweep([0.97, 0.10], [False, True]), "lr": sweep([0.8, 0.96]),
+                                    "hidden": sweep([0.95, 0.97])})
+    assert effects.loc["normalization", "spread_points"] == pytest.approx(87.0)
+    assert effects.loc["hidden", "settings"] == 2
+    from mnist_lib.references import Finding
+
+    finding = Finding("normalization and lr matter more than depth", ("normalization", "lr"), ("hidden",))
+    agrees = study.finding_reading(effects, finding)
+    assert "The reference report found that normalization and lr matter more than depth." in agrees
+    assert "This run agrees: input normalization and learning rate each moved the accuracy more than hidden" in agrees
+    assert "input normalization 87.00" in agrees
+    small_lr = study.factor_effects({"lr": sweep([0.95, 0.955]), "hidden": sweep([0.90, 0.97])})
+    disagrees = study.finding_reading(small_lr, finding)
+    assert "does not fully agree: learning rate moved it less than hidden layers" in disagrees
+    tie = study.finding_reading(study.factor_effects({"lr": sweep([0.9, 0.95]), "hidden": sweep([0.9, 0.95 + 1e-12])}),
+                                finding)
+    assert "learning rate moved it less than hidden layers" in tie  # equal as shown is not "more"
+    assert "not checked" in study.finding_reading(study.factor_effects({"lr": sweep([0.5, 0.9])}), finding)
+    with pytest.raises(ValueError, match="factor must be one of"):
+        study.factor_effects({"dropout": sweep([0.5])})
+
+
+def test_normalization_reading_one_clause_per_setting():
+    frame = pd.DataFrame({"setting": ["none", "raw", "dataset"], "val_accuracy": [0.9, 0.1, 0.95],
+                          "diverged": [False, True, False], "final_train_loss": [0.3, 7.5, 0.2]})
+    text = study.normalization_reading(frame, 0.05)
+    assert text == ("With pixels in [0, 1] the MLP reaches 90.00% validation accuracy; with raw pixels 0..255 the MLP "
+                    "diverged (final training loss 7.5); with dataset mean/std normalization the MLP reaches 95.00% "
+                    "validation accuracy, all at the learning rate 0.05.")

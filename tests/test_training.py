@@ -20,9 +20,10 @@ def test_short_fit_on_real_data_learns(small_splits):
     model = training.seeded_model("ann", seed=0)
     history = training.fit(model, small_splits, TrainConfig(epochs=3, batch_size=64, lr=2e-3), progress=False)
     frame = history.to_frame()
-    assert list(frame.columns) == ["epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr",
-                                   "seconds", "timestamp"]
+    assert list(frame.columns) == ["epoch", "train_loss", "train_nll", "train_accuracy", "val_loss", "val_accuracy",
+                                   "lr", "seconds", "timestamp"]
     assert frame.train_loss.iloc[-1] < frame.train_loss.iloc[0] < math.log(10)
+    assert frame.train_nll.equals(frame.train_loss)  # without label smoothing the optimized loss is the NLL
     test = training.evaluate(model, small_splits.x_test, small_splits.y_test)
     assert test.accuracy > 0.85  # chance is 0.10
     assert test.probs.shape == (1000, 10) and np.allclose(test.probs.sum(1), 1, atol=1e-5)
@@ -216,3 +217,84 @@ def test_batch_runs_send_progress_to_the_log_file_only(small_splits, tmp_path, m
     training.fit(training.seeded_model("ann", 0), small_splits, TrainConfig(epochs=1), desc="ANN quiet")
     captured = capfd.readouterr()
     assert "ANN" not in captured.err and "ANN" not in captured.out
+
+
+# --------------------------------------------------------------------------- fit: optimized loss and plain NLL
+
+
+def test_smoothed_nll_matches_torch_and_its_floor():
+    logits = torch.randn(16, 10, generator=torch.Generator().manual_seed(0))
+    y = torch.arange(16) % 10
+    loss, nll = training.smoothed_nll(torch.log_softmax(logits, 1), y, 0.1)
+    assert torch.allclose(loss, torch.nn.functional.cross_entropy(logits, y, label_smoothing=0.1), atol=1e-6)
+    assert torch.allclose(nll, torch.nn.functional.cross_entropy(logits, y), atol=1e-6)
+    plain, same = training.smoothed_nll(torch.log_softmax(logits, 1), y, 0.0)
+    assert plain is same
+    # The smoothed loss of a prediction equal to the smoothed target is the floor, about 0.50 at 0.1.
+    target = torch.full((1, 10), 0.01)
+    target[0, 3] = 0.91
+    at_optimum, _ = training.smoothed_nll(target.log(), torch.tensor([3]), 0.1)
+    assert float(at_optimum) == pytest.approx(training.label_smoothing_floor(0.1), abs=1e-6)
+    assert training.label_smoothing_floor(0.1) == pytest.approx(0.5003, abs=1e-4)
+    assert training.label_smoothing_floor(0.0) == 0.0
+
+
+def test_fit_is_the_plain_loop_with_smoothed_cross_entropy(small_splits):
+    """One epoch of fit equals the textbook loop with F.cross_entropy(label_smoothing=...), up to float rounding."""
+    from mnist_lib.data import batches
+
+    cfg = TrainConfig(epochs=1, batch_size=256, optimizer="adam", lr=2e-3, label_smoothing=0.1, seed=5,
+                      restore_best=False)
+    fitted = training.seeded_model("ann", seed=5)
+    training.fit(fitted, small_splits, cfg, progress=False)
+    manual = training.seeded_model("ann", seed=5)
+    optimizer = torch.optim.Adam(manual.parameters(), lr=2e-3)
+    for xb, yb in batches(small_splits.x_train, small_splits.y_train, 256, seed=5, epoch=1):
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(manual(xb), yb, label_smoothing=0.1).backward()
+        optimizer.step()
+    for a, b in zip(fitted.state_dict().values(), manual.state_dict().values()):
+        assert torch.allclose(a, b, atol=1e-5)
+
+
+def test_fit_records_the_plain_nll_beside_the_smoothed_loss(small_splits):
+    model = training.seeded_model("ann", seed=0)
+    history = training.fit(model, small_splits, TrainConfig(epochs=2, lr=2e-3, label_smoothing=0.1), progress=False)
+    frame = history.to_frame()
+    floor = training.label_smoothing_floor(0.1)
+    assert (frame.train_loss > floor).all() and (frame.train_nll < frame.train_loss).all()
+    last = frame.iloc[-1]
+    # The plain NLL measures what val_loss measures; the smoothed loss sits above both by construction.
+    assert abs(last.train_nll - last.val_loss) < abs(last.train_loss - last.val_loss)
+    restored = training.History.from_dict(history.to_dict())
+    assert restored.to_frame().equals(frame)
+
+
+def test_histories_saved_before_train_nll_load():
+    old = {"records": [{"epoch": 1, "train_loss": 0.4, "train_accuracy": 0.9, "val_loss": 0.3, "val_accuracy": 0.9,
+                        "lr": 0.1, "seconds": 1.0, "timestamp": "t"}], "config": {"label_smoothing": 0.0}}
+    assert training.History.from_dict(old).records[0].train_nll == 0.4  # without smoothing, the same number
+    smoothed = {**old, "config": {"label_smoothing": 0.1}}
+    assert math.isnan(training.History.from_dict(smoothed).records[0].train_nll)  # unknown, not invented
+
+
+def test_fit_reads_the_device_once_per_epoch_not_per_step(small_splits, monkeypatch):
+    """No .item()/.tolist()/float()/.cpu() per step: the number of reads does not grow with the number of steps."""
+    counts = {"n": 0}
+    for name in ("item", "tolist", "cpu", "numpy", "__float__", "__int__", "__bool__"):
+        original = getattr(torch.Tensor, name)
+
+        def counting(*args, _original=original, **kwargs):
+            counts["n"] += 1
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(torch.Tensor, name, counting)
+
+    def reads(batch_size: int) -> int:
+        counts["n"] = 0
+        cfg = TrainConfig(epochs=2, batch_size=batch_size, optimizer="momentum", lr=0.05, label_smoothing=0.1)
+        training.fit(training.seeded_model("ann", seed=0), small_splits, cfg, progress=False)
+        return counts["n"]
+
+    few_steps, many_steps = reads(1024), reads(32)  # 3 and 86 steps per epoch
+    assert few_steps == many_steps and few_steps < 40
