@@ -5,7 +5,6 @@ others run, the index marks it, and the CLI exits non-zero naming it."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import nbformat
 import pytest
