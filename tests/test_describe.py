@@ -26,28 +26,17 @@ def test_training_setup_names_every_setting_that_ran():
         assert fragment in other, (fragment, other)
 
 
-def lr_trace(scheduler: str, steps: int = 100, lr: float = 1.0) -> list[float]:
-    weight = torch.nn.Parameter(torch.zeros(1))
-    optimizer = torch.optim.SGD([weight], lr=lr)
-    schedule = training.make_scheduler(scheduler, optimizer, steps)
-    rates = []
-    for _ in range(steps):
-        rates.append(optimizer.param_groups[0]["lr"])
-        optimizer.step()
-        if schedule is not None:
-            schedule.step()
-    return rates
-
-
 def test_schedule_sentences_say_what_make_scheduler_does():
-    step = lr_trace("step")
+    from test_training import lr_trace
+
+    step = lr_trace("step", 100, lr=1.0)
     assert "divided by 10 after half of the steps and again after three quarters" in describe.schedule_text("step", 1)
     assert step[49] == 1 and step[50] == pytest.approx(0.1) and step[75] == pytest.approx(0.01)
-    onecycle = lr_trace("onecycle")
+    onecycle = lr_trace("onecycle", 100, lr=1.0)
     assert "peak 1 over the first quarter of the steps" in describe.schedule_text("onecycle", 1.0)
     assert int(np.argmax(onecycle)) in (24, 25) and max(onecycle) == pytest.approx(1.0, rel=1e-3)
     assert onecycle[-1] < 0.01
-    assert "towards 0 along a cosine" in describe.schedule_text("cosine", 1.0) and lr_trace("cosine")[-1] < 0.01
+    assert "towards 0 along a cosine" in describe.schedule_text("cosine", 1.0) and lr_trace("cosine", 100, lr=1.0)[-1] < 0.01
     assert set(lr_trace("none")) == {1.0} and "constant learning rate of 0.5" in describe.schedule_text("none", 0.5)
     assert "0" not in describe.schedule_text("cosine", None).replace("towards 0", "")
     with pytest.raises(ValueError, match="scheduler must be one of"):
