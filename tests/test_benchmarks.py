@@ -81,6 +81,8 @@ def test_smoke_benchmark_writes_every_section(tmp_path, mnist_data_dir):
     (["--device", "mps"], "--device: 'mps' is not one of cpu, cuda"),
     (["--threads", "0"], "--threads: expected thread counts >= 1"),
     (["--repeats", "0"], "--repeats: expected a whole number >= 1, got 0"),
+    (["--train-limit", "50"], "--train-limit: expected a whole number in [1000, 60000], got 50"),
+    (["--repeats", "two"], "argument --repeats: invalid int value: 'two'"),
     (["--compile-backend", "xla"], "--compile-backend: 'xla' is not one of inductor, eager, none"),
 ])
 def test_bad_arguments_stop_with_one_line(args, fragment, capsys):
