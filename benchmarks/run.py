@@ -41,6 +41,7 @@ made the same way (device, smoke or not, the same subset).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import sys
@@ -104,7 +105,8 @@ def clock(device: torch.device) -> float:
 # --------------------------------------------------------------------------- the compute floor
 
 
-def prepare_in_memory(data_dir: Path, recipe: Recipe, seed: int, limits: tuple, device) -> tuple[data.DataSplits, float]:
+def prepare_in_memory(data_dir: Path, recipe: Recipe, seed: int, limits: tuple,
+                      device) -> tuple[data.DataSplits, float]:
     """The in-memory tensors of the recipe, and the seconds it took to read the files and build them.
     ``limits`` is (train_limit, test_limit), (None, None) for the whole data set."""
     start = clock(device)
@@ -395,6 +397,17 @@ def exec_settings(thread_counts: list[int], default_threads: int, compile_models
     return rows
 
 
+@contextlib.contextmanager
+def intra_op_threads(n: int):
+    """Run the block with ``n`` intra-op threads, then restore the previous count."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 def has_convolutions(model: nn.Module) -> bool:
     return any(isinstance(m, nn.Conv2d) for m in model.modules())
 
@@ -429,7 +442,7 @@ class SettingRunner:
             self.compile_s = clock(device) - start if setting.compile else None
 
     def threads(self):
-        return _Threads(self.setting.threads)
+        return intra_op_threads(self.setting.threads)
 
     def train_step(self, i: int) -> None:
         self.optimizer.zero_grad(set_to_none=True)
@@ -464,20 +477,6 @@ class SettingRunner:
                 images += len(chunk)
                 done += 1
             return images / (clock(self.device) - start)
-
-
-class _Threads:
-    """``with _Threads(n):`` runs the block with ``n`` intra-op threads, then restores the count."""
-
-    def __init__(self, n: int):
-        self.n = n
-
-    def __enter__(self):
-        self.previous = torch.get_num_threads()
-        torch.set_num_threads(self.n)
-
-    def __exit__(self, *exc):
-        torch.set_num_threads(self.previous)
 
 
 @dataclass
@@ -591,9 +590,9 @@ def parse_args(argv):
                         help="torch.compile backend for the settings table: inductor (default), eager (graph "
                              "capture only, for tests), or none")
     parser.add_argument("--smoke", action="store_true",
-                        help=f"a smoke run for tests: {SMOKE_TRAIN_LIMIT} training and {SMOKE_TEST_LIMIT} test images, one repeat, "
-                             "one epoch, "
-                             "short settings timings with the 'eager' compile backend; no numbers to quote")
+                        help=f"a smoke run for tests: {SMOKE_TRAIN_LIMIT} training and {SMOKE_TEST_LIMIT} test images, "
+                             "one repeat, one epoch, short settings timings with the 'eager' compile backend; "
+                             "no numbers to quote")
     args = parser.parse_args(argv)
     args.sections = [p.strip() for p in args.pipelines.split(",") if p.strip()]
     unknown = [s for s in args.sections if s not in SECTIONS]
@@ -790,7 +789,7 @@ def pipelines_markdown(r: dict) -> list[str]:
     p, rec, can = r["pipelines"], r["recipe"], r["canonical"]
     params = r["parameters"]
     labels = {
-        "floor": (f"compute floor: the CNN's forward + backward + step on pre-built tensors, no data pipeline",
+        "floor": ("compute floor: the CNN's forward + backward + step on pre-built tensors, no data pipeline",
                   f"CNN ({params['cnn']:,})"),
         "in_memory": ("in-memory tensors + batch augmentation (mnist_lib)", f"CNN ({params['cnn']:,})"),
         "dataloader": (f"torchvision Dataset + DataLoader, per-sample PIL transforms "

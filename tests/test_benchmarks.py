@@ -176,3 +176,10 @@ def test_a_setting_runner_measures_on_prebuilt_tensors():
     before = runner.model.conv1.weight.detach().clone()
     assert runner.train_images_per_s(min_seconds=0.0) > 0 and not torch.equal(before, runner.model.conv1.weight)
     assert runner.eval_images_per_s(250, min_seconds=0.0) > 0 and runner.model.training
+
+
+def test_thread_count_is_restored_after_a_setting():
+    before = torch.get_num_threads()
+    with bench.intra_op_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
