@@ -654,10 +654,7 @@ def run_recipe_pipelines(args, device, data_dir: Path, log) -> dict:
         for name in chosen:  # interleaved, so drift in machine load hits every pipeline alike
             result = runners[name](rep)
             runs[name].append(result)
-            log(f"[{rep + 1}/{args.repeats}] {name:10s} {result['images_per_s']:,.0f} images/s"
-                + (f", time-to-99 {fmt(result['time_to_99_s'])} s, preparation {result['preparation_s']:.2f} s, "
-                   f"test accuracy by epoch {[round(a * 100, 2) for a in result['accuracy_by_epoch']]}"
-                   if name != "floor" else ""))
+            log(f"[{rep + 1}/{args.repeats}] {name:10s} {describe_run(result)}")
     out["pipelines"] = {}
     for name, results in runs.items():
         keys = results[0].keys()
@@ -672,6 +669,16 @@ def run_recipe_pipelines(args, device, data_dir: Path, log) -> dict:
     out["parameters"] = {"cnn": models.count_parameters(models.build_model("cnn")),
                          "canonical": models.count_parameters(CanonicalNet())}
     return out
+
+
+def describe_run(result: dict) -> str:
+    text = f"{result['images_per_s']:,.0f} images/s"
+    if "accuracy_by_epoch" not in result:
+        return text
+    t = result["time_to_99_s"]
+    return (text + f", time to 99% {'not reached' if t is None else f'{t:.1f} s'}, preparation "
+            f"{result['preparation_s']:.2f} s, test accuracy by epoch "
+            f"{[round(a * 100, 2) for a in result['accuracy_by_epoch']]}")
 
 
 def derived(record: dict) -> dict:
