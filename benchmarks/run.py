@@ -43,6 +43,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import statistics
 import sys
 import time
@@ -705,6 +706,26 @@ def derived(record: dict) -> dict:
     return out
 
 
+def load_average() -> float | None:
+    """The machine's 1-minute load average (runnable processes), where the system reports one."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
+
+
+def load_text(r: dict, section: str) -> str:
+    """One sentence on how busy the machine was around a section, from the record."""
+    load = r.get("load_average", {}).get(section)
+    if not load or load["before"] is None:
+        return ""
+    text = (f" Machine load average (1 min): {load['before']:.1f} before, {load['after']:.1f} after, "
+            f"on {load['cores']} cores.")
+    if max(load["before"], load["after"]) > load["cores"]:
+        text += " More runnable work than cores: other processes competed for the CPU, so the numbers are noisy."
+    return text
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     device = torch.device(args.device)
@@ -727,20 +748,27 @@ def main(argv=None) -> int:
             record = old  # a partial run updates its sections of the last record made the same way
     record.update({"target_accuracy": TARGET, "smoke": args.smoke, "device": args.device,
                    "train_limit": args.limits[0], "test_limit": args.limits[1]})
+    loads = record.setdefault("load_average", {})
     if any(s in args.sections for s in ("floor", *RECIPE_PIPELINES)):
+        before = load_average()
         fresh = run_recipe_pipelines(args, device, data_dir, log)
         record["pipelines"] = {**record.get("pipelines", {}), **fresh.pop("pipelines")}
         record.update(fresh)
+        loads["pipelines"] = {"before": before, "after": load_average(), "cores": os.cpu_count()}
     if "model_epochs" in args.sections:
+        before = load_average()
         epochs = [epoch_seconds(data_dir, rep, args.limits[0], device) for rep in range(args.repeats)]
         record["epoch_seconds"] = {name: median([e[name] for e in epochs]) for name in epochs[0]}
         record["epoch_config"] = {"batch_size": EPOCH_CONFIG.batch_size, "optimizer": EPOCH_CONFIG.optimizer,
                                   "lr": EPOCH_CONFIG.lr, "repeats": args.repeats, "train_limit": args.limits[0]}
+        loads["model_epochs"] = {"before": before, "after": load_average(), "cores": os.cpu_count()}
     if "settings" in args.sections:
+        before = load_average()
         plan = SettingsPlan(repeats=args.repeats, min_seconds=args.settings_seconds, thread_counts=args.thread_counts,
                             compile_backend=args.compile_backend,
                             eval_batch_sizes=(250, 2000) if args.smoke else EVAL_BATCH_SIZES)
         record["settings"] = settings_table(plan, device, 0, log)
+        loads["settings"] = {"before": before, "after": load_average(), "cores": os.cpu_count()}
     record.update(derived(record))
     build_file = out_dir / "build.json"
     build = json.loads(build_file.read_text()) if build_file.exists() else {}
@@ -771,10 +799,11 @@ def markdown(r: dict) -> str:
         lines += ["", f"## One epoch of `training.fit` per model (in-memory path, "
                   f"{c.get('train_limit') or 60000:,} training images, batch {c['batch_size']}, "
                   f"{c['optimizer']} lr {c['lr']:g}, no augmentation; median of {c['repeats']})", "",
+                  load_text(r, "model_epochs").strip(), "",
                   "| model | seconds / epoch |", "| --- | --- |"]
         lines += [f"| {k} | {v:.2f} |" for k, v in r["epoch_seconds"].items()]
     if r.get("settings"):
-        lines += settings_markdown(r["settings"])
+        lines += settings_markdown(r["settings"], load_text(r, "settings").strip())
     build = r.get("build")
     if build:
         lines += ["", f"## Last report build ({build.get('profile')} profile)", "",
@@ -813,7 +842,7 @@ def pipelines_markdown(r: dict) -> list[str]:
              f"batch {can['batch_size']}, no augmentation, up to {plural(can['epochs_allowed'], 'epoch')}.", "",
              f"Training seconds to {r['target_accuracy']:.0%} test accuracy exclude evaluation; preparation is the "
              "one-off reading of the files into tensors or datasets. "
-             + _data_text(r.get("train_limit"), r.get("test_limit")), "",
+             + _data_text(r.get("train_limit"), r.get("test_limit")) + load_text(r, "pipelines"), "",
              "| pipeline | model (parameters) | preparation (s) | training to 99% (s) | images/s "
              "| overhead over the floor | time ratio vs in-memory |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
@@ -857,12 +886,12 @@ def _ratio_text(r: dict, name: str, row: dict) -> str:
     return "n/a"
 
 
-def settings_markdown(s: dict) -> list[str]:
+def settings_markdown(s: dict, load: str = "") -> list[str]:
     backend = s["compile"]["backend"]
     lines = ["", f"## Execution settings per model ({s['device']}; pre-built random tensors, training batch "
              f"{s['batch_size']} with {s['optimizer']}, evaluation batch {s['eval_batch_size']} under "
              f"inference_mode; median of {s['repeats']} interleaved rounds, at least {s['min_seconds']:g} s each; "
-             f"default {s['default_threads']} intra-op threads)", "",
+             f"default {s['default_threads']} intra-op threads)", "", load, "",
              "| model | setting | threads | training images/s | vs eager | evaluation images/s | vs eager "
              "| compile (s) |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for name, entry in s["models"].items():

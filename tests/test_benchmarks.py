@@ -37,6 +37,7 @@ def test_smoke_benchmark_writes_every_section(tmp_path, mnist_data_dir):
     assert done.returncode == 0, done.stderr[-3000:]
     record = json.loads((tmp_path / "benchmarks.json").read_text())
     assert record["smoke"] is True and record["device"] == "cpu"
+    assert set(record["load_average"]) == {"pipelines", "model_epochs", "settings"}
     assert set(record["pipelines"]) == {"floor", "in_memory", "dataloader", "canonical"}
     assert all(p["images_per_s_median"] > 0 for p in record["pipelines"].values())
     for name in ("in_memory", "dataloader", "canonical"):
@@ -70,7 +71,8 @@ def test_smoke_benchmark_writes_every_section(tmp_path, mnist_data_dir):
     for fragment in ("compute floor", "overhead over the floor", "a recipe-and-model comparison",
                      f"adam lr {study.RECIPES['cnn'].lr:g}, onecycle schedule", "(bilinear)",
                      f"{calibration['chosen']} (chosen)", "## Execution settings per model",
-                     "n/a: no convolutions", "Evaluation images/s by batch size", "smoke run, not for quoting"):
+                     "n/a: no convolutions", "Evaluation images/s by batch size", "smoke run, not for quoting",
+                     "Machine load average (1 min)"):
         assert fragment in table, fragment
     assert table in done.stdout
 
@@ -183,3 +185,13 @@ def test_thread_count_is_restored_after_a_setting():
     with bench.intra_op_threads(1):
         assert torch.get_num_threads() == 1
     assert torch.get_num_threads() == before
+
+
+def test_the_machine_load_is_stated_beside_the_numbers():
+    record = {"load_average": {"settings": {"before": 3.5, "after": 2.0, "cores": 2},
+                               "pipelines": {"before": 0.4, "after": 0.6, "cores": 2}}}
+    busy = bench.load_text(record, "settings")
+    assert "3.5 before, 2.0 after, on 2 cores" in busy and "noisy" in busy
+    quiet = bench.load_text(record, "pipelines")
+    assert "0.4 before, 0.6 after" in quiet and "noisy" not in quiet
+    assert bench.load_text(record, "model_epochs") == ""
