@@ -35,13 +35,15 @@ files and building the in-memory tensors or the torchvision datasets.
 
 Writes ``<output>/benchmarks.json`` and ``<output>/benchmarks.md`` and prints the markdown.
 A partial run (``--pipelines settings``) updates those sections of the last record
-of the same device and mode.
+made the same way (device, smoke or not, the same subset).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import statistics
 import sys
 import time
@@ -63,8 +65,8 @@ RECIPE_PIPELINES = ("in_memory", "dataloader", "canonical")
 DEVICES = ("cpu", "cuda")
 SETTINGS_MODELS = ("ann", "mlp", "lenet5", "cnn")
 EVAL_BATCH_SIZES = (250, 1000, 2000, 5000)
-SMOKE_TRAIN_LIMIT = 2000
-SMOKE_TEST_LIMIT = 1000
+SMOKE_TRAIN_LIMIT = 640
+SMOKE_TEST_LIMIT = 500
 CANONICAL = {"batch_size": 64, "optimizer": "Adadelta", "lr": 1.0, "scheduler": "StepLR per epoch", "gamma": 0.7,
              "mean": 0.1307, "std": 0.3081, "augment": None}
 
@@ -104,7 +106,8 @@ def clock(device: torch.device) -> float:
 # --------------------------------------------------------------------------- the compute floor
 
 
-def prepare_in_memory(data_dir: Path, recipe: Recipe, seed: int, limits: tuple, device) -> tuple[data.DataSplits, float]:
+def prepare_in_memory(data_dir: Path, recipe: Recipe, seed: int, limits: tuple,
+                      device) -> tuple[data.DataSplits, float]:
     """The in-memory tensors of the recipe, and the seconds it took to read the files and build them.
     ``limits`` is (train_limit, test_limit), (None, None) for the whole data set."""
     start = clock(device)
@@ -395,6 +398,17 @@ def exec_settings(thread_counts: list[int], default_threads: int, compile_models
     return rows
 
 
+@contextlib.contextmanager
+def intra_op_threads(n: int):
+    """Run the block with ``n`` intra-op threads, then restore the previous count."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
 def has_convolutions(model: nn.Module) -> bool:
     return any(isinstance(m, nn.Conv2d) for m in model.modules())
 
@@ -429,7 +443,7 @@ class SettingRunner:
             self.compile_s = clock(device) - start if setting.compile else None
 
     def threads(self):
-        return _Threads(self.setting.threads)
+        return intra_op_threads(self.setting.threads)
 
     def train_step(self, i: int) -> None:
         self.optimizer.zero_grad(set_to_none=True)
@@ -464,20 +478,6 @@ class SettingRunner:
                 images += len(chunk)
                 done += 1
             return images / (clock(self.device) - start)
-
-
-class _Threads:
-    """``with _Threads(n):`` runs the block with ``n`` intra-op threads, then restores the count."""
-
-    def __init__(self, n: int):
-        self.n = n
-
-    def __enter__(self):
-        self.previous = torch.get_num_threads()
-        torch.set_num_threads(self.n)
-
-    def __exit__(self, *exc):
-        torch.set_num_threads(self.previous)
 
 
 @dataclass
@@ -578,6 +578,9 @@ def parse_args(argv):
     parser.add_argument("--output", default="reports")
     parser.add_argument("--device", default="cpu", help=f"one of {', '.join(DEVICES)} (default cpu)")
     parser.add_argument("--repeats", type=int, default=3, help="timings per measurement (median reported)")
+    parser.add_argument("--train-limit", type=int, default=None,
+                        help="train on a stratified subset of this many images (default: all 60,000); images/s and "
+                             "overheads stay comparable, time to 99%% is then not expected")
     parser.add_argument("--canonical-epochs", type=int, default=8,
                         help="epochs the canonical recipe may take before it is called 'not reached' (default 8)")
     parser.add_argument("--pipelines", default=",".join(SECTIONS), help=f"sections to run, from {', '.join(SECTIONS)}")
@@ -588,9 +591,9 @@ def parse_args(argv):
                         help="torch.compile backend for the settings table: inductor (default), eager (graph "
                              "capture only, for tests), or none")
     parser.add_argument("--smoke", action="store_true",
-                        help=f"a smoke run for tests: {SMOKE_TRAIN_LIMIT} training and {SMOKE_TEST_LIMIT} test images, one repeat, "
-                             "one epoch, "
-                             "short settings timings with the 'eager' compile backend; no numbers to quote")
+                        help=f"a smoke run for tests: {SMOKE_TRAIN_LIMIT} training and {SMOKE_TEST_LIMIT} test images, "
+                             "one repeat, one epoch, short settings timings with the 'eager' compile backend; "
+                             "no numbers to quote")
     args = parser.parse_args(argv)
     args.sections = [p.strip() for p in args.pipelines.split(",") if p.strip()]
     unknown = [s for s in args.sections if s not in SECTIONS]
@@ -602,6 +605,8 @@ def parse_args(argv):
     for name in ("repeats", "canonical_epochs"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')}: expected a whole number >= 1, got {getattr(args, name)}")
+    if args.train_limit is not None and not 1000 <= args.train_limit <= 60000:
+        parser.error(f"--train-limit: expected a whole number in [1000, 60000], got {args.train_limit}")
     if not args.settings_seconds > 0:
         parser.error(f"--settings-seconds: expected a positive number, got {args.settings_seconds}")
     try:
@@ -615,7 +620,9 @@ def parse_args(argv):
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error(f"--device cuda: no CUDA device is available here (torch {torch.__version__}"
                      f"{', built without CUDA' if torch.version.cuda is None else ''}); use --device cpu")
+    args.limits = (args.train_limit, None)
     if args.smoke:
+        args.limits = (SMOKE_TRAIN_LIMIT, SMOKE_TEST_LIMIT)
         args.repeats, args.settings_seconds = 1, 0.02
         args.compile_backend = "eager" if args.compile_backend == "inductor" else args.compile_backend
     return args
@@ -623,7 +630,7 @@ def parse_args(argv):
 
 def run_recipe_pipelines(args, device, data_dir: Path, log) -> dict:
     """floor, in_memory, dataloader and canonical, as many of them as asked, interleaved per repeat."""
-    limits = (SMOKE_TRAIN_LIMIT, SMOKE_TEST_LIMIT) if args.smoke else (None, None)
+    limits = args.limits
     recipe = Recipe()
     max_epochs = 1 if args.smoke else recipe.epochs  # the recipe stops at the end of its one-cycle schedule
     canonical_epochs = 1 if args.smoke else args.canonical_epochs
@@ -648,10 +655,7 @@ def run_recipe_pipelines(args, device, data_dir: Path, log) -> dict:
         for name in chosen:  # interleaved, so drift in machine load hits every pipeline alike
             result = runners[name](rep)
             runs[name].append(result)
-            log(f"[{rep + 1}/{args.repeats}] {name:10s} {result['images_per_s']:,.0f} images/s"
-                + (f", time-to-99 {fmt(result['time_to_99_s'])} s, preparation {result['preparation_s']:.2f} s, "
-                   f"test accuracy by epoch {[round(a * 100, 2) for a in result['accuracy_by_epoch']]}"
-                   if name != "floor" else ""))
+            log(f"[{rep + 1}/{args.repeats}] {name:10s} {describe_run(result)}")
     out["pipelines"] = {}
     for name, results in runs.items():
         keys = results[0].keys()
@@ -666,6 +670,16 @@ def run_recipe_pipelines(args, device, data_dir: Path, log) -> dict:
     out["parameters"] = {"cnn": models.count_parameters(models.build_model("cnn")),
                          "canonical": models.count_parameters(CanonicalNet())}
     return out
+
+
+def describe_run(result: dict) -> str:
+    text = f"{result['images_per_s']:,.0f} images/s"
+    if "accuracy_by_epoch" not in result:
+        return text
+    t = result["time_to_99_s"]
+    return (text + f", time to 99% {'not reached' if t is None else f'{t:.1f} s'}, preparation "
+            f"{result['preparation_s']:.2f} s, test accuracy by epoch "
+            f"{[round(a * 100, 2) for a in result['accuracy_by_epoch']]}")
 
 
 def derived(record: dict) -> dict:
@@ -692,6 +706,26 @@ def derived(record: dict) -> dict:
     return out
 
 
+def load_average() -> float | None:
+    """The machine's 1-minute load average (runnable processes), where the system reports one."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
+
+
+def load_text(r: dict, section: str) -> str:
+    """One sentence on how busy the machine was around a section, from the record."""
+    load = r.get("load_average", {}).get(section)
+    if not load or load["before"] is None:
+        return ""
+    text = (f" Machine load average (1 min): {load['before']:.1f} before, {load['after']:.1f} after, "
+            f"on {load['cores']} cores.")
+    if max(load["before"], load["after"]) > load["cores"]:
+        text += " More runnable work than cores: other processes competed for the CPU, so the numbers are noisy."
+    return text
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     device = torch.device(args.device)
@@ -709,24 +743,32 @@ def main(argv=None) -> int:
     record: dict = {}
     if set(args.sections) != set(SECTIONS) and previous_file.exists():
         old = json.loads(previous_file.read_text())
-        if old.get("smoke") == args.smoke and old.get("device") == args.device:
-            record = old  # a partial run updates its sections of the last record
-    record.update({"target_accuracy": TARGET, "smoke": args.smoke, "device": args.device})
+        same = {"smoke": args.smoke, "device": args.device, "train_limit": args.limits[0], "test_limit": args.limits[1]}
+        if all(old.get(k) == v for k, v in same.items()):
+            record = old  # a partial run updates its sections of the last record made the same way
+    record.update({"target_accuracy": TARGET, "smoke": args.smoke, "device": args.device,
+                   "train_limit": args.limits[0], "test_limit": args.limits[1]})
+    loads = record.setdefault("load_average", {})
     if any(s in args.sections for s in ("floor", *RECIPE_PIPELINES)):
+        before = load_average()
         fresh = run_recipe_pipelines(args, device, data_dir, log)
         record["pipelines"] = {**record.get("pipelines", {}), **fresh.pop("pipelines")}
         record.update(fresh)
+        loads["pipelines"] = {"before": before, "after": load_average(), "cores": os.cpu_count()}
     if "model_epochs" in args.sections:
-        train_limit = SMOKE_TRAIN_LIMIT if args.smoke else None
-        epochs = [epoch_seconds(data_dir, rep, train_limit, device) for rep in range(args.repeats)]
+        before = load_average()
+        epochs = [epoch_seconds(data_dir, rep, args.limits[0], device) for rep in range(args.repeats)]
         record["epoch_seconds"] = {name: median([e[name] for e in epochs]) for name in epochs[0]}
         record["epoch_config"] = {"batch_size": EPOCH_CONFIG.batch_size, "optimizer": EPOCH_CONFIG.optimizer,
-                                  "lr": EPOCH_CONFIG.lr, "repeats": args.repeats}
+                                  "lr": EPOCH_CONFIG.lr, "repeats": args.repeats, "train_limit": args.limits[0]}
+        loads["model_epochs"] = {"before": before, "after": load_average(), "cores": os.cpu_count()}
     if "settings" in args.sections:
+        before = load_average()
         plan = SettingsPlan(repeats=args.repeats, min_seconds=args.settings_seconds, thread_counts=args.thread_counts,
                             compile_backend=args.compile_backend,
                             eval_batch_sizes=(250, 2000) if args.smoke else EVAL_BATCH_SIZES)
         record["settings"] = settings_table(plan, device, 0, log)
+        loads["settings"] = {"before": before, "after": load_average(), "cores": os.cpu_count()}
     record.update(derived(record))
     build_file = out_dir / "build.json"
     build = json.loads(build_file.read_text()) if build_file.exists() else {}
@@ -754,12 +796,14 @@ def markdown(r: dict) -> str:
         lines += pipelines_markdown(r)
     if r.get("epoch_seconds"):
         c = r["epoch_config"]
-        lines += ["", f"## One epoch of `training.fit` per model (in-memory path, batch {c['batch_size']}, "
+        lines += ["", f"## One epoch of `training.fit` per model (in-memory path, "
+                  f"{c.get('train_limit') or 60000:,} training images, batch {c['batch_size']}, "
                   f"{c['optimizer']} lr {c['lr']:g}, no augmentation; median of {c['repeats']})", "",
+                  load_text(r, "model_epochs").strip(), "",
                   "| model | seconds / epoch |", "| --- | --- |"]
         lines += [f"| {k} | {v:.2f} |" for k, v in r["epoch_seconds"].items()]
     if r.get("settings"):
-        lines += settings_markdown(r["settings"])
+        lines += settings_markdown(r["settings"], load_text(r, "settings").strip())
     build = r.get("build")
     if build:
         lines += ["", f"## Last report build ({build.get('profile')} profile)", "",
@@ -781,7 +825,7 @@ def pipelines_markdown(r: dict) -> list[str]:
     p, rec, can = r["pipelines"], r["recipe"], r["canonical"]
     params = r["parameters"]
     labels = {
-        "floor": (f"compute floor: the CNN's forward + backward + step on pre-built tensors, no data pipeline",
+        "floor": ("compute floor: the CNN's forward + backward + step on pre-built tensors, no data pipeline",
                   f"CNN ({params['cnn']:,})"),
         "in_memory": ("in-memory tensors + batch augmentation (mnist_lib)", f"CNN ({params['cnn']:,})"),
         "dataloader": (f"torchvision Dataset + DataLoader, per-sample PIL transforms "
@@ -797,7 +841,8 @@ def pipelines_markdown(r: dict) -> list[str]:
              f"The canonical example: {can['optimizer']} lr {can['lr']:g}, {can['scheduler']} gamma {can['gamma']:g}, "
              f"batch {can['batch_size']}, no augmentation, up to {plural(can['epochs_allowed'], 'epoch')}.", "",
              f"Training seconds to {r['target_accuracy']:.0%} test accuracy exclude evaluation; preparation is the "
-             "one-off reading of the files into tensors or datasets.", "",
+             "one-off reading of the files into tensors or datasets. "
+             + _data_text(r.get("train_limit"), r.get("test_limit")) + load_text(r, "pipelines"), "",
              "| pipeline | model (parameters) | preparation (s) | training to 99% (s) | images/s "
              "| overhead over the floor | time ratio vs in-memory |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
@@ -824,6 +869,13 @@ def pipelines_markdown(r: dict) -> list[str]:
     return lines
 
 
+def _data_text(train_limit, test_limit) -> str:
+    if train_limit is None and test_limit is None:
+        return "All 60,000 training and 10,000 test images."
+    return (f"On a stratified subset of {train_limit or 60000:,} training and {test_limit or 10000:,} test images: "
+            "images/s and overheads compare, time to 99% is not expected.")
+
+
 def _ratio_text(r: dict, name: str, row: dict) -> str:
     if name == "in_memory":
         return "1.0 (baseline)"
@@ -834,12 +886,12 @@ def _ratio_text(r: dict, name: str, row: dict) -> str:
     return "n/a"
 
 
-def settings_markdown(s: dict) -> list[str]:
+def settings_markdown(s: dict, load: str = "") -> list[str]:
     backend = s["compile"]["backend"]
     lines = ["", f"## Execution settings per model ({s['device']}; pre-built random tensors, training batch "
              f"{s['batch_size']} with {s['optimizer']}, evaluation batch {s['eval_batch_size']} under "
              f"inference_mode; median of {s['repeats']} interleaved rounds, at least {s['min_seconds']:g} s each; "
-             f"default {s['default_threads']} intra-op threads)", "",
+             f"default {s['default_threads']} intra-op threads)", "", load, "",
              "| model | setting | threads | training images/s | vs eager | evaluation images/s | vs eager "
              "| compile (s) |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for name, entry in s["models"].items():

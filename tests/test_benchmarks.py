@@ -37,6 +37,7 @@ def test_smoke_benchmark_writes_every_section(tmp_path, mnist_data_dir):
     assert done.returncode == 0, done.stderr[-3000:]
     record = json.loads((tmp_path / "benchmarks.json").read_text())
     assert record["smoke"] is True and record["device"] == "cpu"
+    assert set(record["load_average"]) == {"pipelines", "model_epochs", "settings"}
     assert set(record["pipelines"]) == {"floor", "in_memory", "dataloader", "canonical"}
     assert all(p["images_per_s_median"] > 0 for p in record["pipelines"].values())
     for name in ("in_memory", "dataloader", "canonical"):
@@ -70,7 +71,8 @@ def test_smoke_benchmark_writes_every_section(tmp_path, mnist_data_dir):
     for fragment in ("compute floor", "overhead over the floor", "a recipe-and-model comparison",
                      f"adam lr {study.RECIPES['cnn'].lr:g}, onecycle schedule", "(bilinear)",
                      f"{calibration['chosen']} (chosen)", "## Execution settings per model",
-                     "n/a: no convolutions", "Evaluation images/s by batch size", "smoke run, not for quoting"):
+                     "n/a: no convolutions", "Evaluation images/s by batch size", "smoke run, not for quoting",
+                     "Machine load average (1 min)"):
         assert fragment in table, fragment
     assert table in done.stdout
 
@@ -81,6 +83,8 @@ def test_smoke_benchmark_writes_every_section(tmp_path, mnist_data_dir):
     (["--device", "mps"], "--device: 'mps' is not one of cpu, cuda"),
     (["--threads", "0"], "--threads: expected thread counts >= 1"),
     (["--repeats", "0"], "--repeats: expected a whole number >= 1, got 0"),
+    (["--train-limit", "50"], "--train-limit: expected a whole number in [1000, 60000], got 50"),
+    (["--repeats", "two"], "argument --repeats: invalid int value: 'two'"),
     (["--compile-backend", "xla"], "--compile-backend: 'xla' is not one of inductor, eager, none"),
 ])
 def test_bad_arguments_stop_with_one_line(args, fragment, capsys):
@@ -174,3 +178,20 @@ def test_a_setting_runner_measures_on_prebuilt_tensors():
     before = runner.model.conv1.weight.detach().clone()
     assert runner.train_images_per_s(min_seconds=0.0) > 0 and not torch.equal(before, runner.model.conv1.weight)
     assert runner.eval_images_per_s(250, min_seconds=0.0) > 0 and runner.model.training
+
+
+def test_thread_count_is_restored_after_a_setting():
+    before = torch.get_num_threads()
+    with bench.intra_op_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+
+
+def test_the_machine_load_is_stated_beside_the_numbers():
+    record = {"load_average": {"settings": {"before": 3.5, "after": 2.0, "cores": 2},
+                               "pipelines": {"before": 0.4, "after": 0.6, "cores": 2}}}
+    busy = bench.load_text(record, "settings")
+    assert "3.5 before, 2.0 after, on 2 cores" in busy and "noisy" in busy
+    quiet = bench.load_text(record, "pipelines")
+    assert "0.4 before, 0.6 after" in quiet and "noisy" not in quiet
+    assert bench.load_text(record, "model_epochs") == ""
