@@ -58,6 +58,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from mnist_lib import data, models, reports, study, training  # noqa: E402
+from mnist_lib.build.site import refresh_index  # noqa: E402
+from mnist_lib.files import atomic_write_text, write_json  # noqa: E402
 
 TARGET = 0.99
 SECTIONS = ("floor", "in_memory", "dataloader", "canonical", "model_epochs", "settings")
@@ -776,11 +778,11 @@ def main(argv=None) -> int:
     record["full_build_s"] = build.get("seconds") if build.get("profile") == "full" else None
     record["environment"] = reports.provenance(args.device)
     out_dir.mkdir(parents=True, exist_ok=True)
-    reports.atomic_write_text(out_dir / "benchmarks.json", reports.to_json(record))
+    write_json(out_dir / "benchmarks.json", record)
     table = markdown(record)
-    reports.atomic_write_text(out_dir / "benchmarks.md", table)
+    atomic_write_text(out_dir / "benchmarks.md", table)
     if build_file.exists():
-        reports.refresh_index(out_dir)  # so the index links the benchmark results
+        refresh_index(out_dir)  # so the index links the benchmark results
     print(table)
     return 0
 
