@@ -32,17 +32,19 @@ CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-back
                   "--hide-scrollbars")
 WIDE, NARROW = (1280, 900), (390, 844)
 
-# Results a reader must see: every output of a code cell, every image.
+# Results a reader must see: every output of a code cell, every image. checkVisibility() is false
+# inside a closed <details>, whose content keeps its layout boxes.
 _RESULTS_JS = """
-const shown = e => e.getClientRects().length > 0 && e.getBoundingClientRect().height > 0;
-const outputs = Array.from(document.querySelectorAll('.jp-OutputArea-output'));
-const images = Array.from(document.images);
-return [outputs.length, outputs.filter(shown).length, images.length, images.filter(shown).length];
+const shown = e => e.checkVisibility() && e.getBoundingClientRect().height > 0;
+const outputs = Array.from(document.querySelectorAll('.jp-OutputArea-output'))
+  .filter(e => e.textContent.trim() || e.querySelector('img, svg'));
+const results = outputs.concat(Array.from(document.images).filter(i => !i.closest('.jp-OutputArea-output')));
+return [results.length, results.filter(shown).length];
 """
 _OVERFLOW_JS = "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
 _CODE_SHOWN_JS = """
 const pre = arguments[0].querySelector('pre');
-return Boolean(pre) && pre.getClientRects().length > 0 && pre.getBoundingClientRect().height > 0;
+return Boolean(pre) && pre.checkVisibility() && pre.getBoundingClientRect().height > 0;
 """
 
 
@@ -66,7 +68,8 @@ class PageCheck:
     show_all_shows_code: bool | None = None
     narrow_overflow_px: int = 0
     narrow_overflow_open_px: int = 0  # with every code cell open
-    results: int = 0  # outputs and images with JavaScript on
+    results: int = 0  # outputs (text, tables, figures) and images on the page
+    results_shown: int = 0  # of those, how many a reader sees on opening the page
     results_without_js: int | None = None  # the same with JavaScript off (None: not checked)
     switch_without_js: bool = False  # the "show all code" switch showing although it cannot work
     screenshots: list[Path] = field(default_factory=list)
@@ -91,6 +94,8 @@ class PageCheck:
         if self.narrow_overflow_open_px > 0:
             found.append(f"with all code open the page is {self.narrow_overflow_open_px}px wider than a "
                          f"{NARROW[0]}px window")
+        if self.results_shown < self.results:
+            found.append(f"only {self.results_shown} of {self.results} results show when the page opens")
         if self.results_without_js is not None and self.results_without_js < self.results:
             found.append(f"with JavaScript off only {self.results_without_js} of {self.results} results show")
         if self.switch_without_js:
@@ -128,7 +133,7 @@ def open_browser(user_data_dir: str, javascript: bool = True):
 def serve(folder: str | Path):
     """Serve ``folder`` over HTTP on a free port of 127.0.0.1; yields the base URL."""
     handler = functools.partial(_QuietHandler, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = _QuietServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -142,6 +147,11 @@ def serve(folder: str | Path):
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format, *args):  # noqa: A002 (the base class's name)
         pass
+
+
+class _QuietServer(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        pass  # the browser dropping a connection when it leaves a page is not an error of the site
 
 
 def resolves(url: str) -> bool:
@@ -222,8 +232,7 @@ def check_page(driver, url: str, shots: Path, name: str, base: str) -> PageCheck
         result.links.append(href)
         if not resolves(href):
             result.missing_links.append(href)
-    counts = driver.execute_script(_RESULTS_JS)
-    result.results = counts[1] + counts[3]
+    result.results, result.results_shown = driver.execute_script(_RESULTS_JS)
     result.screenshots.append(_full_page_screenshot(driver, shots / f"{Path(name).stem}.png", WIDE[0]))
     driver.set_window_size(*NARROW)
     result.narrow_overflow_px = max(int(driver.execute_script(_OVERFLOW_JS)), 0)
@@ -239,8 +248,7 @@ def check_page(driver, url: str, shots: Path, name: str, base: str) -> PageCheck
 def _without_javascript(driver, url: str, result: PageCheck) -> None:
     driver.set_window_size(*WIDE)
     driver.get(url)
-    counts = driver.execute_script(_RESULTS_JS)
-    result.results_without_js = counts[1] + counts[3]
+    result.results_without_js = driver.execute_script(_RESULTS_JS)[1]
     result.switch_without_js = bool(driver.execute_script(
         "const b = document.querySelector('button.show-code'); return Boolean(b) && b.getClientRects().length > 0"))
 

@@ -121,13 +121,13 @@ def broken_links(folder: Path) -> list[str]:
     return broken
 
 
-def _placeholder(name: str, build: dict) -> str:
+def _placeholder(name: str, build: dict, mask: PathMask) -> str:
     info = (build.get("runs") or {}).get(name)
     if info is None:
         why = "It was not part of the last build."
     else:
         why = f"Its status in the last build: {html.escape(info.get('status', 'unknown'))}"
-        why += f" ({html.escape(info['error'])})." if info.get("error") else "."
+        why += f" ({html.escape(mask.apply(info['error']))})." if info.get("error") else "."
     title = f"{name}: {TITLES.get(name, name)}"
     body = (f"<h1>{html.escape(title)}</h1><p>This report has not been built. {why}</p>"
             '<p>The <a href="index.html">index</a> lists the reports that were.</p>')
@@ -141,9 +141,12 @@ def not_found_page() -> str:
 
 
 def _copy_text(source: Path, target: Path, mask: PathMask) -> None:
+    """Copy a file of the site, its machine paths replaced (escaped in HTML, never inside images)."""
     target.parent.mkdir(parents=True, exist_ok=True)
     if source.suffix.lower() in TEXT_SUFFIXES:
-        target.write_text(_outside_data(source.read_text(errors="replace"), mask.apply))
+        markup = source.suffix.lower() in (".html", ".htm", ".svg")
+        target.write_text(_outside_data(source.read_text(errors="replace"),
+                                        (mask.for_html() if markup else mask).apply))
     else:
         shutil.copyfile(source, target)
 
@@ -167,7 +170,7 @@ def publish(reports: str | os.PathLike = "reports", output: str | os.PathLike = 
             if (reports / page).exists():
                 _copy_text(reports / page, staging / page, mask)
             else:
-                (staging / page).write_text(_placeholder(name, build))
+                (staging / page).write_text(_placeholder(name, build, mask))
                 result.placeholders.append(name)
             result.pages.append(page)
         for extra in EXTRAS:

@@ -39,6 +39,10 @@ class PathMask:
 
     replacements: tuple[tuple[str, str], ...]
 
+    def for_html(self) -> "PathMask":
+        """The same mask for text that is already HTML: what it shows, escaped (``&lt;tmp&gt;``)."""
+        return PathMask(tuple((path, html.escape(shown)) for path, shown in self.replacements))
+
     def apply(self, text: str) -> str:
         for path, shown in self.replacements:
             # a whole path component only: "/tmp/out" must not eat "/tmp/output"

@@ -25,6 +25,7 @@ from mnist_lib.reports import TITLES, metrics_path
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates" / "report"
 SITE_NAME = "MNIST reports"
+FAVICON = '<link rel="icon" href="data:,">'  # no favicon request, so no 404 in a server's console
 ASSETS = "assets"
 
 # The series grouped for the reader; a notebook in no section is listed under "More".
@@ -144,7 +145,7 @@ def page(title: str, body: str, current: str | None = None, css: str = "") -> st
     pager = pager_html(current) if current in NOTEBOOKS else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{html.escape(title)}</title><style>{site_css()}{css}</style></head>
+<title>{html.escape(title)}</title>{FAVICON}<style>{site_css()}{css}</style></head>
 <body class="site">
 {header_html(current)}
 <div class="site-layout">
@@ -395,7 +396,7 @@ def _cards(runs: Mapping, thumbs: Mapping) -> str:
                     else html.escape(run.status if run.status != "ok" else "built"))
             if name in thumbs:
                 src, (w, h) = thumbs[name]
-                figure = f'<img src="{src}" width="{w}" height="{h}" alt="Key figure of {name}" loading="lazy">'
+                figure = f'<img src="{src}" width="{w}" height="{h}" alt="Key figure of {name}">'
             else:
                 figure = f'<span class="no-figure">{"no figure" if run.status == "ok" else html.escape(run.status)}</span>'
             body = (f'{figure}<span class="card-body"><span class="card-section">{html.escape(section)}</span>'
@@ -427,7 +428,10 @@ def render_markdown_page(source: Path, target: Path, title: str) -> Path:
     """A Markdown file (the benchmarks) as a page of the site."""
     from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
-    body = markdown2html_mistune(source.read_text())
+    from mnist_lib.build.render import path_mask
+
+    mask = path_mask(extra={str(source.parent.resolve()): "<output_dir>"})
+    body = markdown2html_mistune(mask.apply(source.read_text()))
     return atomic_write_text(target, page(f"{title} · {SITE_NAME}", f'<div class="wrap">{body}</div>', css=INDEX_CSS))
 
 
