@@ -47,8 +47,9 @@ def provenance_output(name: str, params: dict) -> nbformat.NotebookNode:
                                   "versions": {"python": "3.11.7", "torch": "2.14.1"}, "cpu": "Test CPU",
                                   "torch_threads": 2})
     frame = run.provenance_frame()
-    return nbformat.v4.new_output("display_data", data={"text/html": frame._repr_html_(),
-                                                        "text/plain": repr(frame)})
+    with pd.option_context("display.max_colwidth", 120):  # as reports.setup_notebook() sets it
+        return nbformat.v4.new_output("display_data", data={"text/html": frame._repr_html_(),
+                                                            "text/plain": repr(frame)})
 
 
 def executed_notebook(name: str, out: Path, data_dir: Path, notebook_dir: Path) -> nbformat.NotebookNode:
@@ -145,12 +146,19 @@ def test_folder_parameters_show_relative_inside_the_project_and_by_name_outside(
                                    "<data_source>/t10k; ~/cache; <repo>/mnist_lib/a.py")
 
 
+def test_markdown_keeps_placeholders_visible_inside_and_outside_code_spans():
+    mask = render.PathMask((("/data/x", "<data_dir>"),))
+    assert render.mask_markdown("in /data/x/a and `/data/x/b`\n```\n/data/x/c\n```", mask) == \
+        "in &lt;data_dir&gt;/a and `<data_dir>/b`\n```\n<data_dir>/c\n```"
+
+
 def test_a_report_folds_code_moves_the_run_settings_to_an_appendix_and_shows_no_machine_path(rendered):
     page, tmp_path, executed = rendered
     assert str(tmp_path) in executed.read_text()  # the executed notebook has them; the page must not
     assert not [p for p in machine_paths(tmp_path) if p in page]
     assert "output_dir</span> <span class=\"o\">=</span> <span class=\"s1\">'&lt;output_dir&gt;'" in page
     assert "metrics written to &lt;output_dir&gt;/02_ann.json" in page
+    assert "<th>parameter: output_dir</th>\n<td>&lt;output_dir&gt;</td>" in page  # shown, not a stray tag
     folds = re.findall(r'<details class="code-fold">\s*<summary>([^<]+)</summary>', page)
     assert folds == ["parameters", "parameters set by the build", "code", "code", "code"]
     assert page.count('class="jp-CodeMirrorEditor jp-Editor jp-InputArea-editor"') == 5  # all inside folds
@@ -535,5 +543,5 @@ def test_the_reports_folder_reads_well_from_disk_and_holds_no_machine_path(stand
     leaks = [f"{p.name}: {n}" for p in pages for n in machine_paths(root, *map(Path, data)) if n in p.read_text()]
     assert leaks == []
     page = (out / "02_ann.html").read_text()
-    assert "results written to &lt;output_dir&gt;" in page
+    assert "results written to &lt;output_dir&gt;" in page and "<td>&lt;data_dir&gt;</td>" in page
     assert f"commit <code>{short_commit(git_state())[:12]}" in page and "quick profile" in page

@@ -89,23 +89,37 @@ def _within(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
-_TEXT_TYPES = ("text/plain", "text/html", "text/markdown", "text/latex")
+_CODE_SPAN = re.compile(r"(`+)(.+?)\1", re.S)
+
+
+def mask_markdown(text: str, mask: PathMask) -> str:
+    """``mask`` applied to Markdown: as is inside code spans and fences, escaped outside them
+    (where a bare ``<output_dir>`` would be read as an HTML tag and vanish)."""
+    escaped, parts, last = mask.for_html(), [], 0
+    for span in _CODE_SPAN.finditer(text):
+        parts += [escaped.apply(text[last:span.start()]), mask.apply(span.group(0))]
+        last = span.end()
+    return "".join(parts) + escaped.apply(text[last:])
 
 
 def mask_notebook(nb, mask: PathMask) -> None:
-    """Apply ``mask`` to every cell's source and text outputs (images are left alone)."""
+    """Apply ``mask`` to every cell's source and text outputs, escaped where the text is HTML or
+    Markdown (images are left alone)."""
     for cell in nb.cells:
-        cell.source = mask.apply(cell.source)
+        cell.source = mask_markdown(cell.source, mask) if cell.cell_type == "markdown" else mask.apply(cell.source)
         for output in cell.get("outputs", []):
             if output.output_type == "stream":
                 output.text = mask.apply(output.text)
             elif output.output_type == "error":
                 output.evalue = mask.apply(output.evalue)
                 output.traceback = [mask.apply(line) for line in output.traceback]
-            for kind in _TEXT_TYPES:
-                if kind in output.get("data", {}):
-                    value = output.data[kind]
-                    output.data[kind] = mask.apply("".join(value) if isinstance(value, list) else value)
+            data = output.get("data", {})
+            for kind, apply in (("text/plain", mask.apply), ("text/latex", mask.apply),
+                                ("text/html", mask.for_html().apply), ("text/markdown",
+                                                                       lambda t: mask_markdown(t, mask))):
+                if kind in data:
+                    value = data[kind]
+                    data[kind] = apply("".join(value) if isinstance(value, list) else value)
 
 
 # --------------------------------------------------------------------------- run settings
