@@ -1,23 +1,22 @@
 # %% [markdown]
 # # 01_eda — Exploring MNIST
 #
-# Before any model is trained, this report looks at the data itself: how the 70,000 images are split
-# into training, validation and test sets, what one raw record looks like, how balanced the ten
-# classes are, what the digits look like one by one and on average, how the pixel values are
-# distributed, what normalization does to them and what the augmentation used by the later notebooks
-# produces. It reproduces the well-known statistics of the MNIST training set: a mean pixel value of
-# about 0.1307 and a standard deviation of about 0.3081 on the [0, 1] scale, the constants usually
-# passed to `transforms.Normalize`.
+# Before any model is trained, this report looks at the data itself: how the images are split into
+# training, validation and test sets, what one raw record looks like, how balanced the ten classes are,
+# what the digits look like one by one and on average, how the pixel values are distributed, what
+# normalization does to them and what the batch augmentation produces with this run's settings. It also
+# sets the pixel statistics of the whole training set beside the constants usually passed to
+# `transforms.Normalize`.
 
 # %% tags=["parameters"]
-data_dir = "../data"  # where MNIST is cached (torchvision layout under MNIST/raw)
+data_dir = None  # where MNIST is cached (torchvision layout under MNIST/raw); None: the project's data/
 data_source = None  # a folder with the four IDX files, tried before the mirrors
 seed = 0  # seed for the split, the example picks and the augmentation preview
 device = "auto"  # auto, cpu, cuda or mps
-train_limit = None  # a stratified subset of the 60,000 training images (quick runs)
-test_limit = None  # a stratified subset of the 10,000 test images (quick runs)
-output_dir = "../reports"  # where the metrics file is written
-checkpoint_dir = "../checkpoints"  # where trained weights are cached (nothing is trained here)
+train_limit = None  # a stratified subset of the training images (quick runs); None for all
+test_limit = None  # a stratified subset of the test images (quick runs); None for all
+output_dir = None  # where the metrics file is written; None: the project's reports/
+checkpoint_dir = None  # where trained weights are cached (nothing is trained here); None: the project's checkpoints/
 examples_per_digit = 10  # examples per digit in the grid
 augment_examples = 6  # augmented versions shown next to each original
 augment = True  # preview the augmentation (random affine + brightness/contrast jitter)
@@ -42,7 +41,7 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
-from mnist_lib import config, data, plots, reports
+from mnist_lib import config, data, describe, plots, references, reports
 
 reports.setup_notebook()
 run = reports.start_run("01_eda", globals())
@@ -76,19 +75,19 @@ display(raw_table)
 
 # %%
 sizes = splits.sizes()
-describe = splits.describe()
-display(describe.style.format({"min": "{:.4f}", "max": "{:.4f}", "mean": "{:.4f}", "std": "{:.4f}",
+split_stats = splits.describe()
+display(split_stats.style.format({"min": "{:.4f}", "max": "{:.4f}", "mean": "{:.4f}", "std": "{:.4f}",
                                "images": "{:,}"}))
 subset_note = ""
 if P.train_limit is not None or P.test_limit is not None:
     subset_note = (f" These are stratified subsets (train_limit={P.train_limit}, test_limit={P.test_limit}) "
-                   "of the 60,000 training and 10,000 test images.")
+                   f"of the {len(raw.train_labels):,} training and {len(raw.test_labels):,} test images.")
 display(Markdown(
     f"The splits hold **{sizes['train']:,}** training, **{sizes['validation']:,}** validation and "
     f"**{sizes['test']:,}** test images.{subset_note} After normalization the training pixels run from "
-    f"**{describe.loc['train', 'min']:.4f}** (background) to **{describe.loc['train', 'max']:.4f}** "
-    f"(full ink), with mean {round(describe.loc['train', 'mean'], 4) + 0.0:.4f} and standard deviation "
-    f"{describe.loc['train', 'std']:.4f} by construction."
+    f"**{split_stats.loc['train', 'min']:.4f}** (background) to **{split_stats.loc['train', 'max']:.4f}** "
+    f"(full ink), with mean {round(split_stats.loc['train', 'mean'], 4) + 0.0:.4f} and standard deviation "
+    f"{split_stats.loc['train', 'std']:.4f} by construction."
 ))
 
 # %% [markdown]
@@ -136,15 +135,7 @@ class_table = pd.concat([counts.add_suffix(" count"), shares.add_suffix(" share"
 class_table.loc["total"] = class_table.sum()
 display(class_table.style.format({c: "{:,.0f}" for c in class_table.columns if c.endswith("count")})
         .format({c: "{:.2%}" for c in class_table.columns if c.endswith("share")}))
-common, rare = int(shares["train"].idxmax()), int(shares["train"].idxmin())
-display(Markdown(
-    f"The classes are close to balanced: the most frequent training digit, **{common}**, makes up "
-    f"**{shares['train'][common]:.2%}** of the training split and the rarest, **{rare}**, "
-    f"**{shares['train'][rare]:.2%}** (a ratio of {counts['train'][common] / counts['train'][rare]:.2f}). "
-    f"Always guessing the commonest digit would score only about {shares['test'].max():.1%} on the test "
-    "split, so accuracy is a fair headline metric, and the stratified splits keep the shares equal across "
-    "train, validation and test."
-))
+display(Markdown(describe.class_balance_text(counts["train"], shares["test"].max())))
 
 # %% [markdown]
 # ## Examples of every digit
@@ -160,12 +151,17 @@ reports.show(plots.examples_per_digit(train_images, train_labels, per_digit=P.ex
 # ## Mean image per digit
 #
 # Averaging all training images of a digit shows where its ink usually lies. Sharp, bright regions mean
-# the writers agree (the vertical bar of a 1); blurred ones mean they vary (the loop of a 2 or the
-# stem of a 7). The dark border is empty in almost every image: MNIST digits were centred by their
-# centre of mass in a 20×20 box inside the 28×28 frame.
+# the writers agree; blurred ones mean they vary. MNIST digits were size-normalized to fit a 20×20 box
+# and centred by their centre of mass in the 28×28 frame; the share of ink inside the central 20×20 box,
+# below the figure, shows how much of the border stays empty.
 
 # %%
 reports.show(plots.mean_images(train_images, train_labels))
+height, width = train_images.shape[1:]
+top, left = (height - 20) // 2, (width - 20) // 2
+centre_share = float(train_images[:, top:top + 20, left:left + 20].double().sum() / train_images.double().sum())
+display(Markdown(f"**{centre_share:.2%}** of the training split's ink (summed pixel values) lies in the central "
+                 f"20×20 box of the {height}×{width} frame."))
 
 # %% [markdown]
 # ## Pixel intensities
@@ -177,28 +173,24 @@ reports.show(plots.pixel_histogram(train_images))
 n_pixels = train_images.numel()
 zero_share = float((train_images == 0).sum()) / n_pixels
 full_share = float((train_images == 255).sum()) / n_pixels
-display(Markdown(
-    f"**{zero_share:.2%}** of the {n_pixels:,} training pixels are exactly 0 (background) and "
-    f"{full_share:.2%} are exactly 255 (saturated ink); only {1 - zero_share - full_share:.2%} lie in "
-    "between, mostly along the anti-aliased edges of the strokes. The images are close to binary, which "
-    "is why even simple models do well on MNIST."
-))
+display(Markdown(describe.pixel_text(zero_share, full_share, n_pixels)))
 
 # %% [markdown]
 # ## Normalization
 #
-# The models train on normalized inputs `(x - mean) / std`, where `x` is the pixel value on the [0, 1]
-# scale and mean and std are computed on the training split only (never on validation or test data).
-# This is what `transforms.Normalize((mean,), (std,))` does in the usual torchvision pipeline: it
-# shifts and rescales the values so that they have mean 0 and standard deviation 1, which keeps the
-# first layer's inputs on the scale its initialization assumes.
+# This notebook normalizes with `normalization="dataset"`: the inputs become `(x - mean) / std`, where `x`
+# is the pixel value on the [0, 1] scale and mean and std are computed on the training split only (never on
+# validation or test data). This is what `transforms.Normalize((mean,), (std,))` does in the usual
+# torchvision pipeline: it shifts and rescales the values so that they have mean 0 and standard deviation 1,
+# which keeps the first layer's inputs on the scale its initialization assumes. The model notebooks choose
+# their own normalization with their `normalization` parameter.
 
 # %%
 unit_train = data.to_unit_float(train_images)
 before_mean, before_std = float(unit_train.mean()), float(unit_train.std())
 after_mean, after_std = float(splits.x_train.mean()), float(splits.x_train.std())
-# The whole 60,000-image training set, for comparison with the 0.1307 / 0.3081 constants; computed
-# from the 256-bin pixel histogram so that no float copy of 47M pixels is needed.
+# The whole training set, for comparison with the customary normalization constants; computed from the
+# 256-bin pixel histogram so that no float copy of every pixel is needed.
 levels = torch.arange(256, dtype=torch.float64) / 255
 level_counts = torch.bincount(raw.train_images.flatten(), minlength=256).to(torch.float64)
 all_mean = float((level_counts * levels).sum() / level_counts.sum())
@@ -217,17 +209,19 @@ display(Markdown(
     f"with them gives mean {round(after_mean, 4) + 0.0:.4f} and standard deviation {after_std:.4f}: "
     f"the background moves "
     f"from 0 to {-splits.mean / splits.std:.4f} and full ink from 1 to {(1 - splits.mean) / splits.std:.4f}. "
-    "The shape of the histogram does not change; only its axis is shifted and stretched."
+    "The shape of the histogram does not change; only its axis is shifted and stretched. "
+    + references.normalization_reading(all_mean, all_std)
 ))
 
 # %% [markdown]
 # ## Augmentation preview
 #
 # Data augmentation shows the network a slightly different version of each training image every epoch:
-# a random rotation, shift, zoom and shear, plus a brightness and contrast jitter. Each row below is one
-# training image (the first six of the training split) followed by augmented versions drawn with a seeded
-# generator. The transforms should stay small enough that every version is still clearly the same
-# digit; a 6 rotated too far becomes a 9.
+# a random rotation, shift, zoom and shear, plus a brightness and contrast jitter, each drawn within the
+# ranges set by the parameters. When `augment` is on, each row below is one training image (the first six
+# of the training split) followed by augmented versions drawn with a seeded generator. The transforms
+# should stay small enough that every version is still clearly the same digit; a 6 rotated too far becomes
+# a 9.
 
 # %%
 aug = config.augmentation_from(P)
@@ -240,17 +234,21 @@ else:
     augmented = [splits.unnormalize(data.augment_batch(originals, aug, generator, splits.mean, splits.std))
                  for _ in range(P.augment_examples)]
     reports.show(plots.augmentation_preview(splits.unnormalize(originals), augmented))
+    display(Markdown(f"This run's augmentation: {describe.augmentation_text(aug)}."))
 
 # %% [markdown]
 # ## Conclusions
 
 # %%
+image_shape = "×".join(str(n) for n in raw.train_images.shape[1:])
+image_dtype = str(raw.train_images.dtype).replace("torch.", "")
 display(Markdown(
     f"- MNIST here is {sizes['train']:,} training, {sizes['validation']:,} validation and {sizes['test']:,} "
-    f"test images of 28×28 `uint8` pixels, stored as float32 tensors for the models.\n"
-    f"- The ten classes are nearly balanced (shares between {shares['train'].min():.2%} and "
-    f"{shares['train'].max():.2%} of the training split), so accuracy is a fair metric.\n"
-    f"- {zero_share:.1%} of all pixels are background; the digits sit in the centre of the frame.\n"
+    f"test images of {image_shape} `{image_dtype}` pixels, stored as float32 tensors for the models.\n"
+    f"- The training shares of the ten classes lie between {shares['train'].min():.2%} and "
+    f"{shares['train'].max():.2%}.\n"
+    f"- {zero_share:.1%} of the training pixels are background; {centre_share:.1%} of the ink lies in the "
+    "central 20×20 box.\n"
     f"- The training split's mean and standard deviation are {splits.mean:.4f} and {splits.std:.4f}; "
     "normalizing with them centres the inputs at 0 with unit spread."
 ))
@@ -269,5 +267,6 @@ metrics_file = reports.finish_run(
     normalized_mean=after_mean,
     normalized_std=after_std,
     zero_pixel_share=zero_share,
+    centre_ink_share=centre_share,
     class_counts={name: counts[name].tolist() for name in counts.columns},
 )

@@ -5,23 +5,22 @@
 # values and passed through two fully connected hidden layers of 120 and 84 ReLU units to 10 output
 # scores, one per digit. The network knows nothing about the image's 2-D structure, which makes it the
 # baseline the convolutional networks of the next notebooks are measured against. This report shows
-# its size, how it trains, how accurate it is on the test set and which digits it gets wrong. The
-# reference report reached **97.21%** test accuracy after 10 epochs; the comparison below is computed
-# from this run's measurement.
+# its size, how it trains, how accurate it is on the test set (beside the reference report's result and
+# the series' target, both from `mnist_lib.references`) and which digits it gets wrong.
 
 # %% tags=["parameters"]
-data_dir = "../data"  # where MNIST is cached (torchvision layout under MNIST/raw)
+data_dir = None  # where MNIST is cached (torchvision layout under MNIST/raw); None: the project's data/
 data_source = None  # a folder with the four IDX files, tried before the mirrors
 seed = 0  # seed for the split, the initial weights and the shuffling
 device = "auto"  # auto, cpu, cuda or mps
-train_limit = None  # a stratified subset of the 60,000 training images (quick runs)
-test_limit = None  # a stratified subset of the 10,000 test images (quick runs)
-output_dir = "../reports"  # where the metrics file is written
-checkpoint_dir = "../checkpoints"  # where trained weights are cached (not used by this notebook)
+train_limit = None  # a stratified subset of the training images (quick runs); None for all
+test_limit = None  # a stratified subset of the test images (quick runs); None for all
+output_dir = None  # where the metrics file is written; None: the project's reports/
+checkpoint_dir = None  # where trained weights are cached (not used by this notebook); None: the project's checkpoints/
 epochs = 10  # passes over the training set
 batch_size = 128  # images per optimizer step
 optimizer = 'adamw'  # sgd, momentum, nesterov, adam, adamw or rmsprop
-lr = 0.003  # peak learning rate
+lr = 0.003  # (peak) learning rate
 scheduler = "onecycle"  # none, step, cosine or onecycle
 weight_decay = 0.05  # L2 penalty
 label_smoothing = 0.1  # label smoothing of the cross-entropy loss
@@ -38,7 +37,7 @@ misses_shown = 32  # misclassified digits in the gallery (0 for none)
 import pandas as pd
 from IPython.display import Markdown, display
 
-from mnist_lib import config, data, metrics, models, plots, reports, training
+from mnist_lib import config, data, describe, metrics, models, plots, reports, training
 
 reports.setup_notebook()
 run = reports.start_run("02_ann", globals())
@@ -60,8 +59,7 @@ display(splits.describe().style.format({"min": "{:.4f}", "max": "{:.4f}", "mean"
                                         "images": "{:,}"}))
 display(Markdown(
     f"Training on **{sizes['train']:,}** images, selecting on **{sizes['validation']:,}** and testing on "
-    f"**{sizes['test']:,}**; inputs normalized with `{P.normalization}` (mean {splits.mean:.4f}, "
-    f"std {splits.std:.4f})."
+    f"**{sizes['test']:,}**; {describe.normalization_text(P.normalization, splits.mean, splits.std)}."
 ))
 
 # %% [markdown]
@@ -84,33 +82,33 @@ first = param_table.iloc[0]
 display(Markdown(
     f"The network has **{n_params:,}** trainable parameters, **{params_mb:.2f} MB** as float32. "
     f"The first layer, `{first['layer']}`, holds {first['params'] / n_params:.1%} of them: it connects "
-    f"every one of the 784 pixels to each of its {first['weight shape'][0]} units, so the size of a fully "
-    "connected network is dominated by the input resolution. During training with Adam every parameter "
-    f"also has a gradient and two moment estimates, about {4 * params_mb:.2f} MB in all, still tiny next "
-    "to the activations of a batch; the model would fit in any device's memory many times over."
+    f"every one of the {first['weight shape'][1]} pixels to each of its {first['weight shape'][0]} units, so the "
+    "size of a fully connected network is dominated by the input resolution. "
+    + describe.training_memory_text(n_params, P.optimizer)
 ))
 
 # %% [markdown]
 # ## Training
 #
-# The optimizer, learning rate and schedule come from the parameters (by default Adam with a one-cycle
-# schedule: warm up to the peak rate, then anneal); the loss is cross-entropy and the mini-batches are
-# reshuffled every epoch. After each epoch the model is measured on the
-# validation split; at the end the weights of the best validation epoch are restored.
+# The optimizer, learning rate, schedule, loss and batch size come from the parameters; the sentence
+# under the log names the ones this run used. The mini-batches are reshuffled every epoch. After each
+# epoch the model is measured on the validation split; at the end the weights of the best validation
+# epoch are restored. In the log, `train_loss` is the loss the optimizer minimized and `train_nll` the
+# plain negative log-likelihood of the true digit on the same batches (the two are equal without label
+# smoothing); `val_loss` is the negative log-likelihood on the validation split.
 
 # %%
 cfg = config.train_config_from(P)
 history = training.fit(model, splits, cfg, desc="ANN 784-120-84-10")
 n_epochs = len(history.records)
-epochs_text = f"{n_epochs} epoch{'' if n_epochs == 1 else 's'}"
+epochs_text = describe.plural(n_epochs, "epoch")
 log = history.to_frame().drop(columns="timestamp").set_index("epoch")
-display(log.style.format({"train_loss": "{:.4f}", "val_loss": "{:.4f}", "train_accuracy": "{:.2%}",
-                          "val_accuracy": "{:.2%}", "lr": "{:.2e}", "seconds": "{:.1f}"})
+display(log.style.format({"train_loss": "{:.4f}", "train_nll": "{:.4f}", "val_loss": "{:.4f}",
+                          "train_accuracy": "{:.2%}", "val_accuracy": "{:.2%}", "lr": "{:.2e}", "seconds": "{:.1f}"})
         .highlight_max(subset=["val_accuracy"], color="#d7f0d7"))
 display(Markdown(
-    f"Optimizer `{cfg.optimizer}`, peak learning rate {cfg.lr:g}, schedule `{cfg.scheduler}`, batch size "
-    f"{cfg.batch_size}. {epochs_text} in **{history.train_seconds:.1f} s** of training on {run.device}. "
-    f"The best validation accuracy, **{history.best_val_accuracy:.2%}**, came in epoch "
+    describe.training_setup(cfg) + f" {epochs_text} ran in **{history.train_seconds:.1f} s** of training on "
+    f"{run.device}. The best validation accuracy, **{history.best_val_accuracy:.2%}**, came in epoch "
     f"**{history.best_epoch}** (highlighted); those weights are the ones evaluated below. The `lr` column "
     "is the learning rate at the start of each epoch."
 ))
@@ -118,16 +116,19 @@ display(Markdown(
 # %% [markdown]
 # ## Learning curves
 #
-# Loss and accuracy per epoch on the training and validation splits. Training metrics are averaged over
-# the epoch while the weights still change; validation metrics are measured at its end. A validation
-# curve that turns up while the training loss keeps falling would signal overfitting.
+# Loss and accuracy per epoch on the training and validation splits; the text under the figure says which
+# losses are drawn. Training metrics are averaged over the epoch while the weights still change;
+# validation metrics are measured at its end. A validation loss that turns up while the training loss of
+# the same kind keeps falling would signal overfitting.
 
 # %%
 frame = history.to_frame()
-reports.show(plots.learning_curves(frame, title="ANN 784-120-84-10: learning curves"))
+reports.show(plots.learning_curves(frame, title="ANN 784-120-84-10: learning curves",
+                                   label_smoothing=P.label_smoothing))
 last = frame.iloc[-1]
 gap = last["train_accuracy"] - last["val_accuracy"]
 display(Markdown(
+    describe.curves_text(frame, P.label_smoothing) + " "
     f"In the last epoch the training accuracy is {last['train_accuracy']:.2%} and the validation accuracy "
     f"{last['val_accuracy']:.2%}, a gap of {100 * gap:+.2f} percentage points; validation loss went from "
     f"{frame['val_loss'].iloc[0]:.4f} after the first epoch to {last['val_loss']:.4f}."
@@ -146,7 +147,7 @@ reference = reports.compare_with_reference("ann", acc, P, epochs_run=len(history
 REFERENCE = reference.reference  # the reference report's test accuracy (%)
 measured, low, high = reference.measured, reference.low, reference.high
 display(reference.table())
-display(Markdown(f"Test accuracy: **{acc}**. " + reference.text()))
+display(Markdown(f"Test accuracy: **{acc}**. " + reference.setting_text() + " " + reference.text()))
 
 # %%
 target_check = reports.check_target("ann", measured, P)
@@ -155,8 +156,8 @@ display(Markdown(target_check.text()))
 # %% [markdown]
 # ## Misclassified digits
 #
-# Every test image the network gets wrong, with its index in the original 10,000-image test set, the
-# true label, the prediction and the probability the network gave its (wrong) answer.
+# Every test image the network gets wrong, with its index in the full test set, the true label, the
+# prediction and the probability the network gave its (wrong) answer.
 
 # %%
 misses = metrics.find_misses(pred.targets, pred.preds, pred.probs, indices=splits.test_index)
@@ -170,8 +171,8 @@ display(misses.head(10).style.format({"confidence": "{:.1%}", "true_prob": "{:.1
 
 # %% [markdown]
 # The gallery shows the mistakes the network was most confident about (pixel values un-normalized for
-# display). Many are ambiguous or badly written even for a human reader; the ones that look clear hint at
-# what a network that ignores the 2-D layout of the pixels misses.
+# display). Some may be ambiguous or badly written even for a human reader; the ones that look clear hint
+# at what a network that ignores the 2-D layout of the pixels misses.
 
 # %%
 if P.misses_shown == 0 or len(misses) == 0:
@@ -218,11 +219,12 @@ display(Markdown(
     f"{REFERENCE:.2f}%.\n"
     f"- It misclassifies {len(misses):,} of {len(pred.targets):,} test digits; digit {worst} is the hardest "
     f"(recall {worst_acc:.2%}).\n"
-    "- Having no notion of neighbouring pixels, it is the baseline the convolutional networks of "
-    "03_lenet and 04_cnn improve on."
+    "- Having no notion of neighbouring pixels, it is the baseline for the convolutional networks of "
+    "03_lenet and 04_cnn."
 ))
 
 # %%
+reports.save_predictions(run, {"test_accuracy": pred}, splits.test_index)
 metrics_file = reports.finish_run(
     run,
     headline={"test accuracy": f"{measured:.2f}% (95% CI {low:.2f}–{high:.2f}%)",

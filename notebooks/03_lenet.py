@@ -6,24 +6,23 @@
 # image, so the same feature detector is reused at every position, and average pooling halves the
 # resolution between the convolutions. It expects 32×32 inputs, so the 28×28 MNIST digits are padded
 # with two background pixels on each side. This report shows the architecture and its size, the
-# training log, sample predictions, the confusion matrix and the best and worst recognized digits.
-# The reference report reached **98.73%** test accuracy after 15 epochs; the comparison below is
-# computed from this run's measurement. The trained weights are saved as a checkpoint that 06_feature_maps
-# reuses.
+# training log, sample predictions, the confusion matrix, the best and worst recognized digits and the
+# test accuracy beside the reference report's result and the series' target (both from
+# `mnist_lib.references`). The trained weights are saved as a checkpoint that 06_feature_maps reuses.
 
 # %% tags=["parameters"]
-data_dir = "../data"  # where MNIST is cached (torchvision layout under MNIST/raw)
+data_dir = None  # where MNIST is cached (torchvision layout under MNIST/raw); None: the project's data/
 data_source = None  # a folder with the four IDX files, tried before the mirrors
 seed = 0  # seed for the split, the initial weights, the shuffling and the augmentation
 device = "auto"  # auto, cpu, cuda or mps
-train_limit = None  # a stratified subset of the 60,000 training images (quick runs)
-test_limit = None  # a stratified subset of the 10,000 test images (quick runs)
-output_dir = "../reports"  # where the metrics file is written
-checkpoint_dir = "../checkpoints"  # where trained weights are cached and reused
+train_limit = None  # a stratified subset of the training images (quick runs); None for all
+test_limit = None  # a stratified subset of the test images (quick runs); None for all
+output_dir = None  # where the metrics file is written; None: the project's reports/
+checkpoint_dir = None  # where trained weights are cached and reused; None: the project's checkpoints/
 epochs = 15  # passes over the training set
 batch_size = 128  # images per optimizer step
 optimizer = "adam"  # sgd, momentum, nesterov, adam, adamw or rmsprop
-lr = 0.003  # peak learning rate
+lr = 0.003  # (peak) learning rate
 scheduler = "onecycle"  # none, step, cosine or onecycle
 weight_decay = 0.0  # L2 penalty
 label_smoothing = 0.0  # label smoothing of the cross-entropy loss
@@ -49,7 +48,7 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import Markdown, display
 
-from mnist_lib import config, data, metrics, models, plots, reports, training
+from mnist_lib import checkpoints, config, data, describe, metrics, models, plots, reports, training
 
 reports.setup_notebook()
 run = reports.start_run("03_lenet", globals())
@@ -59,9 +58,9 @@ display(run.provenance_frame())
 # %% [markdown]
 # ## Data
 #
-# The images are padded from 28×28 to 32×32 (zeros, i.e. background, two pixels on every side) and
-# normalized with the statistics of the training split. The validation split picks the best epoch;
-# the test split is only used for the final numbers.
+# The images are padded from 28×28 to 32×32 (zeros, i.e. background, two pixels on every side) and then
+# normalized as the `normalization` parameter asks. The validation split picks the best epoch; the test
+# split is only used for the final numbers.
 
 # %%
 IMAGE_SIZE, RESIZE_MODE = models.model_input_size("lenet5"), "pad"
@@ -74,9 +73,8 @@ display(splits.describe().style.format({"min": "{:.4f}", "max": "{:.4f}", "mean"
                                         "images": "{:,}"}))
 display(Markdown(
     f"Training on **{sizes['train']:,}** images of {IMAGE_SIZE}×{IMAGE_SIZE}, selecting on "
-    f"**{sizes['validation']:,}** and testing on **{sizes['test']:,}**; inputs normalized with "
-    f"`{P.normalization}` (mean {splits.mean:.4f}, std {splits.std:.4f}, computed after padding, so "
-    "slightly lower than on 28×28 images)."
+    f"**{sizes['validation']:,}** and testing on **{sizes['test']:,}**; "
+    f"{describe.normalization_text(P.normalization, splits.mean, splits.std, padded=True)}."
 ))
 
 # %% [markdown]
@@ -111,11 +109,13 @@ display(Markdown(
 # %% [markdown]
 # ## Training
 #
-# The optimizer, learning rate and schedule come from the parameters (by default Adam with a one-cycle
-# schedule and no augmentation). Training is skipped when a checkpoint trained with exactly these
-# settings (model, training configuration, data settings and seed) already exists in `checkpoint_dir`;
-# its weights and its training log are loaded instead. Either way the checkpoint is what
-# 06_feature_maps inspects. Each row of the log carries the time (UTC) at which the epoch ended.
+# The optimizer, learning rate, schedule, loss and augmentation come from the parameters; the sentence
+# under the log names the ones this run used. Training is skipped when a checkpoint trained with exactly
+# these settings (model, training configuration, data settings, seed and the source of the code that shapes the weights) already exists in
+# `checkpoint_dir`; its weights and its training log are loaded instead. Either way the checkpoint is what
+# 06_feature_maps inspects. Each row of the log carries the time (UTC) at which the epoch ended;
+# `train_loss` is the loss the optimizer minimized and `train_nll` the plain negative log-likelihood of
+# the true digit on the same batches (equal without label smoothing).
 
 # %%
 cfg = config.train_config_from(P)
@@ -123,26 +123,23 @@ data_params = {"train_limit": P.train_limit, "test_limit": P.test_limit, "normal
                "image_size": IMAGE_SIZE, "resize_mode": RESIZE_MODE, "seed": P.seed}
 checkpoint_params = {"train": cfg.to_dict(), "data": data_params}
 Path(P.checkpoint_dir).mkdir(parents=True, exist_ok=True)
-checkpoint = training.checkpoint_path(P.checkpoint_dir, "lenet5", checkpoint_params, cfg.seed)
-history, loaded = training.fit_or_load(model, "lenet5", splits, cfg, P.checkpoint_dir, data_params=data_params,
-                                       desc="LeNet-5")
-source = f"loaded from `{checkpoint.name}` (no training in this run)" if loaded else \
-    f"trained in this run and saved to `{checkpoint.name}`"
+weights = checkpoints.fit_or_load(model, "lenet5", splits, cfg, P.checkpoint_dir, data_params=data_params,
+                                  desc="LeNet-5")
+history, loaded, checkpoint = weights.history, weights.loaded, weights.path
 if history is None:
     frame = None
-    display(Markdown(f"The weights were {source}; that checkpoint holds no training log, so the log and the "
+    display(Markdown(weights.sentence() + " That checkpoint holds no training log, so the log and the "
                      "learning curves are not available."))
 else:
     frame = history.to_frame()
     display(frame.set_index("epoch").style
-            .format({"train_loss": "{:.4f}", "val_loss": "{:.4f}", "train_accuracy": "{:.2%}",
+            .format({"train_loss": "{:.4f}", "train_nll": "{:.4f}", "val_loss": "{:.4f}", "train_accuracy": "{:.2%}",
                      "val_accuracy": "{:.2%}", "lr": "{:.2e}", "seconds": "{:.1f}"})
             .highlight_max(subset=["val_accuracy"], color="#d7f0d7"))
     display(Markdown(
-        f"The weights were {source}. Optimizer `{cfg.optimizer}`, peak learning rate {cfg.lr:g}, schedule "
-        f"`{cfg.scheduler}`, batch size {cfg.batch_size}, augmentation {'on' if cfg.augment else 'off'}. "
-        f"{len(history.records)} epoch{'' if len(history.records) == 1 else 's'} took "
-        f"**{history.train_seconds:.1f} s** of training; the best "
+        f"{weights.sentence()} {describe.training_setup(cfg)} "
+        f"{describe.plural(len(history.records), 'epoch')} took "
+        f"**{history.train_seconds:.1f} s** of training{' in that run' if loaded else ''}; the best "
         f"validation accuracy, **{history.best_val_accuracy:.2%}**, came in epoch **{history.best_epoch}** "
         "(highlighted), and those weights are the ones evaluated below."
     ))
@@ -150,19 +147,21 @@ else:
 # %% [markdown]
 # ## Learning curves
 #
-# Loss and accuracy per epoch on the training and validation splits. Training metrics are averaged over
-# the epoch while the weights still change; validation metrics are measured at its end.
+# Loss and accuracy per epoch on the training and validation splits; the text under the figure says which
+# losses are drawn and how the training and validation measurements differ.
 
 # %%
 if frame is None:
     display(Markdown("No training log in the checkpoint, so no learning curves."))
 else:
-    reports.show(plots.learning_curves(frame, title="LeNet-5: learning curves"))
+    reports.show(plots.learning_curves(frame, title="LeNet-5: learning curves", label_smoothing=P.label_smoothing))
     last = frame.iloc[-1]
     display(Markdown(
+        describe.curves_text(frame, P.label_smoothing) + " "
+        + describe.train_metrics_note(cfg.augment is not None, model) + " "
         f"In the last epoch the training accuracy is {last['train_accuracy']:.2%} and the validation "
         f"accuracy {last['val_accuracy']:.2%} (gap {100 * (last['train_accuracy'] - last['val_accuracy']):+.2f} "
-        f"percentage points); the validation loss fell from {frame['val_loss'].iloc[0]:.4f} after the first "
+        f"percentage points); the validation loss went from {frame['val_loss'].iloc[0]:.4f} after the first "
         f"epoch to {last['val_loss']:.4f}."
     ))
 
@@ -201,7 +200,7 @@ if len(pairs):
     top = pairs.iloc[0]
     display(Markdown(
         f"The most frequent mistake is a **{int(top['true'])}** read as **{int(top['predicted'])}** "
-        f"({int(top['count'])} times, {top['share_of_true']:.2%} of all {int(top['true'])}s). The five most "
+        f"({int(top['count'])} times, {top['share_of_true']:.2%} of all {int(top['true'])}s). The {len(pairs)} most "
         f"frequent confusions make up {int(pairs['count'].sum())} of the {int(cm.sum() - cm.trace())} errors."
     ))
 
@@ -234,7 +233,7 @@ reference = reports.compare_with_reference("lenet5", acc, P, epochs_run=epochs_r
 REFERENCE = reference.reference  # the reference report's test accuracy (%)
 measured, low, high = reference.measured, reference.low, reference.high
 display(reference.table())
-display(Markdown(f"Test accuracy: **{acc}**. " + reference.text()))
+display(Markdown(f"Test accuracy: **{acc}**. " + reference.setting_text() + " " + reference.text()))
 
 # %%
 target_check = reports.check_target("lenet5", measured, P)
@@ -244,7 +243,7 @@ display(Markdown(target_check.text()))
 # ## Conclusions
 
 # %%
-train_seconds = history.train_seconds if history is not None else None
+train_seconds = weights.this_run_seconds  # None when the weights were reused: this run trained nothing
 ann_params = models.count_parameters(models.build_model("ann"))
 display(Markdown(
     f"- LeNet-5 has {n_params:,} parameters ({params_mb:.2f} MB as float32), "
@@ -256,12 +255,14 @@ display(Markdown(
 ))
 
 # %%
+reports.save_predictions(run, {"test_accuracy": pred}, splits.test_index)
 metrics_file = reports.finish_run(
     run,
     headline={"test accuracy": f"{measured:.2f}% (95% CI {low:.2f}–{high:.2f}%)",
               "target": target_check.short(),
               "parameters": f"{n_params:,}",
-              "train seconds": f"{train_seconds:.1f}" if train_seconds is not None else "n/a"},
+              "train seconds": f"{train_seconds:.1f}" if train_seconds is not None else
+              f"none: weights reused (trained in {weights.train_seconds:.1f} s on {weights.trained_at})"},
     target=target_check.to_dict(),
     test_accuracy=measured,
     test_accuracy_low=low,
@@ -271,6 +272,9 @@ metrics_file = reports.finish_run(
     best_epoch=history.best_epoch if history is not None else None,
     best_val_accuracy=100 * history.best_val_accuracy if history is not None else None,
     loaded_from_checkpoint=loaded,
+    checkpoint_train_seconds=weights.train_seconds,
+    checkpoint_trained_at=weights.trained_at,
+    checkpoint_commit=weights.commit,
     parameters=n_params,
     parameters_mb=params_mb,
     misses=int(cm.sum() - cm.trace()),

@@ -12,14 +12,14 @@
 # with the same recipe (the section *Models* says which happened).
 
 # %% tags=["parameters"]
-data_dir = "../data"  # where MNIST is cached (torchvision layout under MNIST/raw)
+data_dir = None  # where MNIST is cached (torchvision layout under MNIST/raw); None: the project's data/
 data_source = None  # a folder with the four IDX files, tried before the mirrors
 seed = 0  # seed for splits, initial weights, shuffling and augmentation
 device = "auto"  # auto, cpu, cuda or mps
-train_limit = None  # a stratified subset of the training set (quick runs); None for all 60,000
-test_limit = None  # a stratified subset of the test set (quick runs); None for all 10,000
-output_dir = "../reports"  # where the metrics file is written
-checkpoint_dir = "../checkpoints"  # where trained weights are cached
+train_limit = None  # a stratified subset of the training images (quick runs); None for all
+test_limit = None  # a stratified subset of the test images (quick runs); None for all
+output_dir = None  # where the metrics file is written; None: the project's reports/
+checkpoint_dir = None  # where trained weights are cached; None: the project's checkpoints/
 image_index = 0  # position of the test image to look at, within the (limited) test set
 fallback_epochs = 3  # epochs to train a model here when the checkpoint of 03 / 04 cannot be reused
 
@@ -68,9 +68,8 @@ display(sources.style.format({"test accuracy": "{:.2%}", "mean": "{:.4f}", "std"
 
 # %% [markdown]
 # The test accuracy is measured on the same (possibly limited) test set for both
-# models. It tells how much to trust the pictures below: a network trained for a
-# single epoch already has meaningful first-layer filters, but its deeper features
-# are less sharp than those of a fully trained one.
+# models. It tells how much to trust the pictures below: the less a network has
+# learned, the less its deeper feature maps mean.
 
 # %% [markdown]
 # ## The chosen test image
@@ -112,8 +111,8 @@ reports.show(plots.feature_maps(lenet_maps["conv1"][0], "LeNet-5 conv1", ncols=6
 reports.show(plots.feature_maps(lenet_maps["conv2"][0], "LeNet-5 conv2", ncols=8))
 
 # %% [markdown]
-# In `conv2` the image is no longer recognizable as a digit: each map marks where a
-# combination of `conv1` patterns occurs.
+# In `conv2` each map marks where a combination of `conv1` patterns occurs, at a
+# coarser scale.
 
 # %%
 reports.show(plots.feature_maps(lenet_maps["conv3"][0], "LeNet-5 conv3"))
@@ -123,7 +122,7 @@ reports.show(plots.feature_maps(lenet_maps["conv3"][0], "LeNet-5 conv3 (zoom)", 
 conv3 = lenet_maps["conv3"][0].flatten()
 display(Markdown(
     f"The 120 `conv3` values of this image range from {float(conv3.min()):.2f} to {float(conv3.max()):.2f}; "
-    f"{int((conv3.abs() > 1).sum())} of them exceed 1 in magnitude (after tanh they are close to ±1). "
+    f"{int((conv3.abs() > 1).sum())} of them exceed 1 in magnitude (tanh maps those beyond ±0.76). "
     "This 120-number code is all the fully connected head sees of the image."))
 
 # %% [markdown]
@@ -237,14 +236,20 @@ def verdict(pred):
     return "correctly" if pred == label else f"wrongly (as {pred})"
 
 
+def maps_text(maps):
+    first, last = maps["conv1"][0], maps["conv3"][0]
+    return (f"{first.shape[0]} maps of {first.shape[1]}x{first.shape[2]} to {last.shape[0]} maps of "
+            f"{last.shape[1]}x{last.shape[2]}")
+
+
 display(Markdown(f"""
 - Weights of LeNet-5: {lenet.note}; of the CNN: {cnn.note}.
 - On the {len(lenet.splits.y_test):,} test images, LeNet-5 reaches **{lenet_test.accuracy:.2%}** and the CNN
   **{cnn_test.accuracy:.2%}** accuracy.
 - Test image #{P.image_index} (a {label}) is classified {verdict(lenet_pred)} by LeNet-5 with
   {lenet_probs[0, lenet_pred]:.1%} confidence and {verdict(cnn_pred)} by the CNN with {cnn_probs[0, cnn_pred]:.1%}.
-- Layer by layer the maps lose spatial detail and gain channels: LeNet-5 goes from 6 maps of 28x28 to 120 single
-  numbers, the CNN from 4 maps of 14x14 to 64 maps of 3x3.
+- Layer by layer the maps lose spatial detail and gain channels: LeNet-5 goes from {maps_text(lenet_maps)},
+  the CNN from {maps_text(cnn_maps)}.
 - Share of the saliency on the strokes themselves: {lenet_on:.1%} (LeNet-5) and {cnn_on:.1%} (CNN); around
   them: {around["LeNet-5"]["saliency share"]:.1%} and {around["the CNN"]["saliency share"]:.1%}.
 """))

@@ -2,25 +2,27 @@
 # # 07_hyperparameters — A hyperparameter study
 #
 # How much do the usual knobs matter for a fully connected network on MNIST? Starting
-# from a base configuration (the 784-128-64-10 MLP, inputs normalized with the
-# training set's mean and standard deviation, SGD with momentum), this report changes
-# one factor at a time: input normalization, depth and width, learning rate, the
-# size of the training set and the batch size. Each table gives the validation
-# accuracy (used to choose between configurations), the test accuracy (reported
-# only), training seconds and the parameter count. The best configuration by
-# validation accuracy is then examined class by class, with examples of its correct
-# and wrong predictions. It reproduces the reference findings: normalization,
-# a sensible learning rate and more data matter far more than extra depth or width.
+# from a base configuration (the 784-128-64-10 MLP on inputs standardized with the
+# training split's mean and standard deviation, trained with the `optimizer`, `lr`,
+# `batch_size`, `scheduler` and `epochs` parameters; the section *Data and the base
+# configuration* states this run's), this report changes one factor at a time: input
+# normalization, depth and width, learning rate, the size of the training set and the
+# batch size. Each table gives the validation accuracy (used to choose between
+# configurations), the test accuracy (reported only), training seconds and the
+# parameter count. The best configuration by validation accuracy is then examined
+# class by class, with examples of its correct and wrong predictions. The conclusions
+# set the measured effect of each factor beside the reference report's finding (from
+# `mnist_lib.references`).
 
 # %% tags=["parameters"]
-data_dir = "../data"  # where MNIST is cached (torchvision layout under MNIST/raw)
+data_dir = None  # where MNIST is cached (torchvision layout under MNIST/raw); None: the project's data/
 data_source = None  # a folder with the four IDX files, tried before the mirrors
 seed = 0  # seed for splits, initial weights, shuffling and augmentation
 device = "auto"  # auto, cpu, cuda or mps
-train_limit = None  # a stratified subset of the training set (quick runs); None for all 60,000
-test_limit = None  # a stratified subset of the test set (quick runs); None for all 10,000
-output_dir = "../reports"  # where the metrics file is written
-checkpoint_dir = "../checkpoints"  # where trained weights are cached
+train_limit = None  # a stratified subset of the training images (quick runs); None for all
+test_limit = None  # a stratified subset of the test images (quick runs); None for all
+output_dir = None  # where the metrics file is written; None: the project's reports/
+checkpoint_dir = None  # where trained weights are cached; None: the project's checkpoints/
 epochs = 5  # passes over the training set, for every configuration
 batch_size = 128  # batch size of the base configuration
 optimizer = "momentum"  # optimizer of every configuration
@@ -43,7 +45,7 @@ import math
 
 from IPython.display import Markdown, display
 
-from mnist_lib import config, data, metrics, plots, reports, study
+from mnist_lib import config, data, describe, metrics, plots, references, reports, study
 
 reports.setup_notebook()
 run = reports.start_run("07_hyperparameters", globals())
@@ -58,10 +60,7 @@ run.provenance_frame()
 # configuration. Every configuration starts from the same seed, so differences come
 # from the factor that changed, not from a luckier initialization. Where several
 # studies share a configuration (the base appears in most of them), it is trained
-# once. A run counts as **diverged** when its loss became non-finite or its final
-# training loss is no better than guessing: above ln(10) − 0.01 = 2.293, where
-# ln(10) = 2.303 is the loss of guessing uniformly among the ten digits (a network
-# that has collapsed to predicting the class frequencies ends at about 2.301).
+# once.
 
 # %%
 raw = data.load_mnist(P.data_dir, source=P.data_source)
@@ -69,16 +68,18 @@ base = study.StudyConfig(hidden=study.BASE_HIDDEN, normalization="dataset", lr=P
 hp = study.HyperparameterStudy(raw, base=base, epochs=P.epochs, optimizer=P.optimizer, scheduler=P.scheduler,
                                seed=P.seed, train_limit=P.train_limit, test_limit=P.test_limit, device=run.device)
 display(hp.splits(base.normalization).describe())
-display(Markdown(f"Base configuration: {base.describe()}; optimizer {P.optimizer}, schedule {P.scheduler}, "
-                 f"{P.epochs} epochs."))
+display(Markdown(f"Base configuration: {base.describe()}; optimizer {describe.optimizer_text(P.optimizer)}; "
+                 f"{describe.schedule_text(P.scheduler, None)}; {describe.plural(P.epochs, 'epoch')}. "
+                 + study.divergence_rule()))
 
 # %% [markdown]
 # ## Normalization
 #
 # The same network trained on pixels in [0, 1] ("none"), on raw pixel values 0..255
 # ("raw") and on pixels standardized with the training set's mean and standard
-# deviation ("dataset"). Large, all-positive inputs make the first layer's
-# pre-activations huge, so the same learning rate takes far too large steps.
+# deviation ("dataset"), all at the base learning rate. Large, all-positive inputs
+# make the first layer's pre-activations large, so the same learning rate takes much
+# larger steps.
 
 # %%
 norm = hp.sweep("normalization", ["none", "raw", "dataset"])
@@ -87,23 +88,13 @@ reports.show(plots.metric_bar(study.accuracy_long(norm, "setting"), x="setting",
                               title="Accuracy by input normalization", ylabel="Accuracy (%)"))
 
 # %%
-by_norm = norm.set_index("setting")
-
-
-def outcome(row):
-    return "diverged" if row.diverged else f"reaches {row.val_accuracy:.2%} validation accuracy"
-
-
-display(Markdown(
-    f"With dataset normalization the MLP {outcome(by_norm.loc['dataset'])}; with pixels in [0, 1] it "
-    f"{outcome(by_norm.loc['none'])}; with raw 0..255 pixels it {outcome(by_norm.loc['raw'])} "
-    f"(final training loss {by_norm.loc['raw', 'final_train_loss']:.4g}) at the same learning rate {P.lr:g}."))
+display(Markdown(study.normalization_reading(norm, P.lr)))
 
 # %% [markdown]
 # ## Depth and width
 #
-# From a linear classifier (no hidden layer) to three hidden layers, and a wide
-# two-layer network. The parameter count grows much faster than the accuracy.
+# The base configuration with each of the hidden-layer settings of the
+# `hidden_layers` parameter ("linear" is a linear classifier, with no hidden layer).
 
 # %%
 hidden = hp.sweep("hidden", [config.parse_hidden(text) for text in P.hidden_layers])
@@ -113,25 +104,14 @@ reports.show(plots.metric_bar(study.accuracy_long(hidden, "setting"), x="setting
                               title="Accuracy by hidden layers", ylabel="Accuracy (%)"))
 
 # %%
-ok = hidden[~hidden.diverged]
-linear = hidden[hidden.setting == "linear"]
-top = ok.loc[ok.val_accuracy.idxmax()]
-text = (f"The best architecture here is {top.architecture} with {top.val_accuracy:.2%} validation accuracy and "
-        f"{top.params:,} parameters")
-if len(linear) and top.setting != "linear":
-    text += (f"; the linear classifier ({linear.params.iloc[0]:,} parameters) reaches "
-             f"{linear.val_accuracy.iloc[0]:.2%}")
-if len(hidden) > 1:
-    text += (f". The largest network has {hidden.params.max() / hidden.params.min():.0f} times the parameters of "
-             "the smallest")
-display(Markdown(text + "."))
+display(Markdown(study.depth_reading(hidden)))
 
 # %% [markdown]
 # ## Learning rate
 #
-# The base configuration at learning rates from far too small to far too large
+# The base configuration at each learning rate of the `learning_rates` parameter
 # (log scale). Too small a rate barely moves the weights in the given epochs; too
-# large a rate overshoots and the loss explodes (a red X marks a diverged run).
+# large a rate overshoots and the loss can explode (a red X marks a diverged run).
 
 # %%
 lrs = hp.sweep("lr", P.learning_rates)
@@ -139,25 +119,14 @@ display(study.format_table(lrs, ["setting", "val_accuracy", "test_accuracy", "fi
 reports.show(plots.lr_sweep_plot(lrs))
 
 # %%
-good = lrs[~lrs.diverged]
-smallest = lrs.loc[lrs.lr.idxmin()]
-diverged_lrs = ", ".join(f"{v:g}" for v in lrs.lr[lrs.diverged]) or "none"
-text = f"Diverged: {diverged_lrs}. "
-best_lr_text = "no rate trained without diverging"
-if len(good):
-    best_lr = good.loc[good.val_accuracy.idxmax()]
-    best_lr_text = f"the best, {best_lr.lr:g}, reaches {best_lr.val_accuracy:.2%}"
-    text += f"The best learning rate is {best_lr.lr:g} ({best_lr.val_accuracy:.2%} validation accuracy). "
-if not smallest.diverged:
-    text += (f"The smallest, {smallest.lr:g}, ends at a training loss of {smallest.final_train_loss:.3f} and "
-             f"{smallest.val_accuracy:.2%} validation accuracy after {P.epochs} epoch{'s' * (P.epochs != 1)}.")
-display(Markdown(text))
+display(Markdown(study.lr_reading(lrs, P.epochs)))
 
 # %% [markdown]
 # ## Training-set size
 #
-# The base configuration trained on the whole training split and on stratified
-# halves and quarters of it (validation and test sets unchanged).
+# The base configuration trained on each share of the training split in the
+# `train_fractions` parameter (stratified subsets; validation and test sets
+# unchanged).
 
 # %%
 fractions = hp.sweep("train_fraction", P.train_fractions)
@@ -167,14 +136,7 @@ reports.show(plots.metric_line(study.accuracy_long(fractions, "train_images"), x
                                hue="split", title="Accuracy by number of training images"))
 
 # %%
-most, least = fractions.loc[fractions.train_images.idxmax()], fractions.loc[fractions.train_images.idxmin()]
-text = f"With {most.train_images:,} training images the validation accuracy is {most.val_accuracy:.2%}"
-if least.train_images < most.train_images:
-    text += (f"; with {least.train_images:,} it is {least.val_accuracy:.2%} "
-             f"({100 * (most.val_accuracy - least.val_accuracy):+.2f} points for "
-             f"{most.train_images / least.train_images:.1f}x the data). Fewer images also mean fewer weight updates "
-             "in the same number of epochs")
-display(Markdown(text + "."))
+display(Markdown(study.size_reading(fractions)))
 
 # %% [markdown]
 # ## Batch size
@@ -200,8 +162,8 @@ display(Markdown(", ".join(
 #
 # Every distinct configuration trained above, with its training time (the
 # optimization steps of all epochs; the validation pass after each epoch is not
-# counted). Time grows with the parameter count,
-# the number of training images and the number of (small) batches. The seconds are
+# counted). Time is expected to grow with the
+# parameter count, the number of training images and the number of (small) batches. The seconds are
 # wall-clock times on the machine that built this report: on a shared or busy
 # machine they are noisy, so only large differences are meaningful.
 
@@ -241,9 +203,9 @@ display(Markdown(f"The hardest digit is {worst} (F1 {per_class.f1.min():.3f}), t
 # ## Correct and wrong predictions
 #
 # Test images the best configuration gets right (with its confidence), then the
-# ones it gets wrong, most confident mistakes first. Many mistakes are digits that
+# ones it gets wrong, most confident mistakes first. Some mistakes may be digits that
 # a person would also hesitate over; confident mistakes on clear digits show what
-# a fully connected network, which ignores the spatial layout, cannot learn.
+# a fully connected network, which ignores the spatial layout, fails to learn here.
 
 # %%
 pixels = hp.test_pixels()
@@ -254,31 +216,30 @@ reports.show(plots.misses_gallery(pixels, best.test.targets, best.test.preds, be
 n_wrong = int((best.test.preds != best.test.targets).sum())
 display(Markdown(f"{n_wrong:,} of {len(best.test.targets):,} test images are misclassified."))
 
-
 # %% [markdown]
 # ## Conclusions
 
 # %%
-def val_of(frame, setting):
-    row = frame[frame.setting == setting]
-    return f"{row.val_accuracy.iloc[0]:.2%}" + (" (diverged)" if row.diverged.iloc[0] else "") if len(row) else "n/a"
-
-
+effects = study.factor_effects({"normalization": norm, "hidden": hidden, "lr": lrs,
+                                "train_fraction": fractions, "batch_size": batches})
+finding = references.for_dataset().findings["07_hyperparameters"]
+most, least = fractions.loc[fractions.train_images.idxmax()], fractions.loc[fractions.train_images.idxmin()]
 display(Markdown(f"""
-- **Normalization**: validation accuracy {val_of(norm, 'dataset')} with dataset normalization,
-  {val_of(norm, 'none')} with pixels in [0, 1], {val_of(norm, 'raw')} with raw 0..255 pixels.
-- **Depth and width**: from {val_of(hidden, hidden.setting.iloc[0])} ({hidden.setting.iloc[0]},
-  {hidden.params.iloc[0]:,} parameters) to {val_of(hidden, hidden.setting.iloc[-1])}
+- **Normalization**: validation accuracy {study.val_text(norm, 'dataset')} with dataset normalization,
+  {study.val_text(norm, 'none')} with pixels in [0, 1], {study.val_text(norm, 'raw')} with raw 0..255 pixels.
+- **Depth and width**: from {study.val_text(hidden, hidden.setting.iloc[0])} ({hidden.setting.iloc[0]},
+  {hidden.params.iloc[0]:,} parameters) to {study.val_text(hidden, hidden.setting.iloc[-1])}
   ({hidden.setting.iloc[-1]}, {hidden.params.iloc[-1]:,} parameters).
-- **Learning rate**: diverged at {diverged_lrs}; the smallest rate, {smallest.lr:g}, reaches
-  {smallest.val_accuracy:.2%}; {best_lr_text}.
+- **Learning rate**: {study.lr_summary(lrs)}.
 - **Training-set size**: {most.val_accuracy:.2%} with {most.train_images:,} images, {least.val_accuracy:.2%} with
   {least.train_images:,}.
 - **Best configuration** (by validation): {best.label}, test accuracy **{best_acc}**, trained in
   {best.train_seconds:.2f} s.
+- **Against the reference**: {study.finding_reading(effects, finding)}
 """))
 
 # %%
+reports.save_predictions(run, {"test_accuracy": best.test}, hp.splits(best.config.normalization).test_index)
 reports.finish_run(
     run,
     headline={
@@ -298,6 +259,7 @@ reports.finish_run(
                  "batch_size": best.config.batch_size, "train_fraction": best.config.train_fraction,
                  "optimizer": P.optimizer, "scheduler": P.scheduler, "epochs": P.epochs},
     total_train_seconds=round(float(every.train_seconds.sum()), 2),
+    factor_spread_points={factor: round(float(value), 4) for factor, value in effects["spread_points"].items()},
     study={name: study.records_for_json(frame) for name, frame in (
         ("normalization", norm), ("hidden_layers", hidden), ("learning_rate", lrs), ("train_fraction", fractions),
         ("batch_size", batches), ("all_configurations", every))},
