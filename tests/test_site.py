@@ -260,6 +260,19 @@ def test_headline_results_give_one_row_per_model_with_the_recorded_or_computed_i
     assert rows["07_hyperparameters · best configuration"].reference is None
 
 
+def test_the_optimizers_reference_markers_come_from_mnist_lib_references(tmp_path):
+    """05's metrics file holds no reference numbers: the markers are mnist_lib.references' values."""
+    from mnist_lib import references
+
+    expected = {name: r.accuracy for name, r in references.for_dataset("mnist").group("mlp").items()}
+    runs = fake_runs(tmp_path)
+    rows = {r.label: r.reference for r in site.headline_results(runs)}
+    assert rows["05_optimizers · sgd"] == expected["sgd"] and rows["05_optimizers · adam"] == expected["adam"]
+    assert rows["02_ann"] == 97.21  # from its metrics file
+    runs["05_optimizers"].metrics["params"]["dataset"] = "no-such-dataset"
+    assert {r.label: r.reference for r in site.headline_results(runs)}["05_optimizers · sgd"] is None
+
+
 def test_the_index_shows_the_summary_figure_a_thumbnail_per_report_and_the_table(tmp_path):
     from PIL import Image
 

@@ -184,16 +184,14 @@ def _number_or_none(value) -> float | None:
 
 
 def _optimizer_references(metrics: Mapping) -> dict[str, float]:
-    """The original report's accuracy per optimizer of 05, from :mod:`mnist_lib.references`
-    (the metrics file holds none); empty while that module is not part of the library."""
-    try:
-        from mnist_lib import references
-    except ImportError:
-        return {}
+    """The original report's accuracy per optimizer of 05 (its metrics file holds none), from
+    :mod:`mnist_lib.references`; none for a dataset without reference results."""
+    from mnist_lib import references
+
     dataset = (metrics.get("params") or {}).get("dataset", references.DEFAULT_DATASET)
     try:
         return {name: r.accuracy for name, r in references.for_dataset(dataset).group("mlp").items()}
-    except ParameterError:  # a dataset without reference results: no markers
+    except ParameterError:
         return {}
 
 
