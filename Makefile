@@ -11,14 +11,16 @@ DATA_DIR ?= data
 PROFILE ?= full
 SOURCE_ARG := $(if $(MNIST_SOURCE),--source $(MNIST_SOURCE),)
 
-.PHONY: help venv data reports reports-quick check-reports test test-fast lab bench clean clean-all
+.PHONY: help venv data reports reports-quick check-reports test test-fast lab bench clean clean-all publish sync-notebooks
 
 help:
 	@echo "make reports        build every HTML report (full profile) into reports/"
 	@echo "make test           run the test suite (unit tests + quick notebook build + browser)"
 	@echo "make reports-quick  the quick profile (a stratified subset, minutes)"
 	@echo "make data           acquire and verify MNIST into $(DATA_DIR)/"
-	@echo "make lab            JupyterLab on notebooks/ with the project's kernel"
+	@echo "make lab            JupyterLab on notebooks/ with the project's kernel and Jupytext (.ipynb <-> .py)"
+	@echo "make sync-notebooks bring each notebook and its paired notebooks/*.py script in step (jupytext --sync)"
+	@echo "make publish        gather the built reports into site/ for any static host (see README: the site)"
 	@echo "make bench          speed benchmarks (reports/benchmarks.json, .md)"
 	@echo "make check-reports  open the built reports in headless Chromium, save screenshots"
 
@@ -49,8 +51,16 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	MNIST_SOURCE=$(MNIST_SOURCE) $(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
+# Jupytext (a dependency) pairs every notebook with its py:percent script (notebooks/jupytext.toml):
+# saving in JupyterLab writes both files.
 lab: data
 	cd notebooks && ../$(PY) -m jupyter lab
+
+sync-notebooks: $(STAMP)
+	$(PY) -m jupytext --sync notebooks/*.ipynb
+
+publish: $(STAMP)
+	$(PY) -m mnist_lib publish --reports reports --output site
 
 bench: data
 	$(PY) benchmarks/run.py --data-dir $(DATA_DIR) --output reports

@@ -1,4 +1,4 @@
-"""Command line: ``python -m mnist_lib data|reports|diff|check-reports``.
+"""Command line: ``python -m mnist_lib data|reports|diff|check-reports|publish``.
 
 Bad input ends with one line on stderr naming what was wrong and exit code 2,
 never a traceback.
@@ -107,9 +107,25 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
+def _cmd_publish(args: argparse.Namespace) -> int:
+    from mnist_lib.build.publish import PublishError, publish
+
+    check_folder("--reports", args.reports)
+    check_folder("--output", args.output, must_exist=False)
+    try:
+        site = publish(Path(args.reports), Path(args.output))
+    except PublishError as exc:
+        print(f"error: cannot publish {args.reports}: {exc}", file=sys.stderr)
+        return 1
+    missing = f"; not built, a page says so: {', '.join(site.placeholders)}" if site.placeholders else ""
+    print(f"Site: {site.folder} ({len(site.pages)} pages, {site.files} files, {site.size / 1e6:.1f} MB{missing}); "
+          "open index.html or serve the folder with any static web server")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mnist_lib", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{data,reports,diff,check-reports}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{data,reports,diff,check-reports,publish}")
 
     data = sub.add_parser("data", help="acquire and verify a dataset (MNIST by default), print where it is")
     data.add_argument("--dataset", default="mnist", help="mnist (default), fashion-mnist, or idx (any folder of the "
@@ -151,6 +167,13 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check-reports", help="open the built reports in headless Chromium and check them")
     check.add_argument("--reports", default="reports", help="the folder with index.html (default: reports)")
     check.set_defaults(run=_cmd_check)
+
+    publish = sub.add_parser("publish", help="gather the index, reports, benchmarks, sweeps and images into one "
+                                             "folder for any static host")
+    publish.add_argument("--reports", default="reports", help="the built reports folder (default: reports)")
+    publish.add_argument("--output", default="site", help="the folder to publish to, replaced whole when an earlier "
+                                                          "publish made it (default: site)")
+    publish.set_defaults(run=_cmd_publish)
     return parser
 
 

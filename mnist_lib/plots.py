@@ -1107,3 +1107,79 @@ def per_class_bar(
             name = name.lower()
         ax.set_title(title or f"Per-class {name}")
     return fig
+
+
+# --------------------------------------------------------------------------
+# the index page
+# --------------------------------------------------------------------------
+
+
+def results_summary(results: pd.DataFrame, title: str | None = None) -> Figure:
+    """The series at a glance: test accuracy per model with its 95% interval and the
+    original reports' numbers as markers (left), seconds of training (right).
+
+    ``results`` has one row per model: ``label`` and ``accuracy`` (percent), and
+    optionally ``low`` / ``high`` (the interval, percent), ``reference`` (percent)
+    and ``train_seconds``; a missing value (NaN or None) leaves that mark out. Rows
+    are drawn top to bottom in order.
+    """
+    _require_columns(results, ["label", "accuracy"], "results")
+    if results.empty:
+        raise ValueError("results has no rows")
+    frame = results.reset_index(drop=True)
+
+    def column(name: str) -> np.ndarray:
+        if name not in frame:
+            return np.full(len(frame), np.nan)
+        return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=float)
+
+    accuracy, low, high = column("accuracy"), column("low"), column("high")
+    reference, seconds = column("reference"), column("train_seconds")
+    if not np.isfinite(accuracy).all():
+        raise ValueError("results: every row needs a finite accuracy")
+    y = np.arange(len(frame))
+    interval = np.isfinite(low) & np.isfinite(high)
+    with _style():
+        fig, (ax, ax_time) = plt.subplots(
+            1, 2, sharey=True, figsize=(8.0, max(2.6, 0.4 * len(frame) + 1.7)),
+            gridspec_kw={"width_ratios": [3, 2]}, layout="constrained")
+        if interval.any():
+            ax.errorbar(accuracy[interval], y[interval],
+                        xerr=[accuracy[interval] - low[interval], high[interval] - accuracy[interval]],
+                        fmt="o", color="tab:blue", capsize=3, label="this build, 95% interval")
+        if (~interval).any():
+            ax.plot(accuracy[~interval], y[~interval], "o", color="tab:blue", markerfacecolor="white",
+                    linestyle="none", label="this build (no interval recorded)")
+        marked = np.isfinite(reference)
+        if marked.any():
+            ax.plot(reference[marked], y[marked], "D", color="tab:red", markerfacecolor="none", markersize=7,
+                    markeredgewidth=1.5, linestyle="none", label="original report")
+        for yy, value in zip(y, accuracy):
+            ax.annotate(f"{value:.2f}", (value, yy), xytext=(0, 7), textcoords="offset points", ha="center",
+                        va="bottom", fontsize=8)
+        every = np.concatenate([accuracy, low[np.isfinite(low)], high[np.isfinite(high)], reference[marked]])
+        pad = max(0.15, 0.08 * float(every.max() - every.min()))
+        ax.set_xlim(float(every.min()) - pad, float(every.max()) + pad)
+        ax.set_yticks(y, [str(label) for label in frame["label"]])
+        ax.set_ylim(len(frame) - 0.4, -0.8)
+        ax.set_xlabel("test accuracy (%)")
+        ax.set_title("Test accuracy")
+        fig.legend(loc="outside lower center", ncols=3, fontsize=8, frameon=False)
+
+        timed = np.isfinite(seconds)
+        bars = ax_time.barh(y[timed], seconds[timed], color="tab:gray", height=0.55)
+        ax_time.bar_label(bars, labels=[f"{s:.1f} s" for s in seconds[timed]], padding=3, fontsize=8)
+        for yy in y[~timed]:
+            ax_time.annotate("not recorded", (0, yy), xytext=(3, 0), textcoords="offset points", va="center",
+                             fontsize=8, color="dimgray")
+        top = float(seconds[timed].max()) if timed.any() else 1.0
+        if timed.any() and top / max(float(seconds[timed].min()), 1e-9) > 50:
+            ax_time.set_xscale("log")
+            ax_time.set_xlim(max(float(seconds[timed].min()) / 2, 1e-3), top * 4)
+        else:
+            ax_time.set_xlim(0, top * 1.3)
+        ax_time.set_xlabel("training seconds")
+        ax_time.set_title("Training time")
+        if title:
+            fig.suptitle(title)
+    return fig

@@ -227,14 +227,46 @@ def test_build_fails_fast_on_a_bad_profile(tmp_path, mnist_data_dir, mnist_sourc
 
 
 def test_reports_in_a_real_browser(quick_build):
+    """Every page from disk: links, console, images, code toggles, 390 px, JavaScript off, screenshots."""
     from mnist_lib.browsercheck import check_reports
 
     results = check_reports(quick_build)
     assert set(results) == {"index.html"} | {f"{name}.html" for name in config.NOTEBOOKS}
     for name, page in results.items():
         assert page.problems == [], f"{name}: {page.problems}"
-        assert page.title
+        assert page.title and page.index_link
+        assert {f"{n}.html" for n in config.NOTEBOOKS} <= {link.rsplit("/", 1)[-1] for link in page.navigation}
+        assert page.results_without_js == page.results and page.narrow_overflow_open_px == 0
         if name != "index.html":
             assert page.has_toc and page.images >= EXPECTED[name[:-5]][0]
+            assert page.code_cells >= 3 and page.toggle_shows_code and page.show_all_shows_code
+    assert results["index.html"].images == 1 + len(config.NOTEBOOKS)  # the summary figure and a thumbnail each
     shots = sorted(p.name for p in (quick_build / "screenshots").glob("*.png"))
     assert "index.png" in shots and "04_cnn.narrow.png" in shots and len(shots) == 16
+
+
+def machine_paths_in_text(folder: Path, needles: list[str]) -> list[str]:
+    return [f"{p.relative_to(folder)}: {n}" for p in folder.rglob("*") if p.is_file() and p.suffix in
+            (".html", ".md", ".json", ".css", ".js") for n in needles if n in p.read_text(errors="replace")]
+
+
+def test_the_published_series_over_http_and_no_machine_path_in_any_page(quick_build, tmp_path, mnist_data_dir,
+                                                                       mnist_source):
+    """The issue's grep: no report, and nothing published, holds the build machine's paths."""
+    from mnist_lib.browsercheck import check_reports
+
+    needles = [str(quick_build), str(mnist_data_dir), str(mnist_source), str(REPO), str(Path.home()) + "/",
+               sys.prefix]
+    pages = [quick_build / "index.html", *[quick_build / f"{n}.html" for n in config.NOTEBOOKS]]
+    assert [f"{p.name}: {n}" for p in pages for n in needles if n in p.read_text()] == []
+    done = subprocess.run([sys.executable, "-m", "mnist_lib", "publish", "--reports", str(quick_build), "--output",
+                           str(tmp_path / "site")], capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert machine_paths_in_text(tmp_path / "site", needles) == []
+    results = check_reports(tmp_path / "site", over_http=True, shots=tmp_path / "shots", javascript_off=False)
+    for name, page in results.items():
+        assert page.problems == [], f"{name}: {page.problems}"
+    for name in config.NOTEBOOKS:
+        page = (tmp_path / "site" / f"{name}.html").read_text()
+        summary = re.search(r'<p class="run-summary">(.*?)</p>', page).group(1)
+        assert "seed 0" in summary and "quick profile" in summary and "commit <code>" in summary

@@ -159,6 +159,7 @@ class _Settings:
     no_input: bool
     data_hashes: dict
     library: dict
+    profile: str = ""
 
 
 def _device_type(device: str) -> str:
@@ -172,7 +173,7 @@ def _render(run: NotebookRun, settings: _Settings, title: str) -> None:
     failure = run.error if run.status != "ok" else None
     if arts["executed"].exists():
         run.html = render_html(arts["executed"], arts["html"], no_input=settings.no_input, title=title,
-                               failure=failure)
+                               failure=failure, profile=settings.profile)
     else:
         run.html = render_failure_page(arts["html"], title, failure or "no executed notebook")
 
@@ -225,7 +226,7 @@ def build_reports(profile: str = "full", only: list[str] | None = None, output: 
     data_dir = Path(data_dir).resolve()
     source_dir = str(Path(source).resolve()) if source else os.environ.get("MNIST_SOURCE") or None
     files = ensure_dataset("mnist", data_dir, source=source_dir)  # fail here, once, not in every notebook
-    settings = _Settings(output, Path(notebook_dir), no_input, dict(files.sha256), library_files())
+    settings = _Settings(output, Path(notebook_dir), no_input, dict(files.sha256), library_files(), chosen.name)
     runs: dict[str, NotebookRun] = {}
     keys: dict[str, RunKey] = {}
     reran: set[str] = set()
@@ -248,7 +249,7 @@ def build_reports(profile: str = "full", only: list[str] | None = None, output: 
                                    dependencies={d: keys[d].digest for d in deps}, library=settings.library)
         run.key = key.digest
         title = f"{name}: {TITLES.get(name, name)}"
-        render = render_digest(no_input, title)
+        render = render_digest(no_input, title, chosen.name)
         state, stamp, run.reason = check_stamp(output, name, key, render)
         if name in forced:
             state, run.reason = "stale", "forced (--force)"

@@ -1,0 +1,266 @@
+# %% [markdown]
+# # 07_hyperparameters — A hyperparameter study
+#
+# How much do the usual knobs matter for a fully connected network on MNIST? Starting
+# from a base configuration (the 784-128-64-10 MLP on inputs standardized with the
+# training split's mean and standard deviation, trained with the `optimizer`, `lr`,
+# `batch_size`, `scheduler` and `epochs` parameters; the section *Data and the base
+# configuration* states this run's), this report changes one factor at a time: input
+# normalization, depth and width, learning rate, the size of the training set and the
+# batch size. Each table gives the validation accuracy (used to choose between
+# configurations), the test accuracy (reported only), training seconds and the
+# parameter count. The best configuration by validation accuracy is then examined
+# class by class, with examples of its correct and wrong predictions. The conclusions
+# set the measured effect of each factor beside the reference report's finding (from
+# `mnist_lib.references`).
+
+# %% tags=["parameters"]
+data_dir = None  # where MNIST is cached (torchvision layout under MNIST/raw); None: the project's data/
+data_source = None  # a folder with the four IDX files, tried before the mirrors
+seed = 0  # seed for splits, initial weights, shuffling and augmentation
+device = "auto"  # auto, cpu, cuda or mps
+train_limit = None  # a stratified subset of the training images (quick runs); None for all
+test_limit = None  # a stratified subset of the test images (quick runs); None for all
+output_dir = None  # where the metrics file is written; None: the project's reports/
+checkpoint_dir = None  # where trained weights are cached; None: the project's checkpoints/
+epochs = 5  # passes over the training set, for every configuration
+batch_size = 128  # batch size of the base configuration
+optimizer = "momentum"  # optimizer of every configuration
+lr = 0.05  # learning rate of the base configuration
+scheduler = "none"  # learning-rate schedule of every configuration
+learning_rates = "0.0003,0.003,0.03,0.3,3.0"  # learning rates of the sweep, from too small to too large
+hidden_layers = "linear,128,128-64,256-128-64,512-256"  # hidden sizes, '-'-joined ('linear' for none)
+train_fractions = "1.0,0.5,0.25"  # shares of the training split (stratified subsets)
+batch_sizes = "32,128,512"  # batch sizes of the sweep
+
+# %% [markdown]
+# ## Run settings
+#
+# The table lists every parameter of this run (after validation), the seed, the
+# versions of the libraries, the device and the git commit, so the numbers below
+# can be traced and repeated.
+
+# %%
+import math
+
+from IPython.display import Markdown, display
+
+from mnist_lib import config, data, describe, metrics, plots, references, reports, study
+
+reports.setup_notebook()
+run = reports.start_run("07_hyperparameters", globals())
+P = run.params
+run.provenance_frame()
+
+# %% [markdown]
+# ## Data and the base configuration
+#
+# The training set is split once (seeded and stratified) into training and
+# validation parts; validation and test images are the same for every
+# configuration. Every configuration starts from the same seed, so differences come
+# from the factor that changed, not from a luckier initialization. Where several
+# studies share a configuration (the base appears in most of them), it is trained
+# once.
+
+# %%
+raw = data.load_mnist(P.data_dir, source=P.data_source)
+base = study.StudyConfig(hidden=study.BASE_HIDDEN, normalization="dataset", lr=P.lr, batch_size=P.batch_size)
+hp = study.HyperparameterStudy(raw, base=base, epochs=P.epochs, optimizer=P.optimizer, scheduler=P.scheduler,
+                               seed=P.seed, train_limit=P.train_limit, test_limit=P.test_limit, device=run.device)
+display(hp.splits(base.normalization).describe())
+display(Markdown(f"Base configuration: {base.describe()}; optimizer {describe.optimizer_text(P.optimizer)}; "
+                 f"{describe.schedule_text(P.scheduler, None)}; {describe.plural(P.epochs, 'epoch')}. "
+                 + study.divergence_rule()))
+
+# %% [markdown]
+# ## Normalization
+#
+# The same network trained on pixels in [0, 1] ("none"), on raw pixel values 0..255
+# ("raw") and on pixels standardized with the training set's mean and standard
+# deviation ("dataset"), all at the base learning rate. Large, all-positive inputs
+# make the first layer's pre-activations large, so the same learning rate takes much
+# larger steps.
+
+# %%
+norm = hp.sweep("normalization", ["none", "raw", "dataset"])
+display(study.format_table(norm, ["setting", "val_accuracy", "test_accuracy", "final_train_loss", "diverged", "train_seconds", "params"]))
+reports.show(plots.metric_bar(study.accuracy_long(norm, "setting"), x="setting", y="accuracy (%)", hue="split",
+                              title="Accuracy by input normalization", ylabel="Accuracy (%)"))
+
+# %%
+display(Markdown(study.normalization_reading(norm, P.lr)))
+
+# %% [markdown]
+# ## Depth and width
+#
+# The base configuration with each of the hidden-layer settings of the
+# `hidden_layers` parameter ("linear" is a linear classifier, with no hidden layer).
+
+# %%
+hidden = hp.sweep("hidden", [config.parse_hidden(text) for text in P.hidden_layers])
+display(study.format_table(hidden, ["setting", "architecture", "val_accuracy", "test_accuracy", "diverged",
+                                    "train_seconds", "params"]))
+reports.show(plots.metric_bar(study.accuracy_long(hidden, "setting"), x="setting", y="accuracy (%)", hue="split",
+                              title="Accuracy by hidden layers", ylabel="Accuracy (%)"))
+
+# %%
+display(Markdown(study.depth_reading(hidden)))
+
+# %% [markdown]
+# ## Learning rate
+#
+# The base configuration at each learning rate of the `learning_rates` parameter
+# (log scale). Too small a rate barely moves the weights in the given epochs; too
+# large a rate overshoots and the loss can explode (a red X marks a diverged run).
+
+# %%
+lrs = hp.sweep("lr", P.learning_rates)
+display(study.format_table(lrs, ["setting", "val_accuracy", "test_accuracy", "final_train_loss", "diverged", "train_seconds", "params"]))
+reports.show(plots.lr_sweep_plot(lrs))
+
+# %%
+display(Markdown(study.lr_reading(lrs, P.epochs)))
+
+# %% [markdown]
+# ## Training-set size
+#
+# The base configuration trained on each share of the training split in the
+# `train_fractions` parameter (stratified subsets; validation and test sets
+# unchanged).
+
+# %%
+fractions = hp.sweep("train_fraction", P.train_fractions)
+display(study.format_table(fractions, ["setting", "train_images", "val_accuracy", "test_accuracy", "diverged",
+                                       "train_seconds", "params"]))
+reports.show(plots.metric_line(study.accuracy_long(fractions, "train_images"), x="train_images", y="accuracy (%)",
+                               hue="split", title="Accuracy by number of training images"))
+
+# %%
+display(Markdown(study.size_reading(fractions)))
+
+# %% [markdown]
+# ## Batch size
+#
+# The base configuration with different batch sizes at the same learning rate and
+# number of epochs. Small batches make many more (noisier) updates per epoch, large
+# batches fewer but cheaper per image.
+
+# %%
+batches = hp.sweep("batch_size", P.batch_sizes)
+display(study.format_table(batches, ["setting", "val_accuracy", "test_accuracy", "final_train_loss", "diverged", "train_seconds", "params"]))
+reports.show(plots.metric_bar(study.accuracy_long(batches, "setting"), x="setting", y="accuracy (%)", hue="split",
+                              title="Accuracy by batch size", ylabel="Accuracy (%)"))
+
+# %%
+ordered = batches.sort_values("batch_size")
+display(Markdown(", ".join(
+    f"batch {row.batch_size}: {row.val_accuracy:.2%} validation accuracy in {row.train_seconds:.2f} s"
+    for row in ordered.itertuples()) + "."))
+
+# %% [markdown]
+# ## Training time
+#
+# Every distinct configuration trained above, with its training time (the
+# optimization steps of all epochs; the validation pass after each epoch is not
+# counted). Time is expected to grow with the
+# parameter count, the number of training images and the number of (small) batches. The seconds are
+# wall-clock times on the machine that built this report: on a shared or busy
+# machine they are noisy, so only large differences are meaningful.
+
+# %%
+every = hp.runs_frame()
+display(study.format_table(every, ["configuration", "architecture", "train_images", "batch_size", "epochs_run",
+                                   "val_accuracy", "test_accuracy", "diverged", "train_seconds", "params"]))
+reports.show(plots.metric_bar(every, x="configuration", y="train_seconds", ylabel="Training seconds",
+                              title=f"Training time of each configuration ({P.epochs} epochs)"))
+slowest, fastest = every.loc[every.train_seconds.idxmax()], every.loc[every.train_seconds.idxmin()]
+display(Markdown(
+    f"{len(every)} configurations trained in {every.train_seconds.sum():.1f} s in total. The slowest was "
+    f"{slowest.configuration} ({slowest.train_seconds:.2f} s), the fastest {fastest.configuration} "
+    f"({fastest.train_seconds:.2f} s)."))
+
+# %% [markdown]
+# ## The best configuration
+#
+# The configuration with the highest validation accuracy among those that did not
+# diverge (the test set plays no part in the choice). Its per-class F1 score on the
+# test set shows which digits remain hardest; the classification report gives
+# precision, recall and F1 for every class.
+
+# %%
+best = hp.best_run()
+best_acc = metrics.accuracy_with_interval(best.test.targets, best.test.preds)
+display(Markdown(f"Best by validation accuracy: **{best.label}** — {best.config.describe()}: "
+                 f"{best.val_accuracy:.2%} validation accuracy, test accuracy **{best_acc}**."))
+per_class = metrics.per_class_metrics(best.test.targets, best.test.preds)
+reports.show(plots.per_class_bar(per_class, "f1", title=f"Per-class F1 on the test set: {best.label}"))
+display(metrics.classification_report_frame(best.test.targets, best.test.preds))
+worst = per_class.f1.idxmin()
+display(Markdown(f"The hardest digit is {worst} (F1 {per_class.f1.min():.3f}), the easiest "
+                 f"{per_class.f1.idxmax()} (F1 {per_class.f1.max():.3f})."))
+
+# %% [markdown]
+# ## Correct and wrong predictions
+#
+# Test images the best configuration gets right (with its confidence), then the
+# ones it gets wrong, most confident mistakes first. Some mistakes may be digits that
+# a person would also hesitate over; confident mistakes on clear digits show what
+# a fully connected network, which ignores the spatial layout, fails to learn here.
+
+# %%
+pixels = hp.test_pixels()
+right = study.example_indices(best.test, correct=True, k=16)
+reports.show(plots.prediction_grid(pixels[right], best.test.targets[right], best.test.preds[right],
+                                   best.test.confidence[right]))
+reports.show(plots.misses_gallery(pixels, best.test.targets, best.test.preds, best.test.confidence, max_items=24))
+n_wrong = int((best.test.preds != best.test.targets).sum())
+display(Markdown(f"{n_wrong:,} of {len(best.test.targets):,} test images are misclassified."))
+
+# %% [markdown]
+# ## Conclusions
+
+# %%
+effects = study.factor_effects({"normalization": norm, "hidden": hidden, "lr": lrs,
+                                "train_fraction": fractions, "batch_size": batches})
+finding = references.for_dataset().findings["07_hyperparameters"]
+most, least = fractions.loc[fractions.train_images.idxmax()], fractions.loc[fractions.train_images.idxmin()]
+display(Markdown(f"""
+- **Normalization**: validation accuracy {study.val_text(norm, 'dataset')} with dataset normalization,
+  {study.val_text(norm, 'none')} with pixels in [0, 1], {study.val_text(norm, 'raw')} with raw 0..255 pixels.
+- **Depth and width**: from {study.val_text(hidden, hidden.setting.iloc[0])} ({hidden.setting.iloc[0]},
+  {hidden.params.iloc[0]:,} parameters) to {study.val_text(hidden, hidden.setting.iloc[-1])}
+  ({hidden.setting.iloc[-1]}, {hidden.params.iloc[-1]:,} parameters).
+- **Learning rate**: {study.lr_summary(lrs)}.
+- **Training-set size**: {most.val_accuracy:.2%} with {most.train_images:,} images, {least.val_accuracy:.2%} with
+  {least.train_images:,}.
+- **Best configuration** (by validation): {best.label}, test accuracy **{best_acc}**, trained in
+  {best.train_seconds:.2f} s.
+- **Against the reference**: {study.finding_reading(effects, finding)}
+"""))
+
+# %%
+reports.save_predictions(run, {"test_accuracy": best.test}, hp.splits(best.config.normalization).test_index)
+reports.finish_run(
+    run,
+    headline={
+        "best configuration": best.label,
+        "test accuracy": str(best_acc),
+        "configurations": f"{len(every)} trained in {every.train_seconds.sum():.1f} s",
+    },
+    test_accuracy=round(100 * best_acc.accuracy, 4),
+    test_accuracy_low=round(100 * best_acc.low, 4),
+    test_accuracy_high=round(100 * best_acc.high, 4),
+    val_accuracy=round(100 * best.val_accuracy, 4),
+    train_seconds=round(best.train_seconds, 2),
+    epochs_run=len(best.history.records),
+    best_epoch=best.history.best_epoch,
+    best_config={"label": best.label, "description": best.config.describe(), "hidden": list(best.config.hidden),
+                 "normalization": best.config.normalization, "lr": best.config.lr,
+                 "batch_size": best.config.batch_size, "train_fraction": best.config.train_fraction,
+                 "optimizer": P.optimizer, "scheduler": P.scheduler, "epochs": P.epochs},
+    total_train_seconds=round(float(every.train_seconds.sum()), 2),
+    factor_spread_points={factor: round(float(value), 4) for factor, value in effects["spread_points"].items()},
+    study={name: study.records_for_json(frame) for name, frame in (
+        ("normalization", norm), ("hidden_layers", hidden), ("learning_rate", lrs), ("train_fraction", fractions),
+        ("batch_size", batches), ("all_configurations", every))},
+)
