@@ -3,11 +3,15 @@
 ``python -m mnist_lib sweep notebooks/sweeps/NAME.yaml [-j N | --scheduler ADDRESS]``
 reads a sweep file::
 
-    notebooks: [02_ann, 03_lenet, 04_cnn, 05_optimizers]   # their dependencies are added
+    notebooks: [02_ann, 03_lenet, 04_cnn, 05_optimizers]
     profile: quick                  # base profile: quick, full or a path (relative to this file)
     params: {epochs: 2}             # optional: on top of the profile, for every notebook
     grid:                           # every combination is one point
       seed: [0, 1, 2, 3, 4]
+
+Every name in ``params`` and ``grid`` must be a parameter of every notebook the
+file names; dependencies it did not name (03 and 04 for 06) are added and get
+only the values they accept.
 
 Every point and notebook is one papermill run with its own folder,
 ``<output>/sweeps/NAME/<point>/<notebook>/`` (HTML, metrics, executed notebook,
@@ -137,7 +141,8 @@ def load_sweep(path: str | os.PathLike) -> Sweep:
     bad = [n for n in names if n not in NOTEBOOKS]
     if bad:
         raise ParameterError(f"{path}: notebooks: unknown notebook '{bad[0]}'; valid: {', '.join(NOTEBOOKS)}")
-    notebooks = pipeline.with_dependencies([str(n) for n in names])
+    named = [str(n) for n in names]
+    notebooks = pipeline.with_dependencies(named)
     profile_name = data.get("profile", "quick")
     if not isinstance(profile_name, str):
         raise ParameterError(f"{path}: profile: expected quick, full or a path to a profile .yaml, "
@@ -148,7 +153,7 @@ def load_sweep(path: str | os.PathLike) -> Sweep:
     params = data.get("params") or {}
     if not isinstance(params, dict):
         raise ParameterError(f"{path}: params: expected a mapping of parameter: value")
-    params = _check_values(f"{path}: params", notebooks, params)
+    params = _check_values(f"{path}: params", named, params)
     grid = data.get("grid")
     if not isinstance(grid, dict) or not grid:
         raise ParameterError(f"{path}: grid: expected a mapping of parameter: [values], e.g. seed: [0, 1, 2]")
@@ -158,7 +163,7 @@ def load_sweep(path: str | os.PathLike) -> Sweep:
             raise ParameterError(f"{path}: grid: '{name}' is a build setting; set it under params")
         if not isinstance(values, list) or not values:
             raise ParameterError(f"{path}: grid: '{name}' needs a non-empty list of values, got {values!r}")
-        checked[name] = [_check_values(f"{path}: grid", notebooks, {name: v})[name] for v in values]
+        checked[name] = [_check_values(f"{path}: grid", named, {name: v})[name] for v in values]
         seen = [json.dumps(v, sort_keys=True) for v in checked[name]]
         repeated = next((v for v, text in zip(checked[name], seen) if seen.count(text) > 1), None)
         if repeated is not None:
@@ -169,8 +174,7 @@ def load_sweep(path: str | os.PathLike) -> Sweep:
         point = Point(point_id(values), values)
         for notebook in notebooks:  # the combination as a whole (batch_size against train_limit, ...)
             try:
-                validate_params(notebook, {**profile.params_for(notebook), **_settings(params), **values},
-                                partial=True)
+                validate_params(notebook, _overrides(profile, notebook, params, values), partial=True)
             except ParameterError as exc:
                 raise ParameterError(f"{path}: point {point.id}, {notebook}: {exc}") from None
         sweep.points.append(point)
@@ -181,8 +185,12 @@ def load_sweep(path: str | os.PathLike) -> Sweep:
     return sweep
 
 
-def _settings(params: dict) -> dict:
-    return {k: v for k, v in params.items() if k not in BUILD_SETTINGS}
+def _overrides(profile: Profile, notebook: str, params: dict, values: dict) -> dict:
+    """What a run of ``notebook`` at a point is given: the profile, then the sweep's params and the
+    point's values, each only where the notebook has that parameter (a dependency the file did not
+    name, such as 03 for 06, gets only the values it accepts)."""
+    spec = NOTEBOOK_PARAMS[notebook]
+    return {**profile.params_for(notebook), **{k: v for k, v in {**params, **values}.items() if k in spec}}
 
 
 # --------------------------------------------------------------------------- targets
@@ -201,7 +209,7 @@ def sweep_targets(sweep: Sweep, folder: Path, notebook_dir: Path, data_dir: Path
             out = folder / point.id / notebook
             paths = {"data_dir": str(data_dir), "data_source": source_dir, "output_dir": str(out),
                      "checkpoint_dir": str(folder / point.id / "checkpoints")}
-            overrides = {**sweep.profile.params_for(notebook), **_settings(sweep.params), **point.values}
+            overrides = _overrides(sweep.profile, notebook, sweep.params, point.values)
             timeout = sweep.params.get("timeout", sweep.profile.timeout_for(notebook))
             targets.append(pipeline.Target(
                 id=f"{point.id}/{notebook}", notebook=notebook, source=notebook_dir / f"{notebook}.ipynb",

@@ -537,20 +537,24 @@ def seconds_sentence(seconds: pd.DataFrame, runs: pd.DataFrame) -> str:
 
 
 def runs_table_html(runs: pd.DataFrame) -> str:
-    """Every run with its status, accuracy, seconds and a link to its own report (relative to the summary)."""
+    """Every run, one row each: a link to its own report (relative to the summary), its test
+    accuracies (one per model of the run), notebook seconds and status."""
     import html
 
     rows = []
-    for _, r in runs.iterrows():
-        link = (f'<a href="{html.escape(r["html"])}">{html.escape(r["point"])}/{html.escape(r["notebook"])}</a>'
-                if isinstance(r["html"], str) else html.escape(f"{r['point']}/{r['notebook']}"))
-        accuracy = f"{r['accuracy']:.2f}%" if pd.notna(r["accuracy"]) else "—"
-        status = html.escape(r["status"]) + (f": {html.escape(str(r['error'])[:200])}" if r["error"] else "")
-        seconds = f"{r['seconds']:.1f}" if pd.notna(r["seconds"]) else "—"
-        rows.append(f"<tr><td>{link}</td><td>{html.escape(r['model'])}</td><td>{accuracy}</td>"
-                    f"<td>{seconds}</td><td>{status}</td></tr>")
-    return ('<table class="sweep-runs"><thead><tr><th>run</th><th>model</th><th>test accuracy</th>'
-            "<th>notebook seconds</th><th>status</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
+    for (point, notebook), run in runs.groupby(["point", "notebook"], sort=False):
+        first = run.iloc[0]
+        name = html.escape(f"{point}/{notebook}")
+        link = f'<a href="{html.escape(first["html"])}">{name}</a>' if isinstance(first["html"], str) else name
+        accuracies = ", ".join((f"{r['model']} " if len(run) > 1 else "") + f"{r['accuracy']:.2f}%"
+                               for _, r in run.iterrows() if pd.notna(r["accuracy"])) or "—"
+        status = html.escape(first["status"]) + (f": {html.escape(str(first['error'])[:200])}"
+                                                 if isinstance(first["error"], str) else "")
+        seconds = f"{first['seconds']:.1f}" if pd.notna(first["seconds"]) else "—"
+        rows.append(f"<tr><td>{link}</td><td>{html.escape(accuracies)}</td><td>{seconds}</td>"
+                    f"<td>{status}</td></tr>")
+    return ('<table class="sweep-runs"><thead><tr><th>run</th><th>test accuracy</th><th>notebook seconds</th>'
+            "<th>status</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>")
 
 
 def provenance_table(manifest: Mapping[str, Any], provenance: Mapping[str, Any]) -> pd.DataFrame:
