@@ -56,7 +56,7 @@ def sweep_stand_in(name: str, sleep: float = 0.0, log: Path | None = None, fail_
                    unless: Path | None = None) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    params = nbformat.v4.new_code_cell("output_dir = '.'\nseed = 0\nepochs = 3")
+    params = nbformat.v4.new_code_cell("output_dir = '.'\nseed = 0")
     params.metadata["tags"] = ["parameters"]
     head = (f"NAME = {name!r}\nSLEEP = {sleep!r}\nLOG = {str(log) if log else None!r}\n"
             f"FAIL_IF_SEED = {fail_if_seed!r}\nFAIL_IF_SEED_UNLESS = {str(unless or '/nonexistent')!r}\n")
