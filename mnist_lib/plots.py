@@ -1159,6 +1159,6 @@ def paired_differences(differences: pd.DataFrame, unit: str = "points") -> Figur
         ax.set_ylabel(f"difference in test accuracy ({unit})")
         if max(len(p) for p in order) > 14:
             plt.setp(ax.get_xticklabels(), rotation=20, ha="right")
-        ax.legend(title="seed", fontsize=8, loc="best")
+        ax.legend(title="seed", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         ax.set_title("Paired differences over seeds")
     return fig

@@ -211,3 +211,26 @@ def test_the_real_02_notebook_swept_over_two_seeds_on_a_cluster(tmp_path, data):
     summary = json.loads((folder / "summary.metrics.json").read_text())
     assert summary["groups"][0]["n"] == 2 and summary["groups"][0]["mean"] == pytest.approx(
         sum(m["test_accuracy"] for m in accuracies) / 2)
+
+
+def test_on_a_local_cluster_a_failed_notebook_is_reported_and_its_dependents_skipped(tmp_path, data):
+    from test_build_failures import stand_in
+
+    from mnist_lib import config
+    from mnist_lib.build import pipeline
+
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    for name in config.NOTEBOOKS:
+        nbformat.write(stand_in(name, fail=name == "03_lenet"), folder / f"{name}.ipynb")
+    out = tmp_path / "out"
+    result = pipeline.build_reports(profile="quick", output=out, data_dir=data[0], source=str(data[1]),
+                                    notebook_dir=folder, log=lambda *a: None, jobs=2)
+    status = {name: run.status for name, run in result.runs.items()}
+    assert status == {"01_eda": "ok", "02_ann": "ok", "03_lenet": "failed", "04_cnn": "ok", "05_optimizers": "ok",
+                      "06_feature_maps": "skipped", "07_hyperparameters": "ok"}
+    assert result.runs["06_feature_maps"].error == "depends on 03_lenet, which failed"
+    assert "RuntimeError: stand-in failure in 03_lenet" in result.runs["03_lenet"].error
+    assert "stand-in failure in 03_lenet" in (out / "03_lenet.html").read_text()
+    assert not (out / "06_feature_maps.html").exists() and result.executor.startswith("LocalCluster of 2")
+    assert list(out.glob(".*")) == [] and list((out / "executed").glob(".*")) == []

@@ -270,7 +270,6 @@ class RunResult:
     status: str  # ok or failed
     error: str | None
     seconds: float
-    host: str
 
 
 class RunFailed(Exception):
@@ -305,8 +304,6 @@ def run_stale(task: StaleRun, *_dependencies: RunResult) -> RunResult:
     had one failed, this would not have started. Returns the result, or raises
     :class:`RunFailed` carrying it.
     """
-    import socket
-
     output = Path(task.output)
     _remove_leftovers(output, task.files)
     job = replace(task.job, env={**task.job.env, **thread_limits(threads_here())})
@@ -321,7 +318,7 @@ def run_stale(task: StaleRun, *_dependencies: RunResult) -> RunResult:
         render_html(arts["executed"], arts["html"], no_input=task.no_input, title=task.title, failure=error)
     else:
         render_failure_page(arts["html"], task.title, error or "no executed notebook")
-    result = RunResult(task.id, "ok" if error is None else "failed", error, outcome.seconds, socket.gethostname())
+    result = RunResult(task.id, "ok" if error is None else "failed", error, outcome.seconds)
     if error is not None:
         raise RunFailed(result)
     return result
@@ -377,9 +374,9 @@ def _finish(planned: Planned, result: RunResult | None, error: BaseException | N
     if isinstance(error, RunFailed):
         result, error = error.result, None
     run.built = now_utc()
-    if error is not None:  # the task itself broke (a worker lost too often, a rendering crash)
+    if error is not None:  # the task itself broke (its worker lost too often, a rendering crash)
         run.status, run.error = "failed", f"{type(error).__name__}: {error}"
-        run.html = arts["html"] if arts["html"].exists() else None
+        run.html = render_failure_page(arts["html"], target.title, run.error)
     else:
         run.status, run.error, run.seconds, run.html = result.status, result.error, result.seconds, arts["html"]
         if run.status == "ok":
