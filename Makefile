@@ -11,7 +11,7 @@ DATA_DIR ?= data
 PROFILE ?= full
 SOURCE_ARG := $(if $(MNIST_SOURCE),--source $(MNIST_SOURCE),)
 
-.PHONY: help venv data reports reports-quick check-reports test test-fast lab bench clean
+.PHONY: help venv data reports reports-quick check-reports test test-fast lab bench clean clean-all
 
 help:
 	@echo "make reports        build every HTML report (full profile) into reports/"
@@ -55,5 +55,10 @@ lab: data
 bench: data
 	$(PY) benchmarks/run.py --data-dir $(DATA_DIR) --output reports
 
+# Rendered reports, executed notebooks and run stamps (the next build reruns everything);
+# checkpoints (keyed by code and settings, never stale) and build history stay.
 clean:
-	rm -rf reports/*.html reports/*.json reports/*.md reports/executed reports/screenshots
+	rm -rf reports/*.html reports/*.json reports/*.npz reports/*.md reports/executed reports/screenshots
+
+clean-all: clean
+	rm -rf reports/checkpoints reports/history checkpoints

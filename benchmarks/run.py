@@ -1,16 +1,41 @@
-"""Speed benchmark: measured side by side in one run, repeated, reported as medians
-and ratios to the baselines (these machines are noisy; ratios travel better).
+"""Speed benchmark: measured side by side in one process, repeated and interleaved,
+reported as medians (these machines are noisy; ratios travel better).
 
-What it measures:
-- time-to-99% test accuracy of the CNN through three pipelines:
-  ``in_memory``   mnist_lib: uint8 tensors loaded once, batches by index, augmentation on whole batches;
-  ``dataloader``  the same CNN and recipe through torchvision's Dataset + DataLoader, per-sample PIL transforms;
-  ``canonical``   a re-implementation of the canonical PyTorch MNIST example's recipe (two conv layers 32/64,
-                  Adadelta lr 1.0, StepLR 0.7, batch 64, per-sample ToTensor + Normalize);
-- training images/s of each pipeline, and epoch seconds of every model on the in-memory path;
-- wall seconds per notebook and peak memory of the last report build (reports/build.json), if there is one.
+Sections (``--pipelines``; all of them by default):
 
-Writes ``<output>/benchmarks.json`` and ``<output>/benchmarks.md`` and prints the table.
+``floor``
+    The compute floor: the CNN's forward + backward + optimizer and schedule step
+    on pre-built tensors, with no data pipeline at all. Each pipeline's overhead
+    is reported over it, in percent.
+``in_memory``
+    mnist_lib's path: the IDX files read once into tensors, batches by index,
+    augmentation on whole batches (``mnist_lib.augment``).
+``dataloader``
+    The same CNN, recipe, optimizer and schedule through torchvision's Dataset +
+    DataLoader with per-sample PIL transforms: ``RandomAffine`` with the same
+    ranges and the same (bilinear) interpolation, then ``ColorJitter``. It runs
+    at its fastest DataLoader setting on this machine (``num_workers`` 0, 1 or 2;
+    ``pin_memory`` too on CUDA), chosen by a short timed calibration and recorded.
+``canonical``
+    The canonical PyTorch MNIST example, re-implemented: its recipe *and* its
+    model (``CanonicalNet``, ``CANONICAL``), so its ratio is a recipe-and-model
+    comparison, not a pipeline one.
+``model_epochs``
+    One epoch of ``training.fit`` per model on the in-memory path.
+``settings``
+    The execution-settings table: for ANN, MLP, LeNet-5 and CNN, training and
+    evaluation images/s on pre-built random tensors in eager mode (intra-op
+    threads as given by ``--threads``), ``channels_last``, ``torch.compile``
+    (default mode; its compile seconds apart), and evaluation images/s by batch
+    size.
+
+The recipe pipelines report time to 99% test accuracy (training seconds,
+evaluation excluded) and, beside it, their one-off preparation: reading the
+files and building the in-memory tensors or the torchvision datasets.
+
+Writes ``<output>/benchmarks.json`` and ``<output>/benchmarks.md`` and prints the markdown.
+A partial run (``--pipelines settings``) updates those sections of the last record
+of the same device and mode.
 """
 
 from __future__ import annotations
@@ -20,7 +45,7 @@ import json
 import statistics
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -30,42 +55,89 @@ import torch.nn.functional as F
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from mnist_lib import data, models, reports, training  # noqa: E402
+from mnist_lib import data, models, reports, study, training  # noqa: E402
 
 TARGET = 0.99
-PIPELINES = ("in_memory", "dataloader", "canonical")
+SECTIONS = ("floor", "in_memory", "dataloader", "canonical", "model_epochs", "settings")
+RECIPE_PIPELINES = ("in_memory", "dataloader", "canonical")
+DEVICES = ("cpu", "cuda")
+SETTINGS_MODELS = ("ann", "mlp", "lenet5", "cnn")
+EVAL_BATCH_SIZES = (250, 1000, 2000, 5000)
+SMOKE_TRAIN_LIMIT = 2000
+SMOKE_TEST_LIMIT = 1000
+CANONICAL = {"batch_size": 64, "optimizer": "Adadelta", "lr": 1.0, "scheduler": "StepLR per epoch", "gamma": 0.7,
+             "mean": 0.1307, "std": 0.3081, "augment": None}
 
 
 @dataclass(frozen=True)
 class Recipe:
-    """The CNN recipe timed through every pipeline but the canonical one (the 04 notebook's, shortened)."""
+    """The CNN recipe every pipeline but the canonical one trains with: 04_cnn's defaults
+    (``study.RECIPES["cnn"]``, which tests/test_study.py keeps equal to 04's parameters cell)
+    with the one-cycle schedule compressed into ``epochs`` epochs."""
 
     epochs: int = 3
-    batch_size: int = 128
-    lr: float = 5e-3
-    augment: data.Augmentation = data.Augmentation(rotation=10, translate=0.1, scale=(0.9, 1.1), shear=5,
-                                                   brightness=0.2, contrast=0.2)
+    base: study.Recipe = study.RECIPES["cnn"]
+
+    def train_config(self, seed: int) -> training.TrainConfig:
+        return replace(self.base.train_config(self.epochs, seed), restore_best=False)
+
+    def describe(self) -> dict:
+        config = self.train_config(0)
+        return {"source": f"{self.base.notebook} defaults, schedule over {self.epochs} epochs",
+                "epochs": self.epochs, "batch_size": config.batch_size, "optimizer": config.optimizer, "lr": config.lr,
+                "scheduler": config.scheduler, "weight_decay": config.weight_decay,
+                "label_smoothing": config.label_smoothing, "normalization": self.base.normalization,
+                "augment": config.augment.__dict__ if config.augment else None}
 
 
-# --------------------------------------------------------------------------- the three pipelines
+def sync(device: torch.device) -> None:
+    """Wait for queued device work, so the clock measures it (a no-op on CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
-def run_in_memory(raw: data.MnistRaw, recipe: Recipe, seed: int, max_epochs: int, train_limit=None):
-    """mnist_lib's path. Returns (train seconds to target or None, images/s, per-epoch test accuracies)."""
-    splits = data.prepare_data(raw, val_size=0, normalization="half", seed=seed, train_limit=train_limit)
-    model = training.seeded_model("cnn", seed)
-    config = training.TrainConfig(epochs=recipe.epochs, batch_size=recipe.batch_size, optimizer="adam", lr=recipe.lr,
-                                  scheduler="onecycle", augment=recipe.augment, seed=seed, restore_best=False)
-    # No validation split here: the test split is measured per epoch through the callback.
-    accs, elapsed = [], []
+def clock(device: torch.device) -> float:
+    sync(device)
+    return time.perf_counter()
 
-    def on_epoch_end(record, m):
-        elapsed.append(record.seconds)
-        accs.append(training.evaluate(m, splits.x_test, splits.y_test).accuracy)
-        return accs[-1] >= TARGET or len(accs) >= max_epochs
 
-    training.fit(model, splits, config, progress=False, on_epoch_end=on_epoch_end)
-    return _time_to_target(elapsed, accs), len(splits.y_train) * len(elapsed) / sum(elapsed), accs, sum(elapsed)
+# --------------------------------------------------------------------------- the compute floor
+
+
+def prepare_in_memory(data_dir: Path, recipe: Recipe, seed: int, limits: tuple, device) -> tuple[data.DataSplits, float]:
+    """The in-memory tensors of the recipe, and the seconds it took to read the files and build them.
+    ``limits`` is (train_limit, test_limit), (None, None) for the whole data set."""
+    start = clock(device)
+    raw = data.load_mnist(data_dir)
+    splits = data.prepare_data(raw, val_size=0, normalization=recipe.base.normalization,
+                               image_size=recipe.base.image_size, seed=seed, train_limit=limits[0],
+                               test_limit=limits[1], device=device)
+    return splits, clock(device) - start
+
+
+def run_floor(splits: data.DataSplits, recipe: Recipe, seed: int, device) -> dict:
+    """One epoch of the recipe's training steps on pre-built batches: no shuffling, no
+    indexing, no augmentation, nothing but forward, loss, backward, optimizer and schedule step."""
+    config = recipe.train_config(seed)
+    model = training.seeded_model("cnn", seed, device=device)
+    optimizer = training.make_optimizer(config.optimizer, model.parameters(), config.lr, config.momentum,
+                                        config.weight_decay)
+    xs, ys = splits.x_train.split(config.batch_size), splits.y_train.split(config.batch_size)
+    scheduler = training.make_scheduler(config.scheduler, optimizer, len(xs) * recipe.epochs)
+    criterion = training.loss_function(model, config.label_smoothing)
+    model.train()
+    start = clock(device)
+    for xb, yb in zip(xs, ys):
+        optimizer.zero_grad(set_to_none=True)
+        criterion(model(xb), yb).backward()
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+    seconds = clock(device) - start
+    return {"images_per_s": len(splits.y_train) / seconds, "seconds_run": seconds}
+
+
+# --------------------------------------------------------------------------- the recipe pipelines
 
 
 def _time_to_target(seconds: list[float], accs: list[float]) -> float | None:
@@ -77,12 +149,32 @@ def _time_to_target(seconds: list[float], accs: list[float]) -> float | None:
     return None
 
 
-def _evaluate_loader(model, loader) -> float:
+def _result(seconds: list[float], accs: list[float], images: int, preparation_s: float) -> dict:
+    return {"time_to_99_s": _time_to_target(seconds, accs), "seconds_run": sum(seconds),
+            "images_per_s": images / sum(seconds), "accuracy_by_epoch": accs, "preparation_s": preparation_s}
+
+
+def run_in_memory(data_dir: Path, recipe: Recipe, seed: int, max_epochs: int, limits: tuple, device) -> dict:
+    """mnist_lib's path, through ``training.fit``; the test split is measured after every epoch."""
+    splits, preparation = prepare_in_memory(data_dir, recipe, seed, limits, device)
+    model = training.seeded_model("cnn", seed, device=device)
+    accs, elapsed = [], []
+
+    def on_epoch_end(record, m):
+        elapsed.append(record.seconds)
+        accs.append(training.evaluate(m, splits.x_test, splits.y_test).accuracy)
+        return accs[-1] >= TARGET or len(accs) >= max_epochs
+
+    training.fit(model, splits, recipe.train_config(seed), progress=False, on_epoch_end=on_epoch_end)
+    return _result(elapsed, accs, len(splits.y_train) * len(elapsed), preparation)
+
+
+def _evaluate_loader(model, loader, device) -> float:
     model.eval()
     correct = total = 0
-    with torch.no_grad():
+    with torch.inference_mode():
         for x, y in loader:
-            correct += int((model(x).argmax(1) == y).sum())
+            correct += int((model(x.to(device)).argmax(1) == y.to(device)).sum())
             total += len(y)
     model.train()
     return correct / total
@@ -95,30 +187,112 @@ def _subset(dataset, limit, seed):
     return torch.utils.data.Subset(dataset, idx.tolist())
 
 
-def run_dataloader(data_dir: Path, recipe: Recipe, seed: int, max_epochs: int, train_limit=None):
-    """The same CNN and recipe through torchvision's Dataset + DataLoader with per-sample PIL transforms."""
-    from torchvision import datasets, transforms
+def recipe_transforms(recipe: Recipe, mean: float, std: float):
+    """The per-sample train transform equivalent to the batch path: the same affine ranges and
+    interpolation (RandomAffine draws the transform ``mnist_lib.augment`` implements; it rounds
+    translations to whole pixels), the same jitter ranges, the same normalization."""
+    from torchvision import transforms
 
-    aug = recipe.augment
-    train_tf = transforms.Compose([
-        transforms.RandomAffine(degrees=aug.rotation, translate=(aug.translate, aug.translate), scale=aug.scale,
-                                shear=aug.shear),
-        transforms.ColorJitter(brightness=aug.brightness, contrast=aug.contrast),
-        transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,)),
-    ])
-    test_tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.5,), (0.5,))])
-    train = _subset(datasets.MNIST(str(data_dir), train=True, download=False, transform=train_tf), train_limit, seed)
-    test = datasets.MNIST(str(data_dir), train=False, download=False, transform=test_tf)
-    training.seed_everything(seed)
-    model = models.build_model("cnn")
-    generator = torch.Generator().manual_seed(seed)
-    loader = torch.utils.data.DataLoader(train, batch_size=recipe.batch_size, shuffle=True, generator=generator)
+    aug = recipe.base.augment
+    steps = []
+    if aug is not None:
+        steps += [transforms.RandomAffine(degrees=aug.rotation, translate=(aug.translate, aug.translate),
+                                          scale=aug.scale, shear=aug.shear,
+                                          interpolation=transforms.InterpolationMode.BILINEAR),
+                  transforms.ColorJitter(brightness=aug.brightness, contrast=aug.contrast)]
+    steps += [transforms.ToTensor(), transforms.Normalize((mean,), (std,))]
+    return transforms.Compose(steps), transforms.Compose(steps[-2:])
+
+
+@dataclass(frozen=True)
+class LoaderSetting:
+    num_workers: int
+    pin_memory: bool
+
+    def kwargs(self) -> dict:
+        return {"num_workers": self.num_workers, "pin_memory": self.pin_memory,
+                "persistent_workers": self.num_workers > 0}
+
+    def label(self) -> str:
+        return f"num_workers={self.num_workers}, pin_memory={self.pin_memory}"
+
+
+def loader_settings(device: torch.device) -> list[LoaderSetting]:
+    """What to try: 0, 1 and 2 workers; pinned host memory only matters when batches go to a GPU."""
+    pins = (False, True) if device.type == "cuda" else (False,)
+    return [LoaderSetting(w, p) for w in (0, 1, 2) for p in pins]
+
+
+class _TrainStep:
+    """The recipe's CNN, optimizer and loss, for timing loader settings (no schedule needed)."""
+
+    def __init__(self, recipe: Recipe, seed: int, device):
+        config = recipe.train_config(seed)
+        self.device = device
+        self.model = training.seeded_model("cnn", seed, device=device)
+        self.optimizer = training.make_optimizer(config.optimizer, self.model.parameters(), config.lr,
+                                                 config.momentum, config.weight_decay)
+        self.criterion = training.loss_function(self.model, config.label_smoothing)
+
+    def __call__(self, x, y, non_blocking: bool) -> None:
+        x, y = x.to(self.device, non_blocking=non_blocking), y.to(self.device, non_blocking=non_blocking)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.criterion(self.model(x), y).backward()
+        self.optimizer.step()
+
+
+def calibrate_loader(train, recipe: Recipe, seed: int, device, steps: int, rounds: int) -> tuple[LoaderSetting, dict]:
+    """Training images/s of each loader setting over ``steps`` batches after a warm-up batch
+    (worker start-up excluded: with persistent workers it is paid once per run), median of
+    ``rounds`` interleaved rounds; the fastest setting and every measurement."""
+    settings = loader_settings(device)
+    measured: dict[str, list[float]] = {s.label(): [] for s in settings}
+    step = _TrainStep(recipe, seed, device)
+    for _ in range(rounds):
+        for setting in settings:
+            loader = torch.utils.data.DataLoader(train, batch_size=recipe.base.batch_size, shuffle=True,
+                                                 generator=torch.Generator().manual_seed(seed), **setting.kwargs())
+            batches = iter(loader)
+            step(*next(batches), setting.pin_memory)
+            start, images = clock(device), 0
+            for _, (x, y) in zip(range(steps), batches):
+                step(x, y, setting.pin_memory)
+                images += len(y)
+            measured[setting.label()].append(images / (clock(device) - start))
+            del batches, loader  # stops the workers
+    medians = {label: statistics.median(v) for label, v in measured.items()}
+    best = max(settings, key=lambda s: medians[s.label()])
+    return best, {"steps": steps, "rounds": rounds, "images_per_s": measured, "images_per_s_median": medians,
+                  "chosen": best.label()}
+
+
+def load_torchvision(data_dir: Path, train_tf, test_tf, limits: tuple, seed):
+    """torchvision's MNIST datasets (reading the files we verified) and the seconds that took."""
+    from torchvision import datasets
+
+    start = time.perf_counter()
+    data.ensure_mnist(data_dir, progress=False)
+    train = _subset(datasets.MNIST(str(data_dir), train=True, download=False, transform=train_tf), limits[0], seed)
+    test = _subset(datasets.MNIST(str(data_dir), train=False, download=False, transform=test_tf), limits[1], seed)
+    return train, test, time.perf_counter() - start
+
+
+def run_dataloader(data_dir: Path, recipe: Recipe, seed: int, max_epochs: int, limits: tuple, device,
+                   setting: LoaderSetting, mean: float, std: float) -> dict:
+    """The same CNN, recipe, optimizer and schedule through Dataset + DataLoader at ``setting``."""
+    train_tf, test_tf = recipe_transforms(recipe, mean, std)
+    train, test, preparation = load_torchvision(data_dir, train_tf, test_tf, limits, seed)
+    config = recipe.train_config(seed)
+    model = training.seeded_model("cnn", seed, device=device)
+    loader = torch.utils.data.DataLoader(train, batch_size=config.batch_size, shuffle=True,
+                                         generator=torch.Generator().manual_seed(seed), **setting.kwargs())
     test_loader = torch.utils.data.DataLoader(test, batch_size=1000)
-    optimizer = torch.optim.Adam(model.parameters(), lr=recipe.lr)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=recipe.lr, pct_start=0.25,
-                                                    total_steps=recipe.epochs * len(loader))
+    optimizer = training.make_optimizer(config.optimizer, model.parameters(), config.lr, config.momentum,
+                                        config.weight_decay)
+    scheduler = training.make_scheduler(config.scheduler, optimizer, recipe.epochs * len(loader))
     return _loader_loop(model, loader, test_loader, optimizer, scheduler, max_epochs, per_step=True,
-                        loss=F.nll_loss)
+                        loss=training.loss_function(model, config.label_smoothing), device=device,
+                        non_blocking=setting.pin_memory, preparation=preparation)
 
 
 class CanonicalNet(nn.Module):
@@ -141,31 +315,33 @@ class CanonicalNet(nn.Module):
         return F.log_softmax(self.fc2(x), dim=1)
 
 
-def run_canonical(data_dir: Path, seed: int, max_epochs: int, train_limit=None):
-    """The canonical example's recipe, re-implemented: Adadelta lr 1.0, StepLR gamma 0.7, batch 64."""
-    from torchvision import datasets, transforms
+def run_canonical(data_dir: Path, seed: int, max_epochs: int, limits: tuple, device) -> dict:
+    """The canonical example as it is written (``CANONICAL``; on CUDA, its 1 worker and pinned memory)."""
+    from torchvision import transforms
 
-    tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((0.1307,), (0.3081,))])
-    train = _subset(datasets.MNIST(str(data_dir), train=True, download=False, transform=tf), train_limit, seed)
-    test = datasets.MNIST(str(data_dir), train=False, download=False, transform=tf)
+    tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((CANONICAL["mean"],), (CANONICAL["std"],))])
+    train, test, preparation = load_torchvision(data_dir, tf, tf, limits, seed)
     training.seed_everything(seed)
-    model = CanonicalNet()
-    loader = torch.utils.data.DataLoader(train, batch_size=64, shuffle=True,
-                                         generator=torch.Generator().manual_seed(seed))
+    model = CanonicalNet().to(device)
+    extra = {"num_workers": 1, "pin_memory": True} if device.type == "cuda" else {}
+    loader = torch.utils.data.DataLoader(train, batch_size=CANONICAL["batch_size"], shuffle=True,
+                                         generator=torch.Generator().manual_seed(seed), **extra)
     test_loader = torch.utils.data.DataLoader(test, batch_size=1000)
-    optimizer = torch.optim.Adadelta(model.parameters(), lr=1.0)
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.7)
+    optimizer = torch.optim.Adadelta(model.parameters(), lr=CANONICAL["lr"])
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=CANONICAL["gamma"])
     return _loader_loop(model, loader, test_loader, optimizer, scheduler, max_epochs, per_step=False,
-                        loss=F.nll_loss)
+                        loss=F.nll_loss, device=device, non_blocking=bool(extra), preparation=preparation)
 
 
-def _loader_loop(model, loader, test_loader, optimizer, scheduler, max_epochs, per_step, loss):
+def _loader_loop(model, loader, test_loader, optimizer, scheduler, max_epochs, per_step, loss, device, non_blocking,
+                 preparation) -> dict:
     seconds, accs, images = [], [], 0
     model.train()
     for _ in range(max_epochs):
-        start = time.perf_counter()
+        start = clock(device)
         for x, y in loader:
-            optimizer.zero_grad()
+            x, y = x.to(device, non_blocking=non_blocking), y.to(device, non_blocking=non_blocking)
+            optimizer.zero_grad(set_to_none=True)
             loss(model(x), y).backward()
             optimizer.step()
             if per_step:
@@ -173,26 +349,203 @@ def _loader_loop(model, loader, test_loader, optimizer, scheduler, max_epochs, p
             images += len(y)
         if not per_step:
             scheduler.step()
-        seconds.append(time.perf_counter() - start)
-        accs.append(_evaluate_loader(model, test_loader))
+        seconds.append(clock(device) - start)
+        accs.append(_evaluate_loader(model, test_loader, device))
         if accs[-1] >= TARGET:
             break
-    return _time_to_target(seconds, accs), images / sum(seconds), accs, sum(seconds)
+    return _result(seconds, accs, images, preparation)
 
 
 # --------------------------------------------------------------------------- per-model epoch seconds
 
+EPOCH_CONFIG = training.TrainConfig(epochs=1, batch_size=128, optimizer="adam", lr=1e-3, restore_best=False)
 
-def epoch_seconds(raw: data.MnistRaw, seed: int, train_limit=None) -> dict[str, float]:
-    """One training epoch of each model on the in-memory path (batch 128, Adam)."""
+
+def epoch_seconds(data_dir: Path, seed: int, train_limit, device) -> dict[str, float]:
+    """One training epoch of each model on the in-memory path (``EPOCH_CONFIG``, no augmentation)."""
+    raw = data.load_mnist(data_dir)
     out = {}
-    for name in ("ann", "mlp", "lenet5", "cnn"):
+    for name in SETTINGS_MODELS:
+        splits = data.prepare_data(raw, val_size=0, image_size=models.model_input_size(name), seed=seed,
+                                   train_limit=train_limit, device=device)
+        model = training.seeded_model(name, seed, device=device)
+        out[name] = training.fit(model, splits, replace(EPOCH_CONFIG, seed=seed), progress=False).records[0].seconds
+    return out
+
+
+# --------------------------------------------------------------------------- execution settings (issue 13)
+
+
+@dataclass(frozen=True)
+class ExecSetting:
+    """How a model runs: intra-op threads, memory format, torch.compile."""
+
+    name: str
+    threads: int
+    channels_last: bool = False
+    compile: bool = False
+
+
+def exec_settings(thread_counts: list[int], default_threads: int, compile_models: bool) -> list[ExecSetting]:
+    rows = [ExecSetting("eager", default_threads)]
+    rows += [ExecSetting(f"eager, {t} thread{'s' if t > 1 else ''}", t) for t in thread_counts if t != default_threads]
+    rows.append(ExecSetting("channels_last", default_threads, channels_last=True))
+    if compile_models:
+        rows.append(ExecSetting("torch.compile", default_threads, compile=True))
+    return rows
+
+
+def has_convolutions(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.Conv2d) for m in model.modules())
+
+
+class SettingRunner:
+    """One model under one execution setting, with pre-built random batches on the device.
+
+    Building it runs (and for ``torch.compile``, compiles) the first training step and the first
+    evaluation batch; ``compile_s`` is the wall time of those first calls.
+    """
+
+    def __init__(self, name: str, setting: ExecSetting, device: torch.device, batch_size: int, eval_batch: int,
+                 seed: int, backend: str):
+        self.setting, self.device, self.eval_batch = setting, device, eval_batch
         size = models.model_input_size(name)
-        splits = data.prepare_data(raw, val_size=0, image_size=size, seed=seed, train_limit=train_limit)
-        model = training.seeded_model(name, seed)
-        history = training.fit(model, splits, training.TrainConfig(epochs=1, batch_size=128, seed=seed,
-                                                                   restore_best=False), progress=False)
-        out[name] = history.records[0].seconds
+        generator = torch.Generator().manual_seed(seed)
+        fmt = torch.channels_last if setting.channels_last else torch.contiguous_format
+        self.x = torch.randn(8, batch_size, 1, size, size, generator=generator).to(device)
+        self.x = [xb.contiguous(memory_format=fmt) for xb in self.x]
+        self.y = torch.randint(0, 10, (8, batch_size), generator=generator).to(device)
+        self.x_eval = torch.randn(max(EVAL_BATCH_SIZES), 1, size, size, generator=generator).to(device)
+        self.x_eval = self.x_eval.contiguous(memory_format=fmt)
+        torch.manual_seed(seed)
+        self.model = models.build_model(name).to(device=device, memory_format=fmt)
+        self.criterion = training.loss_function(self.model)
+        self.optimizer = training.make_optimizer("adam", self.model.parameters(), 1e-3)
+        self.forward = torch.compile(self.model, backend=backend) if setting.compile else self.model
+        with self.threads():
+            start = clock(device)
+            self.train_step(0)
+            self.evaluate(self.x_eval[:eval_batch])
+            self.compile_s = clock(device) - start if setting.compile else None
+
+    def threads(self):
+        return _Threads(self.setting.threads)
+
+    def train_step(self, i: int) -> None:
+        self.optimizer.zero_grad(set_to_none=True)
+        self.criterion(self.forward(self.x[i % len(self.x)]), self.y[i % len(self.y)]).backward()
+        self.optimizer.step()
+
+    def evaluate(self, xb: torch.Tensor) -> None:
+        self.model.eval()
+        try:
+            with torch.inference_mode():
+                self.forward(xb)
+        finally:
+            self.model.train()
+
+    def train_images_per_s(self, min_seconds: float, min_steps: int = 3) -> float:
+        with self.threads():
+            self.train_step(0)  # warm-up
+            steps, start = 0, clock(self.device)
+            while steps < min_steps or time.perf_counter() - start < min_seconds:
+                self.train_step(steps)
+                steps += 1
+            return steps * len(self.y[0]) / (clock(self.device) - start)
+
+    def eval_images_per_s(self, batch_size: int, min_seconds: float, min_batches: int = 2) -> float:
+        chunks = self.x_eval.split(batch_size)
+        with self.threads():
+            self.evaluate(chunks[0])  # warm-up
+            done, images, start = 0, 0, clock(self.device)
+            while done < min_batches or time.perf_counter() - start < min_seconds:
+                chunk = chunks[done % len(chunks)]
+                self.evaluate(chunk)
+                images += len(chunk)
+                done += 1
+            return images / (clock(self.device) - start)
+
+
+class _Threads:
+    """``with _Threads(n):`` runs the block with ``n`` intra-op threads, then restores the count."""
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def __enter__(self):
+        self.previous = torch.get_num_threads()
+        torch.set_num_threads(self.n)
+
+    def __exit__(self, *exc):
+        torch.set_num_threads(self.previous)
+
+
+@dataclass
+class SettingsPlan:
+    repeats: int
+    min_seconds: float
+    thread_counts: list[int]
+    compile_backend: str
+    eval_batch_sizes: tuple[int, ...] = EVAL_BATCH_SIZES
+    batch_size: int = 128
+    eval_batch: int = field(default_factory=lambda: training.TrainConfig().eval_batch_size)
+
+
+def settings_table(plan: SettingsPlan, device: torch.device, seed: int, log) -> dict:
+    """Training and evaluation images/s of every model under every execution setting, median of
+    ``plan.repeats`` rounds; within a round every (model, setting) is measured once, in turn."""
+    default_threads = torch.get_num_threads()
+    settings = exec_settings(plan.thread_counts, default_threads, compile_models=plan.compile_backend != "none")
+    out: dict = {"device": device.type, "default_threads": default_threads, "repeats": plan.repeats,
+                 "batch_size": plan.batch_size, "optimizer": "adam", "eval_batch_size": plan.eval_batch,
+                 "eval_batch_sizes": list(plan.eval_batch_sizes), "min_seconds": plan.min_seconds,
+                 "compile": {"mode": "default", "backend": plan.compile_backend}, "models": {}}
+    runners: dict[tuple[str, str], SettingRunner] = {}
+    for name in SETTINGS_MODELS:
+        probe = models.build_model(name)
+        entry = out["models"][name] = {"parameters": models.count_parameters(probe),
+                                       "input_size": models.model_input_size(name), "rows": {}, "eval_by_batch": {}}
+        for setting in settings:
+            row = entry["rows"][setting.name] = {"threads": setting.threads, "channels_last": setting.channels_last,
+                                                 "compile": setting.compile, "train_images_per_s": [],
+                                                 "eval_images_per_s": [], "compile_s": None, "note": None}
+            if setting.channels_last and not has_convolutions(probe):
+                row["note"] = "n/a: no convolutions"
+                continue
+            try:
+                runner = SettingRunner(name, setting, device, plan.batch_size, plan.eval_batch, seed,
+                                       plan.compile_backend)
+            except Exception as exc:  # a compiler missing on this machine, say: recorded, not fatal
+                row["note"] = f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+                log(f"settings: {name} / {setting.name}: {row['note']}")
+                continue
+            row["compile_s"] = runner.compile_s
+            runners[name, setting.name] = runner
+        entry["eval_by_batch"] = {str(b): [] for b in plan.eval_batch_sizes}
+    for rep in range(plan.repeats):
+        for name in SETTINGS_MODELS:
+            entry = out["models"][name]
+            for setting in settings:
+                runner = runners.get((name, setting.name))
+                if runner is None:
+                    continue
+                row = entry["rows"][setting.name]
+                row["train_images_per_s"].append(runner.train_images_per_s(plan.min_seconds))
+                row["eval_images_per_s"].append(runner.eval_images_per_s(plan.eval_batch, plan.min_seconds))
+            eager = runners[name, settings[0].name]
+            for b in plan.eval_batch_sizes:
+                entry["eval_by_batch"][str(b)].append(eager.eval_images_per_s(b, plan.min_seconds))
+            log(f"[{rep + 1}/{plan.repeats}] settings {name}: " + ", ".join(
+                f"{s}: {fmt(median(r['train_images_per_s']), ',.0f', '-')}" for s, r in entry["rows"].items()))
+    for entry in out["models"].values():
+        for row in entry["rows"].values():
+            row["train_images_per_s_median"] = median(row["train_images_per_s"])
+            row["eval_images_per_s_median"] = median(row["eval_images_per_s"])
+        entry["eval_by_batch_median"] = {b: median(v) for b, v in entry["eval_by_batch"].items()}
+        measured = {s: r for s, r in entry["rows"].items() if r["train_images_per_s_median"] is not None}
+        entry["fastest_train"] = max(measured, key=lambda s: measured[s]["train_images_per_s_median"])
+        entry["fastest_eval"] = max(measured, key=lambda s: measured[s]["eval_images_per_s_median"])
+        entry["fastest_eval_batch"] = int(max(entry["eval_by_batch_median"], key=entry["eval_by_batch_median"].get))
     return out
 
 
@@ -204,136 +557,316 @@ def median(values):
     return statistics.median(values) if values else None
 
 
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
 def fmt(value, spec=".1f", none="not reached"):
     return none if value is None else format(value, spec)
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+class OneLineParser(argparse.ArgumentParser):
+    """Usage errors as one line naming the value and the choices, exit code 2."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: {message}\n")
+
+
+def parse_args(argv):
+    parser = OneLineParser(prog="benchmarks/run.py", description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default="data")
     parser.add_argument("--output", default="reports")
+    parser.add_argument("--device", default="cpu", help=f"one of {', '.join(DEVICES)} (default cpu)")
     parser.add_argument("--repeats", type=int, default=3, help="timings per measurement (median reported)")
     parser.add_argument("--canonical-epochs", type=int, default=8,
                         help="epochs the canonical recipe may take before it is called 'not reached' (default 8)")
-    parser.add_argument("--pipelines", default=",".join(PIPELINES), help=f"subset of {', '.join(PIPELINES)}")
-    parser.add_argument("--quick", action="store_true", help="a small subset and one repeat (tests only; no targets)")
+    parser.add_argument("--pipelines", default=",".join(SECTIONS), help=f"sections to run, from {', '.join(SECTIONS)}")
+    parser.add_argument("--threads", default="1,2", help="intra-op thread counts for the settings table (default 1,2)")
+    parser.add_argument("--settings-seconds", type=float, default=1.0,
+                        help="least seconds per settings measurement (default 1.0)")
+    parser.add_argument("--compile-backend", default="inductor",
+                        help="torch.compile backend for the settings table: inductor (default), eager (graph "
+                             "capture only, for tests), or none")
+    parser.add_argument("--smoke", action="store_true",
+                        help=f"a smoke run for tests: {SMOKE_TRAIN_LIMIT} training and {SMOKE_TEST_LIMIT} test images, one repeat, "
+                             "one epoch, "
+                             "short settings timings with the 'eager' compile backend; no numbers to quote")
     args = parser.parse_args(argv)
-    chosen = [p.strip() for p in args.pipelines.split(",") if p.strip()]
-    if args.repeats < 1 or args.canonical_epochs < 1 or not chosen or set(chosen) - set(PIPELINES):
-        parser.error(f"--repeats and --canonical-epochs must be >= 1; --pipelines from {', '.join(PIPELINES)}")
-    train_limit = 2000 if args.quick else None
-    repeats = 1 if args.quick else args.repeats
-    # The recipe pipelines stop at the end of their one-cycle schedule.
-    max_epochs = 1 if args.quick else Recipe().epochs
-    canonical_epochs = 1 if args.quick else args.canonical_epochs
-    data_dir = Path(args.data_dir)
-    raw = data.load_mnist(data_dir)
+    args.sections = [p.strip() for p in args.pipelines.split(",") if p.strip()]
+    unknown = [s for s in args.sections if s not in SECTIONS]
+    if unknown or not args.sections:
+        parser.error(f"--pipelines: unknown section {unknown[0] if unknown else '(none)'!r}; "
+                     f"choose from {', '.join(SECTIONS)}")
+    if args.device not in DEVICES:
+        parser.error(f"--device: {args.device!r} is not one of {', '.join(DEVICES)}")
+    for name in ("repeats", "canonical_epochs"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')}: expected a whole number >= 1, got {getattr(args, name)}")
+    if not args.settings_seconds > 0:
+        parser.error(f"--settings-seconds: expected a positive number, got {args.settings_seconds}")
+    try:
+        args.thread_counts = sorted({int(t) for t in args.threads.split(",") if t.strip()})
+    except ValueError:
+        args.thread_counts = []
+    if not args.thread_counts or min(args.thread_counts) < 1:
+        parser.error(f"--threads: expected thread counts >= 1 joined by ',', got {args.threads!r}")
+    if args.compile_backend not in ("inductor", "eager", "none"):
+        parser.error(f"--compile-backend: {args.compile_backend!r} is not one of inductor, eager, none")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error(f"--device cuda: no CUDA device is available here (torch {torch.__version__}"
+                     f"{', built without CUDA' if torch.version.cuda is None else ''}); use --device cpu")
+    if args.smoke:
+        args.repeats, args.settings_seconds = 1, 0.02
+        args.compile_backend = "eager" if args.compile_backend == "inductor" else args.compile_backend
+    return args
+
+
+def run_recipe_pipelines(args, device, data_dir: Path, log) -> dict:
+    """floor, in_memory, dataloader and canonical, as many of them as asked, interleaved per repeat."""
+    limits = (SMOKE_TRAIN_LIMIT, SMOKE_TEST_LIMIT) if args.smoke else (None, None)
     recipe = Recipe()
-    results = {name: {"time_to_99_s": [], "seconds_run": [], "images_per_s": [], "accuracy_by_epoch": []}
-               for name in chosen}
-    runners = {"in_memory": lambda rep: run_in_memory(raw, recipe, rep, max_epochs, train_limit),
-               "dataloader": lambda rep: run_dataloader(data_dir, recipe, rep, max_epochs, train_limit),
-               "canonical": lambda rep: run_canonical(data_dir, rep, canonical_epochs, train_limit)}
-    for rep in range(repeats):
-        # Interleaved, so drift in machine load hits every pipeline alike.
-        for name in chosen:
-            t, ips, accs, seconds_run = runners[name](rep)
-            results[name]["time_to_99_s"].append(t)
-            results[name]["seconds_run"].append(seconds_run)
-            results[name]["images_per_s"].append(ips)
-            results[name]["accuracy_by_epoch"].append(accs)
-            print(f"[{rep + 1}/{repeats}] {name:10s} time-to-99 {fmt(t)} s, {ips:,.0f} images/s, "
-                  f"test accuracy by epoch {[round(a * 100, 2) for a in accs]}", file=sys.stderr)
-    summary = {name: {"time_to_99_s_median": median(r["time_to_99_s"]) if None not in r["time_to_99_s"] else None,
-                      "seconds_run_median": median(r["seconds_run"]),
-                      "images_per_s_median": median(r["images_per_s"]), **r} for name, r in results.items()}
-    ours = summary.get("in_memory", {}).get("time_to_99_s_median")
-
-    def ratio(name):
-        other = summary.get(name, {}).get("time_to_99_s_median")
-        return None if ours is None or other is None else other / ours
-
-    def ratio_lower_bound(name):
-        """When a baseline never got there: its training seconds so far over ours, a lower bound."""
-        if ours is None or name not in summary or summary[name]["time_to_99_s_median"] is not None:
-            return None
-        return summary[name]["seconds_run_median"] / ours
-
-    epochs = [epoch_seconds(raw, rep, train_limit) for rep in range(repeats)] if "in_memory" in chosen else [{}]
-    epoch_median = {name: median([e[name] for e in epochs]) for name in epochs[0]}
-    previous = Path(args.output) / "benchmarks.json"
-    if set(chosen) != set(PIPELINES) and previous.exists():
-        # A partial run (say --pipelines canonical) updates those rows of the last full record.
-        old = json.loads(previous.read_text())
-        summary = {**old.get("pipelines", {}), **summary}
-        epoch_median = epoch_median or old.get("epoch_seconds", {})
-        ours = summary.get("in_memory", {}).get("time_to_99_s_median")
-    build = {}
-    build_file = Path(args.output) / "build.json"
-    if build_file.exists():
-        build = json.loads(build_file.read_text())
-    record = {
-        "target_accuracy": TARGET, "repeats": repeats, "quick": args.quick, "recipe": {
-            "epochs": recipe.epochs, "batch_size": recipe.batch_size, "lr": recipe.lr, "optimizer": "adam",
-            "scheduler": "onecycle", "augment": recipe.augment.__dict__},
-        "cnn_time_to_99_s": ours,
-        "ratio_vs_dataloader": ratio("dataloader"),
-        "ratio_vs_canonical": ratio("canonical"),
-        "ratio_vs_dataloader_lower_bound": ratio_lower_bound("dataloader"),
-        "ratio_vs_canonical_lower_bound": ratio_lower_bound("canonical"),
-        "images_per_s_ratio_vs_dataloader": (summary["in_memory"]["images_per_s_median"]
-                                             / summary["dataloader"]["images_per_s_median"])
-        if {"in_memory", "dataloader"} <= set(summary) else None,
-        "pipelines": summary,
-        "epoch_seconds": epoch_median,
-        "full_build_s": build.get("seconds") if build.get("profile") == "full" else None,
-        "build": build or None,
-        "environment": reports.provenance("cpu"),
+    max_epochs = 1 if args.smoke else recipe.epochs  # the recipe stops at the end of its one-cycle schedule
+    canonical_epochs = 1 if args.smoke else args.canonical_epochs
+    chosen = [s for s in ("floor", *RECIPE_PIPELINES) if s in args.sections]
+    out: dict = {"recipe": recipe.describe(), "canonical": {**CANONICAL, "epochs_allowed": canonical_epochs}}
+    floor_splits, _ = prepare_in_memory(data_dir, recipe, 0, limits, device)
+    if "dataloader" in chosen:
+        train_tf, test_tf = recipe_transforms(recipe, floor_splits.mean, floor_splits.std)
+        train, _, _ = load_torchvision(data_dir, train_tf, test_tf, limits, 0)
+        steps, rounds = (3, 1) if args.smoke else (60, 2)
+        setting, out["dataloader_calibration"] = calibrate_loader(train, recipe, 0, device, steps, rounds)
+        log(f"dataloader: fastest setting {setting.label()} ({out['dataloader_calibration']['images_per_s_median']})")
+    runners = {
+        "floor": lambda rep: run_floor(floor_splits, recipe, rep, device),
+        "in_memory": lambda rep: run_in_memory(data_dir, recipe, rep, max_epochs, limits, device),
+        "dataloader": lambda rep: run_dataloader(data_dir, recipe, rep, max_epochs, limits, device, setting,
+                                                 floor_splits.mean, floor_splits.std),
+        "canonical": lambda rep: run_canonical(data_dir, rep, canonical_epochs, limits, device),
     }
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
-    reports.atomic_write_text(out / "benchmarks.json", reports.to_json(record))
-    table = markdown_table(record)
-    reports.atomic_write_text(out / "benchmarks.md", table)
-    if (out / "build.json").exists():
-        reports.refresh_index(out)  # so the index links the benchmark results
+    runs: dict[str, list[dict]] = {name: [] for name in chosen}
+    for rep in range(args.repeats):
+        for name in chosen:  # interleaved, so drift in machine load hits every pipeline alike
+            result = runners[name](rep)
+            runs[name].append(result)
+            log(f"[{rep + 1}/{args.repeats}] {name:10s} {result['images_per_s']:,.0f} images/s"
+                + (f", time-to-99 {fmt(result['time_to_99_s'])} s, preparation {result['preparation_s']:.2f} s, "
+                   f"test accuracy by epoch {[round(a * 100, 2) for a in result['accuracy_by_epoch']]}"
+                   if name != "floor" else ""))
+    out["pipelines"] = {}
+    for name, results in runs.items():
+        keys = results[0].keys()
+        summary = {key: [r[key] for r in results] for key in keys}
+        summary.update({f"{key}_median": median(summary[key]) for key in keys if key != "accuracy_by_epoch"})
+        if "time_to_99_s" in summary and None in summary["time_to_99_s"]:
+            summary["time_to_99_s_median"] = None  # a repeat that never got there: no median to quote
+        summary["repeats"] = args.repeats
+        out["pipelines"][name] = summary
+    if "dataloader" in chosen:
+        out["pipelines"]["dataloader"]["setting"] = setting.label()
+    out["parameters"] = {"cnn": models.count_parameters(models.build_model("cnn")),
+                         "canonical": models.count_parameters(CanonicalNet())}
+    return out
+
+
+def derived(record: dict) -> dict:
+    """Ratios and overheads from whatever pipelines the record holds."""
+    p = record.get("pipelines", {})
+
+    def get(name, key):
+        return p.get(name, {}).get(key)
+
+    ours = get("in_memory", "time_to_99_s_median")
+    floor = get("floor", "images_per_s_median")
+    out = {"cnn_time_to_99_s": ours, "overhead_vs_floor_percent": {}}
+    for name in ("dataloader", "canonical"):
+        other = get(name, "time_to_99_s_median")
+        out[f"ratio_vs_{name}"] = None if ours is None or other is None else other / ours
+        # When a baseline never got there: its training seconds so far over ours, a lower bound.
+        out[f"ratio_vs_{name}_lower_bound"] = (get(name, "seconds_run_median") / ours
+                                               if ours is not None and name in p and other is None else None)
+    for name in ("in_memory", "dataloader"):
+        ips = get(name, "images_per_s_median")
+        out["overhead_vs_floor_percent"][name] = None if floor is None or ips is None else (floor / ips - 1) * 100
+    ips_ours, ips_dl = get("in_memory", "images_per_s_median"), get("dataloader", "images_per_s_median")
+    out["images_per_s_ratio_vs_dataloader"] = None if ips_ours is None or ips_dl is None else ips_ours / ips_dl
+    return out
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    device = torch.device(args.device)
+    data_dir, out_dir = Path(args.data_dir), Path(args.output)
+
+    def log(message):
+        print(message, file=sys.stderr, flush=True)
+
+    try:
+        data.ensure_mnist(data_dir, progress=False)
+    except data.MnistUnavailableError as exc:
+        print(f"benchmarks/run.py: --data-dir {str(data_dir)!r}: {exc}", file=sys.stderr)
+        return 2
+    previous_file = out_dir / "benchmarks.json"
+    record: dict = {}
+    if set(args.sections) != set(SECTIONS) and previous_file.exists():
+        old = json.loads(previous_file.read_text())
+        if old.get("smoke") == args.smoke and old.get("device") == args.device:
+            record = old  # a partial run updates its sections of the last record
+    record.update({"target_accuracy": TARGET, "smoke": args.smoke, "device": args.device})
+    if any(s in args.sections for s in ("floor", *RECIPE_PIPELINES)):
+        fresh = run_recipe_pipelines(args, device, data_dir, log)
+        record["pipelines"] = {**record.get("pipelines", {}), **fresh.pop("pipelines")}
+        record.update(fresh)
+    if "model_epochs" in args.sections:
+        train_limit = SMOKE_TRAIN_LIMIT if args.smoke else None
+        epochs = [epoch_seconds(data_dir, rep, train_limit, device) for rep in range(args.repeats)]
+        record["epoch_seconds"] = {name: median([e[name] for e in epochs]) for name in epochs[0]}
+        record["epoch_config"] = {"batch_size": EPOCH_CONFIG.batch_size, "optimizer": EPOCH_CONFIG.optimizer,
+                                  "lr": EPOCH_CONFIG.lr, "repeats": args.repeats}
+    if "settings" in args.sections:
+        plan = SettingsPlan(repeats=args.repeats, min_seconds=args.settings_seconds, thread_counts=args.thread_counts,
+                            compile_backend=args.compile_backend,
+                            eval_batch_sizes=(250, 2000) if args.smoke else EVAL_BATCH_SIZES)
+        record["settings"] = settings_table(plan, device, 0, log)
+    record.update(derived(record))
+    build_file = out_dir / "build.json"
+    build = json.loads(build_file.read_text()) if build_file.exists() else {}
+    record["build"] = build or None
+    record["full_build_s"] = build.get("seconds") if build.get("profile") == "full" else None
+    record["environment"] = reports.provenance(args.device)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    reports.atomic_write_text(out_dir / "benchmarks.json", reports.to_json(record))
+    table = markdown(record)
+    reports.atomic_write_text(out_dir / "benchmarks.md", table)
+    if build_file.exists():
+        reports.refresh_index(out_dir)  # so the index links the benchmark results
     print(table)
     return 0
 
 
-def markdown_table(r: dict) -> str:
-    p = r["pipelines"]
-    lines = [
-        f"# Benchmarks ({'quick, not for targets' if r['quick'] else 'full'}; median of {r['repeats']})", "",
-        f"CNN time to {r['target_accuracy']:.0%} test accuracy (training seconds, evaluation excluded):", "",
-        "| pipeline | time to 99% (s) | images/s | ratio (time, vs in-memory) |",
-        "| --- | --- | --- | --- |",
-    ]
-    for name, label in (("in_memory", "in-memory tensors + batch augmentation (mnist_lib)"),
-                        ("dataloader", "torchvision Dataset + DataLoader, per-sample PIL transforms"),
-                        ("canonical", "canonical PyTorch example recipe (re-implemented)")):
-        if name not in p:
-            continue
-        key = {"dataloader": "ratio_vs_dataloader", "canonical": "ratio_vs_canonical"}.get(name)
-        if key is None:
-            ratio = "1.0 (baseline)"
-        elif r[key] is not None:
-            ratio = f"{r[key]:.1f}x"
-        elif r[key + "_lower_bound"] is not None:
-            ratio = f"> {r[key + '_lower_bound']:.1f}x (not reached in {p[name]['seconds_run_median']:.0f} s)"
-        else:
-            ratio = "n/a"
-        lines.append(f"| {label} | {fmt(p[name]['time_to_99_s_median'])} | {p[name]['images_per_s_median']:,.0f} "
-                     f"| {ratio} |")
-    lines += ["", "Epoch seconds on the in-memory path (batch 128, Adam):", "", "| model | seconds / epoch |",
-              "| --- | --- |"]
-    lines += [f"| {k} | {v:.2f} |" for k, v in r["epoch_seconds"].items()]
+# --------------------------------------------------------------------------- markdown
+
+
+def markdown(r: dict) -> str:
+    env = r["environment"]
+    lines = [f"# Benchmarks ({'smoke run, not for quoting' if r['smoke'] else 'measured'}; device {r['device']}, "
+             f"{env.get('cpu')}, {env.get('torch_threads')} torch threads)", ""]
+    if r.get("pipelines"):
+        lines += pipelines_markdown(r)
+    if r.get("epoch_seconds"):
+        c = r["epoch_config"]
+        lines += ["", f"## One epoch of `training.fit` per model (in-memory path, batch {c['batch_size']}, "
+                  f"{c['optimizer']} lr {c['lr']:g}, no augmentation; median of {c['repeats']})", "",
+                  "| model | seconds / epoch |", "| --- | --- |"]
+        lines += [f"| {k} | {v:.2f} |" for k, v in r["epoch_seconds"].items()]
+    if r.get("settings"):
+        lines += settings_markdown(r["settings"])
     build = r.get("build")
     if build:
-        lines += ["", f"Last report build ({build.get('profile')} profile): {build.get('seconds', 0):.0f} s wall, "
-                  f"peak memory {build.get('peak_rss_mb')} MB", "", "| notebook | seconds | status |", "| --- | --- | --- |"]
+        lines += ["", f"## Last report build ({build.get('profile')} profile)", "",
+                  f"{build.get('seconds', 0):.0f} s wall, peak memory {build.get('peak_rss_mb')} MB", "",
+                  "| notebook | seconds | status |", "| --- | --- | --- |"]
         lines += [f"| {k} | {v['seconds']:.1f} | {v['status']} |" for k, v in build.get("runs", {}).items()]
     return "\n".join(lines) + "\n"
+
+
+def _aug_text(aug: dict | None) -> str:
+    if not aug:
+        return "no augmentation"
+    return (f"rotation ±{aug['rotation']:g}°, shift ±{aug['translate']:.0%}, zoom {aug['scale'][0]:g}–"
+            f"{aug['scale'][1]:g}, shear ±{aug['shear']:g}° (bilinear), brightness ±{aug['brightness']:.0%}, "
+            f"contrast ±{aug['contrast']:.0%}")
+
+
+def pipelines_markdown(r: dict) -> list[str]:
+    p, rec, can = r["pipelines"], r["recipe"], r["canonical"]
+    params = r["parameters"]
+    labels = {
+        "floor": (f"compute floor: the CNN's forward + backward + step on pre-built tensors, no data pipeline",
+                  f"CNN ({params['cnn']:,})"),
+        "in_memory": ("in-memory tensors + batch augmentation (mnist_lib)", f"CNN ({params['cnn']:,})"),
+        "dataloader": (f"torchvision Dataset + DataLoader, per-sample PIL transforms "
+                       f"({p.get('dataloader', {}).get('setting', '')})", f"CNN ({params['cnn']:,})"),
+        "canonical": ("canonical PyTorch example: its recipe and its model (a recipe-and-model comparison)",
+                      f"CanonicalNet ({params['canonical']:,})"),
+    }
+    overheads = r.get("overhead_vs_floor_percent", {})
+    lines = [f"## CNN training: pipelines against the compute floor (median of "
+             f"{max(v.get('repeats', 1) for v in p.values())})", "",
+             f"Recipe ({rec['source']}): {rec['optimizer']} lr {rec['lr']:g}, {rec['scheduler']} schedule, batch "
+             f"{rec['batch_size']}, {rec['normalization']} normalization, {_aug_text(rec['augment'])}. "
+             f"The canonical example: {can['optimizer']} lr {can['lr']:g}, {can['scheduler']} gamma {can['gamma']:g}, "
+             f"batch {can['batch_size']}, no augmentation, up to {plural(can['epochs_allowed'], 'epoch')}.", "",
+             f"Training seconds to {r['target_accuracy']:.0%} test accuracy exclude evaluation; preparation is the "
+             "one-off reading of the files into tensors or datasets.", "",
+             "| pipeline | model (parameters) | preparation (s) | training to 99% (s) | images/s "
+             "| overhead over the floor | time ratio vs in-memory |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for name in ("floor", *RECIPE_PIPELINES):
+        if name not in p:
+            continue
+        row = p[name]
+        label, model = labels[name]
+        if name == "floor":
+            prep, t, overhead, ratio = "none", "-", "0% (reference)", "-"
+        else:
+            prep, t = f"{row['preparation_s_median']:.2f}", fmt(row["time_to_99_s_median"])
+            o = overheads.get(name)
+            overhead = "n/a (another model)" if name == "canonical" else ("n/a" if o is None else f"{o:+.0f}%")
+            ratio = _ratio_text(r, name, row)
+        lines.append(f"| {label} | {model} | {prep} | {t} | {row['images_per_s_median']:,.0f} | {overhead} | {ratio} |")
+    cal = r.get("dataloader_calibration")
+    if cal and "dataloader" in p:
+        lines += ["", f"DataLoader settings tried (training images/s over {cal['steps']} batches after a warm-up, "
+                  f"median of {cal['rounds']}); the fastest is used above:", "",
+                  "| setting | images/s |", "| --- | --- |"]
+        lines += [f"| {k}{' (chosen)' if k == cal['chosen'] else ''} | {v:,.0f} |"
+                  for k, v in cal["images_per_s_median"].items()]
+    return lines
+
+
+def _ratio_text(r: dict, name: str, row: dict) -> str:
+    if name == "in_memory":
+        return "1.0 (baseline)"
+    if r.get(f"ratio_vs_{name}") is not None:
+        return f"{r[f'ratio_vs_{name}']:.1f}x"
+    if r.get(f"ratio_vs_{name}_lower_bound") is not None:
+        return f"> {r[f'ratio_vs_{name}_lower_bound']:.1f}x (not reached in {row['seconds_run_median']:.0f} s)"
+    return "n/a"
+
+
+def settings_markdown(s: dict) -> list[str]:
+    backend = s["compile"]["backend"]
+    lines = ["", f"## Execution settings per model ({s['device']}; pre-built random tensors, training batch "
+             f"{s['batch_size']} with {s['optimizer']}, evaluation batch {s['eval_batch_size']} under "
+             f"inference_mode; median of {s['repeats']} interleaved rounds, at least {s['min_seconds']:g} s each; "
+             f"default {s['default_threads']} intra-op threads)", "",
+             "| model | setting | threads | training images/s | vs eager | evaluation images/s | vs eager "
+             "| compile (s) |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for name, entry in s["models"].items():
+        eager = entry["rows"]["eager"]
+        for setting, row in entry["rows"].items():
+            label = setting + (f" (backend {backend})" if row["compile"] and backend != "inductor"
+                               else "")
+            if row["train_images_per_s_median"] is None:
+                lines.append(f"| {name} | {label} | {row['threads']} | {row['note']} | | | | |")
+                continue
+            marks = [m for m, key in (("fastest training", "fastest_train"), ("fastest evaluation", "fastest_eval"))
+                     if entry[key] == setting]
+            lines.append(
+                f"| {name} | {label}{' (' + ', '.join(marks) + ')' if marks else ''} | {row['threads']} "
+                f"| {row['train_images_per_s_median']:,.0f} "
+                f"| {row['train_images_per_s_median'] / eager['train_images_per_s_median']:.2f}x "
+                f"| {row['eval_images_per_s_median']:,.0f} "
+                f"| {row['eval_images_per_s_median'] / eager['eval_images_per_s_median']:.2f}x "
+                f"| {fmt(row['compile_s'], '.1f', '-')} |")
+    sizes = s["eval_batch_sizes"]
+    lines += ["", "Evaluation images/s by batch size (eager, default threads):", "",
+              "| model | " + " | ".join(str(b) for b in sizes) + " | fastest |",
+              "| --- | " + " | ".join("---" for _ in sizes) + " | --- |"]
+    for name, entry in s["models"].items():
+        lines.append(f"| {name} | " + " | ".join(f"{entry['eval_by_batch_median'][str(b)]:,.0f}" for b in sizes)
+                     + f" | {entry['fastest_eval_batch']} |")
+    return lines
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ __all__ = [
     "best_by_validation",
     "class_extremes",
     "compare_optimizers",
+    "configs_text",
     "confused_pairs",
     "convergence_reading",
     "optimizer_configs",
@@ -42,6 +43,7 @@ __all__ = [
     "errors_reading",
     "reference_comparison",
     "reference_reading",
+    "reference_setting",
     "summary_reading",
     "train_with_test_monitoring",
 ]
@@ -157,6 +159,22 @@ def optimizer_configs(optimizers: Sequence[str], learning_rates: Mapping[str, fl
         raise ValueError(f"no learning rate for optimizer {missing[0]!r}; learning_rates has "
                          f"{', '.join(learning_rates) or 'nothing'}")
     return {o: replace(base, optimizer=o, lr=float(learning_rates[o])) for o in optimizers}
+
+
+def configs_text(configs: Mapping[str, TrainConfig], train_images: int) -> str:
+    """One sentence naming every optimizer with its learning rate and the settings the runs share."""
+    from mnist_lib import describe
+
+    if not configs:
+        raise ValueError("configs must hold at least one label -> TrainConfig")
+    first = next(iter(configs.values()))
+    runs = "; ".join(f"{describe.optimizer_text(cfg.optimizer, cfg.weight_decay, cfg.momentum)}, learning rate "
+                     f"{cfg.lr:g}" for cfg in configs.values())
+    steps = -(-train_images // first.batch_size)
+    return (f"{describe.plural(len(configs), 'optimizer')} ({runs}), each trained for "
+            f"{describe.plural(first.epochs, 'epoch')} of {describe.plural(steps, 'step')} (batch size "
+            f"{first.batch_size}) with {describe.schedule_text(first.scheduler, None)}; loss: "
+            f"{describe.loss_text(first.label_smoothing)}; {describe.augmentation_text(first.augment)}.")
 
 
 def _check_same_setup(configs: Mapping[str, TrainConfig]) -> None:
@@ -320,6 +338,21 @@ def reference_comparison(summary: pd.DataFrame, reference: Mapping[str, float]) 
     table["best_accuracy"] = summary["best_accuracy"]
     table["difference_best"] = table["best_accuracy"] - table["reference"]
     return table
+
+
+def reference_setting(results: Mapping[str, Any], epochs: int, train_images: int) -> str:
+    """How the reference values were measured (``results``: :class:`mnist_lib.references.ReferenceResult`
+    by optimizer) beside this run's epoch budget and training images."""
+    this_run = f"this run's budget was {_plural(epochs, 'epoch')} on {train_images:,} training images"
+    if not results:
+        return f"There are no reference values to compare with; {this_run}."
+    measured = sorted({f"the {r.metric} after {_plural(r.epochs, 'epoch')} on {r.train_images:,} training images"
+                       for r in results.values()})
+    return f"The reference values are {'; '.join(measured)}; {this_run}."
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 
 def convergence_reading(summary: pd.DataFrame, target: float) -> str:

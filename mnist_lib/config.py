@@ -25,6 +25,8 @@ DEPENDENCIES: dict[str, tuple[str, ...]] = {"06_feature_maps": ("03_lenet", "04_
 PROFILES = ("quick", "full")
 PROFILE_DIR = Path(__file__).resolve().parent.parent / "notebooks" / "profiles"
 TRAIN_SIZE, TEST_SIZE = 60000, 10000
+# A project checkout: a folder with both of these. Notebook paths left at None resolve inside it.
+PROJECT_MARKERS = ("pyproject.toml", "notebooks")
 
 
 # Seconds a notebook may run before the build stops it; a profile's `timeout` key overrides it.
@@ -96,6 +98,7 @@ class Param:
     optional: bool = False
     item: str = "str"
     low_inclusive: bool = True
+    project_default: str | None = None  # a path kind: None means this folder of the project (see project_root)
 
     def describe(self) -> str:
         if self.kind == "choice" or (self.kind == "list" and self.choices):
@@ -109,6 +112,8 @@ class Param:
             text += f" in {'[' if self.low_inclusive else '('}{self.low:g}, {self.high:g}]"
         elif self.low is not None:
             text += f" {'>=' if self.low_inclusive else '>'} {self.low:g}"
+        if self.project_default:
+            return text + f" (or none for the project's {self.project_default}/ folder)"
         return text + (" (or none)" if self.optional else "")
 
     def _check_range(self, value: float) -> None:
@@ -138,7 +143,17 @@ class Param:
         return result
 
     def coerce(self, name: str, value: Any) -> Any:
-        """The value as its type, or a ParameterError naming ``name``."""
+        """The value as its type, or a ParameterError naming ``name``.
+
+        A path parameter with a ``project_default`` left at None becomes that folder of
+        the project (:func:`project_root`), wherever the notebook runs from.
+        """
+        if self.project_default and (value is None or (isinstance(value, str) and
+                                                       value.strip().lower() in _NONE_WORDS)):
+            folder = project_root(name) / self.project_default
+            if self.kind == "dir":
+                check_writable_dir(name, folder, may_create=True)
+            return str(folder)
         if self.optional and (value is None or (isinstance(value, str) and value.strip().lower() in _NONE_WORDS)):
             return None
         try:
@@ -168,19 +183,45 @@ class Param:
         return result
 
 
-def check_writable_dir(name: str, path: str | os.PathLike) -> None:
-    """A ParameterError unless ``path`` is an existing folder we can write to."""
+def check_writable_dir(name: str, path: str | os.PathLike, may_create: bool = False) -> None:
+    """A ParameterError unless ``path`` is an existing folder we can write to (or, with
+    ``may_create``, one that can be created in a writable existing folder)."""
     folder = Path(path)
-    if not folder.is_dir():
+    if may_create and not folder.exists() and folder.parent.is_dir():
+        folder = folder.parent
+    elif folder.exists() and not folder.is_dir():
+        raise ParameterError(f"parameter '{name}': {str(folder)!r} is a file, not a folder")
+    elif not folder.is_dir():
         raise ParameterError(f"parameter '{name}': folder {str(folder)!r} does not exist (create it first)")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise ParameterError(f"parameter '{name}': folder {str(folder)!r} is not writable")
 
 
+def find_project(start: str | os.PathLike) -> Path | None:
+    """The nearest folder from ``start`` upwards that holds every PROJECT_MARKERS entry, or None."""
+    here = Path(start).resolve()
+    for folder in (here, *here.parents):
+        if all((folder / marker).exists() for marker in PROJECT_MARKERS):
+            return folder
+    return None
+
+
+def project_root(name: str = "project") -> Path:
+    """The project a notebook runs in: found from the current directory upwards (papermill run
+    from the checkout or from ``notebooks/``, JupyterLab, whose kernels start in the notebook's
+    folder), else the checkout this package was imported from. ``name`` is the parameter
+    that needs it, for the one-line error when neither is a project."""
+    found = find_project(Path.cwd()) or find_project(Path(__file__).resolve().parent.parent)
+    if found is None:
+        raise ParameterError(f"parameter '{name}': no project found from {str(Path.cwd())!r} upwards (a folder with "
+                             f"{' and '.join(PROJECT_MARKERS)}); run from the project or give the path")
+    return found
+
+
 # --------------------------------------------------------------------------- notebook parameters
 
 COMMON: dict[str, Param] = {
-    "data_dir": Param("path", "where MNIST is cached (torchvision layout under MNIST/raw)"),
+    "data_dir": Param("path", "where MNIST is cached (torchvision layout under MNIST/raw)", project_default="data"),
     "data_source": Param("path", "a folder with the four IDX files, tried before the mirrors", optional=True),
     "seed": Param("int", "seed for splits, initial weights, shuffling and augmentation", low=0, high=2**31 - 1),
     "device": Param("choice", "where to train", choices=DEVICES),
@@ -188,8 +229,8 @@ COMMON: dict[str, Param] = {
                          optional=True),
     "test_limit": Param("int", "a stratified subset of the test set (quick runs)", low=100, high=TEST_SIZE,
                         optional=True),
-    "output_dir": Param("dir", "where the metrics file is written"),
-    "checkpoint_dir": Param("path", "where trained weights are cached"),
+    "output_dir": Param("dir", "where the metrics file is written", project_default="reports"),
+    "checkpoint_dir": Param("path", "where trained weights are cached", project_default="checkpoints"),
 }
 TRAINING: dict[str, Param] = {
     "epochs": Param("int", "passes over the training set", low=1, high=1000),
@@ -362,6 +403,30 @@ class Profile:
         return BUILD_SETTINGS["timeout"].coerce("timeout", value)
 
 
+def yaml_file(path: Path, what: str) -> Any:
+    """The parsed content of a YAML file, or one ParameterError line saying what is wrong with it:
+    missing, a folder, unreadable, not UTF-8 text, or not YAML."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ParameterError(f"{what} file {str(path)!r} does not exist") from None
+    except IsADirectoryError:
+        raise ParameterError(f"{what} file {str(path)!r} is a folder, not a file") from None
+    except PermissionError:
+        raise ParameterError(f"{what} file {str(path)!r} cannot be read (permission denied)") from None
+    except OSError as exc:
+        raise ParameterError(f"{what} file {str(path)!r} cannot be read ({exc.strerror or exc})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ParameterError(f"{what} file {str(path)!r} is not UTF-8 text (byte {exc.start}: "
+                             f"{raw[exc.start:exc.start + 1]!r}); save it as UTF-8") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ParameterError(f"{path}: malformed YAML: {' '.join(str(exc).split())}") from None
+
+
 def load_profile(name_or_path: str | os.PathLike, profile_dir: Path = PROFILE_DIR) -> Profile:
     """Read and validate a profile by name (quick, full) or path.
 
@@ -369,13 +434,13 @@ def load_profile(name_or_path: str | os.PathLike, profile_dir: Path = PROFILE_DI
     anything runs, naming the file, the key and the valid keys.
     """
     text = str(name_or_path)
-    path = Path(text) if text.endswith((".yaml", ".yml")) else profile_dir / f"{text}.yaml"
-    if not path.is_file():
+    named = not text.endswith((".yaml", ".yml"))
+    path = profile_dir / f"{text}.yaml" if named else Path(text)
+    if named and not path.is_file():
         raise ParameterError(f"unknown profile {text!r}; valid: {', '.join(PROFILES)} or a path to a .yaml file")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ParameterError(f"{path}: malformed YAML: {' '.join(str(exc).split())}") from None
+    data = yaml_file(path, "profile")
+    if data is None:
+        data = {}
     if not isinstance(data, dict):
         raise ParameterError(f"{path}: expected a mapping of sections (common, {', '.join(NOTEBOOKS)})")
     valid_sections = ("common",) + NOTEBOOKS

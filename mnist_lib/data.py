@@ -229,68 +229,9 @@ def num_batches(n: int, batch_size: int) -> int:
 
 
 # --------------------------------------------------------------------------- augmentation
+# Batch augmentation lives in mnist_lib.augment; imported here so `data.augment_batch` keeps working.
 
-
-@dataclass(frozen=True)
-class Augmentation:
-    """Random affine + brightness/contrast jitter, drawn per sample.
-
-    rotation and shear in degrees (+-), translate as a fraction of the image
-    size (+-), scale as a (min, max) factor, brightness and contrast as the
-    maximum relative change.
-    """
-
-    rotation: float = 10.0
-    translate: float = 0.1
-    scale: tuple[float, float] = (0.9, 1.1)
-    shear: float = 10.0
-    brightness: float = 0.2
-    contrast: float = 0.2
-
-    def __post_init__(self):
-        if self.rotation < 0 or self.shear < 0 or not 0 <= self.translate < 1:
-            raise ValueError("rotation and shear must be >= 0 and translate in [0, 1)")
-        if not 0 < self.scale[0] <= self.scale[1]:
-            raise ValueError(f"scale must be (min, max) with 0 < min <= max, got {self.scale}")
-        if not (0 <= self.brightness < 1 and 0 <= self.contrast < 1):
-            raise ValueError("brightness and contrast must be in [0, 1)")
-
-
-def _uniform(n: int, low: float, high: float, generator: torch.Generator, device) -> torch.Tensor:
-    return torch.rand(n, generator=generator, device=device).mul_(high - low).add_(low)
-
-
-def augment_batch(x: torch.Tensor, aug: Augmentation, generator: torch.Generator,
-                  mean: float = 0.0, std: float = 1.0) -> torch.Tensor:
-    """Augment a batch (N, C, H, W) of normalized images, one random transform per image.
-
-    Works on the batch's device with ``generator`` on that device: affine_grid +
-    grid_sample for geometry, vectorized jitter for intensity. Pixels are taken
-    back to [0, 1] for the transform (so the border fills with background) and
-    normalized again.
-    """
-    n, device = x.shape[0], x.device
-    unit = x * std + mean
-    angle = torch.deg2rad(_uniform(n, -aug.rotation, aug.rotation, generator, device))
-    shear = torch.deg2rad(_uniform(n, -aug.shear, aug.shear, generator, device))
-    scale = _uniform(n, aug.scale[0], aug.scale[1], generator, device)
-    shift = _uniform(2 * n, -aug.translate, aug.translate, generator, device).view(n, 2) * 2.0
-    cos, sin, tan = torch.cos(angle), torch.sin(angle), torch.tan(shear)
-    # Forward map: rotate, then shear along x, then scale; the grid needs its inverse.
-    forward = torch.stack([
-        torch.stack([cos - tan * sin, -sin + tan * cos], dim=1),
-        torch.stack([sin, cos], dim=1),
-    ], dim=1) * scale.view(n, 1, 1)
-    inverse = torch.linalg.inv(forward)
-    theta = torch.cat([inverse, -(inverse @ shift.unsqueeze(2))], dim=2)
-    grid = F.affine_grid(theta, list(unit.shape), align_corners=False)
-    out = F.grid_sample(unit, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-    if aug.brightness or aug.contrast:
-        bright = _uniform(n, 1 - aug.brightness, 1 + aug.brightness, generator, device).view(n, 1, 1, 1)
-        contrast = _uniform(n, 1 - aug.contrast, 1 + aug.contrast, generator, device).view(n, 1, 1, 1)
-        level = out.mean(dim=(1, 2, 3), keepdim=True)
-        out = ((out * bright - level) * contrast + level).clamp_(0.0, 1.0)
-    return (out - mean) / std
+from mnist_lib.augment import Augmentation, augment_batch  # noqa: E402,F401
 
 
 # --------------------------------------------------------------------------- conventional path

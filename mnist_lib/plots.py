@@ -32,6 +32,7 @@ __all__ = [
     "normalization_effect",
     "augmentation_preview",
     "learning_curves",
+    "nll_column",
     "compare_curves",
     "confusion_heatmap",
     "confusion_grid",
@@ -444,11 +445,25 @@ def augmentation_preview(originals: ArrayLike, augmented_list: Sequence[ArrayLik
 # --------------------------------------------------------------------------
 
 
-def learning_curves(history_df: pd.DataFrame, title: str | None = None) -> Figure:
+def nll_column(history_df: pd.DataFrame) -> str | None:
+    """The column holding the plain NLL on training batches (``train_nll``), or None when
+    the history has none (saved before it was recorded) and only the optimized loss is known."""
+    if "train_nll" in history_df.columns and history_df["train_nll"].notna().all():
+        return "train_nll"
+    return None
+
+
+def learning_curves(history_df: pd.DataFrame, title: str | None = None,
+                    label_smoothing: float | None = None) -> Figure:
     """Loss and accuracy (percent) per epoch, train vs validation, best epoch marked.
 
     ``history_df`` needs columns epoch, train_loss, train_accuracy, val_loss,
-    val_accuracy (accuracies as fractions).
+    val_accuracy (accuracies as fractions), and ideally ``train_nll``. The loss
+    panel compares like with like: the plain NLL on the training batches
+    (``train_nll``) against the validation NLL. When the optimized loss differs
+    from it (label smoothing), it is drawn too, dashed and labelled as such;
+    without ``train_nll`` the optimized loss is drawn and labelled for what it is.
+    ``label_smoothing`` only names the setting in the legend.
     """
     _require_columns(history_df, _HISTORY_COLUMNS, "history_df")
     if history_df.empty:
@@ -459,10 +474,19 @@ def learning_curves(history_df: pd.DataFrame, title: str | None = None) -> Figur
     if h["val_accuracy"].notna().any():
         best_row = h.loc[h["val_accuracy"].idxmax()]
         best_epoch = best_row["epoch"]
+    smoothing = f" (label smoothing {label_smoothing:g})" if label_smoothing else ""
+    nll = nll_column(h)
     with _style():
         fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
-        ax_loss.plot(h["epoch"], h["train_loss"], marker=marker, label="train")
-        ax_loss.plot(h["epoch"], h["val_loss"], marker=marker, label="validation")
+        if nll is not None:
+            ax_loss.plot(h["epoch"], h[nll], marker=marker, color="tab:blue", label="train NLL")
+            if not np.allclose(h["train_loss"].to_numpy(float), h[nll].to_numpy(float), equal_nan=True):
+                ax_loss.plot(h["epoch"], h["train_loss"], marker=marker, color="tab:blue", linestyle="--", alpha=0.6,
+                             label=f"train, optimized loss{smoothing}")
+        else:
+            ax_loss.plot(h["epoch"], h["train_loss"], marker=marker, color="tab:blue",
+                         label=f"train, optimized loss{smoothing}" if label_smoothing != 0 else "train NLL")
+        ax_loss.plot(h["epoch"], h["val_loss"], marker=marker, color="tab:orange", label="validation NLL")
         ax_acc.plot(h["epoch"], 100 * h["train_accuracy"], marker=marker, label="train")
         ax_acc.plot(h["epoch"], 100 * h["val_accuracy"], marker=marker, label="validation")
         if best_epoch is not None:

@@ -23,8 +23,8 @@ TITLES = {
     "01_eda": "Exploring MNIST",
     "02_ann": "A fully connected network (784-120-84-10)",
     "03_lenet": "LeNet-5",
-    "04_cnn": "A batch-normalized CNN with augmentation",
-    "05_optimizers": "SGD, momentum and Adam compared",
+    "04_cnn": "A batch-normalized CNN",
+    "05_optimizers": "Optimizers compared",
     "06_feature_maps": "Inside the networks: feature maps and saliency",
     "07_hyperparameters": "A hyperparameter study",
 }
@@ -48,119 +48,16 @@ def provenance(device: str | None = None) -> dict:
     }
 
 
-# --------------------------------------------------------------------------- targets
+# --------------------------------------------------------------------------- targets and references
 
-# Test accuracy (percent) the full profile must reach, and within how many epochs: the
-# reference reports' numbers, beaten (97.21, 98.73, 99.44 and 97.18 / 97.95 / 97.83).
-ACCURACY_TARGETS: dict[str, tuple[float, int]] = {
-    "ann": (98.0, 10), "lenet5": (99.0, 15), "cnn": (99.5, 20),
-    "mlp/sgd": (97.5, 25), "mlp/momentum": (98.0, 25), "mlp/adam": (98.0, 25),
-}
-
-
-@dataclass(frozen=True)
-class TargetCheck:
-    """A measured test accuracy against its target; applicable only to the full setting."""
-
-    model: str
-    target: float
-    max_epochs: int
-    measured: float
-    applicable: bool
-    reason: str = ""
-
-    @property
-    def met(self) -> bool | None:
-        return self.measured >= self.target if self.applicable else None
-
-    def short(self) -> str:
-        verdict = {True: "met", False: "missed", None: "not checked (subset)"}[self.met]
-        return f">= {self.target:.2f}%: {verdict}"
-
-    def text(self) -> str:
-        head = f"Target of the full profile for `{self.model}`: at least **{self.target:.2f}%** within " \
-               f"{self.max_epochs} epochs."
-        if not self.applicable:
-            return f"{head} Not checked here: {self.reason}."
-        if self.met:
-            return f"{head} **Met**: {self.measured:.2f}% (+{self.measured - self.target:.2f} points)."
-        return f"{head} **Missed**: {self.measured:.2f}%, {self.target - self.measured:.2f} points short."
-
-    def to_dict(self) -> dict:
-        return {"model": self.model, "target": self.target, "max_epochs": self.max_epochs,
-                "measured": self.measured, "applicable": self.applicable, "met": self.met}
-
-
-def check_target(model: str, measured: float, params: Mapping[str, Any]) -> TargetCheck:
-    """Compare ``measured`` (percent) with the target of ``model`` (a key of ACCURACY_TARGETS).
-
-    The target applies to the full data (no train or test limit) within its epoch budget.
-    """
-    target, max_epochs = ACCURACY_TARGETS[model]
-    reasons = []
-    if params.get("train_limit") is not None or params.get("test_limit") is not None:
-        reasons.append(f"this run uses a subset (train_limit={params.get('train_limit')}, "
-                       f"test_limit={params.get('test_limit')})")
-    if params.get("epochs") is not None and params["epochs"] > max_epochs:
-        reasons.append(f"it trains {params['epochs']} epochs, more than {max_epochs}")
-    return TargetCheck(model, target, max_epochs, float(measured), not reasons, "; ".join(reasons))
-
-
-# The reference reports' test accuracy (percent) and the epochs it took.
-REFERENCE_RESULTS: dict[str, tuple[float, int]] = {"ann": (97.21, 10), "lenet5": (98.73, 15), "cnn": (99.44, 100)}
-
-
-@dataclass(frozen=True)
-class ReferenceComparison:
-    """A measured test accuracy (percent, with its 95% interval) beside the reference report's."""
-
-    model: str
-    reference: float
-    reference_epochs: int
-    measured: float
-    low: float
-    high: float
-    epochs_run: int | None
-    differences: tuple[str, ...]
-
-    @property
-    def difference(self) -> float:
-        return self.measured - self.reference
-
-    def table(self):
-        import pandas as pd
-
-        return pd.DataFrame(
-            {"test accuracy (%)": [f"{self.measured:.2f}", f"{self.reference:.2f}"],
-             "95% CI (%)": [f"{self.low:.2f}–{self.high:.2f}", ""],
-             "epochs": [self.epochs_run if self.epochs_run is not None else "n/a (checkpoint)",
-                        self.reference_epochs]},
-            index=["this run", "reference report"])
-
-    def text(self) -> str:
-        inside = "inside" if self.low <= self.reference <= self.high else "outside"
-        caveat = (f" This run differs from the reference setting ({'; '.join(self.differences)}), so the gap says "
-                  "little about reproducing it." if self.differences else "")
-        return (f"Against the reference **{self.reference:.2f}%** ({self.reference_epochs} epochs) that is "
-                f"**{self.difference:+.2f} percentage points**, and the reference value lies **{inside}** this "
-                f"run's 95% interval.{caveat}")
-
-
-def compare_with_reference(model: str, accuracy, params: Mapping[str, Any],
-                           epochs_run: int | None) -> ReferenceComparison:
-    """Set a :class:`mnist_lib.metrics.AccuracyResult` beside the reference report of ``model``,
-    noting how this run's setting (epochs, data limits) differs from it."""
-    reference, reference_epochs = REFERENCE_RESULTS[model]
-    epochs = params.get("epochs")
-    differences = []
-    if epochs is not None and epochs != reference_epochs:
-        differences.append(f"{epochs} epoch{'' if epochs == 1 else 's'} instead of {reference_epochs}")
-    if params.get("train_limit") is not None:
-        differences.append(f"{params['train_limit']:,} of the 60,000 training images")
-    if params.get("test_limit") is not None:
-        differences.append(f"a {params['test_limit']:,}-image test subset")
-    return ReferenceComparison(model, reference, reference_epochs, 100 * accuracy.accuracy, 100 * accuracy.low,
-                               100 * accuracy.high, epochs_run, tuple(differences))
+# The reference results and accuracy targets live in mnist_lib.references (one table per dataset); these
+# names stay here so notebooks can keep calling reports.check_target / reports.compare_with_reference.
+from mnist_lib.references import (  # noqa: E402, F401  (re-exported)
+    ReferenceComparison,
+    TargetCheck,
+    check_target,
+    compare_with_reference,
+)
 
 
 # --------------------------------------------------------------------------- notebook side

@@ -41,14 +41,24 @@ __all__ = [
     "StudyConfig",
     "StudyRun",
     "accuracy_long",
+    "depth_reading",
+    "divergence_rule",
     "example_indices",
+    "factor_effects",
+    "finding_reading",
     "format_table",
     "hidden_label",
     "is_diverged",
+    "lr_reading",
+    "lr_summary",
+    "normalization_reading",
+    "outcome",
     "prepare_model",
     "read_checkpoint_record",
     "records_for_json",
     "saliency_share",
+    "size_reading",
+    "val_text",
 ]
 
 # Guessing uniformly among the 10 digits costs ln(10) = 2.3026 per image. A network that has collapsed to
@@ -359,7 +369,8 @@ def is_diverged(history: History, margin: float = CHANCE_MARGIN) -> bool:
     guessing: above ln(10) - ``margin``."""
     if history.diverged or not history.records:
         return True
-    loss = history.records[-1].train_loss
+    last = history.records[-1]
+    loss = last.train_nll if math.isfinite(last.train_nll) else last.train_loss  # the NLL is what chance costs ln(10)
     return not math.isfinite(loss) or loss > CHANCE_LOSS - margin
 
 
@@ -561,3 +572,133 @@ def records_for_json(frame: pd.DataFrame) -> list[dict]:
             out[column] = (100 * out[column].astype(float)).round(4)
     records = json.loads(out.to_json(orient="records"))
     return records
+
+
+# =========================================================================== 07: what the tables say
+
+
+def divergence_rule(margin: float = CHANCE_MARGIN) -> str:
+    """The rule :func:`is_diverged` applies, with its numbers."""
+    return (f"A run counts as **diverged** when its loss became non-finite or its final training loss is no better "
+            f"than guessing: above ln(10) − {margin:g} = {CHANCE_LOSS - margin:.3f}, where ln(10) = "
+            f"{CHANCE_LOSS:.3f} is the loss of guessing uniformly among the ten digits.")
+
+
+def outcome(row: Any) -> str:
+    """"diverged" or "reaches 97.10% validation accuracy" for one row of a sweep."""
+    return "diverged" if row.diverged else f"reaches {row.val_accuracy:.2%} validation accuracy"
+
+
+def val_text(frame: pd.DataFrame, setting: str) -> str:
+    """The validation accuracy of ``setting`` in a sweep ("97.10%", "9.80% (diverged)", or "n/a" if not run)."""
+    row = frame[frame.setting == setting]
+    if not len(row):
+        return "n/a"
+    return f"{row.val_accuracy.iloc[0]:.2%}" + (" (diverged)" if row.diverged.iloc[0] else "")
+
+
+INPUT_WORDS = {"none": "pixels in [0, 1]", "raw": "raw pixels 0..255", "dataset": "dataset mean/std normalization",
+               "half": "pixels mapped to [−1, 1]"}
+
+
+def normalization_reading(frame: pd.DataFrame, lr: float) -> str:
+    """What the normalization sweep measured, one clause per setting."""
+    parts = [f"with {INPUT_WORDS[row.setting]} the MLP {outcome(row)}"
+             + (f" (final training loss {row.final_train_loss:.4g})" if row.diverged else "")
+             for row in frame.itertuples()]
+    text = "; ".join(parts)
+    return text[:1].upper() + text[1:] + f", all at the learning rate {lr:g}."
+
+
+def depth_reading(frame: pd.DataFrame) -> str:
+    """What the depth-and-width sweep measured: the best architecture, the linear classifier, the size range."""
+    ok = frame[~frame.diverged]
+    if ok.empty:
+        return "Every architecture diverged."
+    top = ok.loc[ok.val_accuracy.idxmax()]
+    text = (f"The best architecture here is {top.architecture} with {top.val_accuracy:.2%} validation accuracy and "
+            f"{top.params:,} parameters")
+    linear = frame[frame.setting == "linear"]
+    if len(linear) and top.setting != "linear":
+        text += f"; the linear classifier ({linear.params.iloc[0]:,} parameters) {outcome(linear.iloc[0])}"
+    if len(frame) > 1:
+        low, high = frame.loc[frame.params.idxmin()], frame.loc[frame.params.idxmax()]
+        text += (f". The largest network ({high.setting}) has {high.params / low.params:.0f} times the parameters "
+                 f"of the smallest ({low.setting}), for {100 * (high.val_accuracy - low.val_accuracy):+.2f} points "
+                 "of validation accuracy")
+    return text + "."
+
+
+def lr_summary(frame: pd.DataFrame) -> str:
+    """"diverged at 3; the smallest rate, 0.0003, reaches ...; the best, 0.03, reaches ..."."""
+    diverged = ", ".join(f"{v:g}" for v in frame.lr[frame.diverged]) or "none"
+    smallest = frame.loc[frame.lr.idxmin()]
+    good = frame[~frame.diverged]
+    best = (f"the best, {good.loc[good.val_accuracy.idxmax()].lr:g}, reaches "
+            f"{good.val_accuracy.max():.2%}" if len(good) else "no rate trained without diverging")
+    return f"diverged at {diverged}; the smallest rate, {smallest.lr:g}, {outcome(smallest)}; {best}"
+
+
+def lr_reading(frame: pd.DataFrame, epochs: int) -> str:
+    """What the learning-rate sweep measured, for ``epochs`` epochs."""
+    smallest = frame.loc[frame.lr.idxmin()]
+    text = "Learning rates " + lr_summary(frame) + "."
+    if not smallest.diverged:
+        text += (f" The smallest ends at a training loss of {smallest.final_train_loss:.3f} after "
+                 f"{_plural(epochs, 'epoch')}.")
+    return text
+
+
+def size_reading(frame: pd.DataFrame) -> str:
+    """What the training-set-size sweep measured."""
+    most, least = frame.loc[frame.train_images.idxmax()], frame.loc[frame.train_images.idxmin()]
+    text = f"With {most.train_images:,} training images the validation accuracy is {most.val_accuracy:.2%}"
+    if least.train_images < most.train_images:
+        text += (f"; with {least.train_images:,} it is {least.val_accuracy:.2%} "
+                 f"({100 * (most.val_accuracy - least.val_accuracy):+.2f} points for "
+                 f"{most.train_images / least.train_images:.1f}x the data). Fewer images also mean fewer weight "
+                 "updates in the same number of epochs")
+    return text + "."
+
+
+def _and(items) -> str:
+    items = list(items)
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def factor_effects(sweeps: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per factor (key of FACTORS): how many settings were swept and the lowest, highest and spread
+    (highest - lowest, in percentage points) of their validation accuracy, diverged runs included at
+    what they measured: a setting that makes training fail is part of the factor's effect."""
+    rows = []
+    for factor, frame in sweeps.items():
+        if factor not in FACTORS:
+            raise ValueError(f"factor must be one of {', '.join(FACTORS)}, got {factor!r}")
+        values = frame.val_accuracy.astype(float)
+        rows.append({"factor": factor, "settings": len(frame), "lowest": values.min(), "highest": values.max(),
+                     "spread_points": 100 * (values.max() - values.min())})
+    return pd.DataFrame(rows).set_index("factor")
+
+
+def finding_reading(effects: pd.DataFrame, finding) -> str:
+    """Set a reference report's finding (:class:`mnist_lib.references.Finding`) beside this run's factor effects.
+
+    The finding holds when every swept factor of ``finding.stronger`` has a larger
+    spread than every swept factor of ``finding.weaker``; the text says which
+    comparison fails otherwise, and that the spreads depend on the ranges swept.
+    """
+    spreads = effects["spread_points"]
+    measured = ", ".join(f"{FACTORS[f]} {spreads[f]:.2f}" for f in effects.index)
+    text = (f"The reference report found that {finding.text}. Here the spread of validation accuracy across each "
+            f"factor's settings (percentage points, for the ranges swept) is: {measured}.")
+    stronger = [f for f in finding.stronger if f in spreads.index]
+    weaker = [f for f in finding.weaker if f in spreads.index]
+    if not stronger or not weaker:
+        return text + " Not every factor of the finding was swept, so it is not checked."
+    shown = spreads.round(2)  # compare what the text shows: a tie at two decimals is no "more"
+    failures = [(s, w) for s in stronger for w in weaker if not shown[s] > shown[w]]
+    if not failures:
+        return (f"{text} This run agrees: {_and(FACTORS[f] for f in stronger)} each moved the accuracy more than "
+                f"{_and(FACTORS[f] for f in weaker)}.")
+    return text + " This run does not fully agree: " + "; ".join(
+        f"{FACTORS[s]} moved it less than {FACTORS[w]}" for s, w in failures) + "."

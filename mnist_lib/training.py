@@ -140,14 +140,49 @@ def make_scheduler(name: str, optimizer, total_steps: int):
     raise ValueError(f"scheduler must be one of {SCHEDULERS}, got {name!r}")
 
 
+def log_probabilities(model: nn.Module, outputs: torch.Tensor) -> torch.Tensor:
+    """The model's outputs as log-probabilities (models with ``output_kind = "log_softmax"`` give them already)."""
+    if getattr(model, "output_kind", "logits") == "log_softmax":
+        return outputs
+    return F.log_softmax(outputs, dim=1)
+
+
+def smoothed_nll(log_probs: torch.Tensor, target: torch.Tensor,
+                 label_smoothing: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """(the loss to optimize, the plain NLL) from one set of log-probabilities.
+
+    The optimized loss is the cross-entropy against targets smoothed with
+    ``label_smoothing`` (as ``F.cross_entropy(..., label_smoothing=...)``); the plain
+    NLL is the mean negative log-probability of the true class, the quantity
+    ``evaluate`` reports. Without smoothing the two are the same tensor.
+    """
+    nll = F.nll_loss(log_probs, target)
+    if not label_smoothing:
+        return nll, nll
+    return (1 - label_smoothing) * nll - label_smoothing * log_probs.mean(dim=1).mean(), nll
+
+
+def label_smoothing_floor(label_smoothing: float, classes: int = 10) -> float:
+    """The lowest value the smoothed loss can take: the entropy of the smoothed target.
+
+    0 without smoothing; about 0.50 for 0.1 over 10 classes. A training curve of
+    the smoothed loss levels off here however well the model fits.
+    """
+    if not 0 <= label_smoothing < 1:
+        raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}")
+    if label_smoothing == 0:
+        return 0.0
+    other = label_smoothing / classes
+    true = 1 - label_smoothing + other
+    return float(-true * math.log(true) - (classes - 1) * other * math.log(other))
+
+
 def loss_function(model: nn.Module, label_smoothing: float = 0.0) -> Callable:
-    """NLL for models that output log-probabilities, cross-entropy for logits."""
+    """The loss to optimize: NLL for models that output log-probabilities, cross-entropy for
+    logits, both with optional label smoothing."""
     if getattr(model, "output_kind", "logits") == "log_softmax":
         if label_smoothing:
-            def smoothed_nll(log_probs, target):
-                nll = F.nll_loss(log_probs, target)
-                return (1 - label_smoothing) * nll - label_smoothing * log_probs.mean(dim=1).mean()
-            return smoothed_nll
+            return lambda log_probs, target: smoothed_nll(log_probs, target, label_smoothing)[0]
         return F.nll_loss
     return lambda logits, target: F.cross_entropy(logits, target, label_smoothing=label_smoothing)
 
@@ -165,7 +200,13 @@ def to_probabilities(model: nn.Module, outputs: torch.Tensor) -> torch.Tensor:
 class EpochRecord:
     """One epoch: training loss/accuracy (over the epoch's batches), validation
     loss/accuracy (after it), the learning rate it started with, and its
-    training seconds (validation excluded)."""
+    training seconds (validation excluded).
+
+    ``train_loss`` is the loss the optimizer minimized (with label smoothing, the
+    smoothed cross-entropy); ``train_nll`` is the plain negative log-likelihood
+    of the true class on the same batches and forward passes, the quantity
+    ``val_loss`` measures, so the two curves compare like with like.
+    """
 
     epoch: int
     train_loss: float
@@ -175,6 +216,11 @@ class EpochRecord:
     lr: float
     seconds: float
     timestamp: str
+    train_nll: float = math.nan  # nan only in histories saved before it was recorded (with label smoothing)
+
+
+HISTORY_COLUMNS = ("epoch", "train_loss", "train_nll", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds",
+                   "timestamp")
 
 
 @dataclass
@@ -190,8 +236,7 @@ class History:
     def to_frame(self):
         import pandas as pd
 
-        columns = [f for f in EpochRecord.__dataclass_fields__]
-        return pd.DataFrame([asdict(r) for r in self.records], columns=columns)
+        return pd.DataFrame([asdict(r) for r in self.records], columns=list(HISTORY_COLUMNS))
 
     @property
     def best_val_accuracy(self) -> float:
@@ -207,9 +252,14 @@ class History:
 
     @classmethod
     def from_dict(cls, d: dict) -> "History":
-        return cls(records=[EpochRecord(**r) for r in d["records"]], best_epoch=d.get("best_epoch"),
-                   diverged=d.get("diverged", False), stopped_early=d.get("stopped_early", False),
-                   config=d.get("config", {}))
+        config = d.get("config", {})
+        records = []
+        for r in d["records"]:
+            if "train_nll" not in r and not config.get("label_smoothing"):
+                r = {**r, "train_nll": r["train_loss"]}  # saved before train_nll existed; without smoothing, equal
+            records.append(EpochRecord(**r))
+        return cls(records=records, best_epoch=d.get("best_epoch"), diverged=d.get("diverged", False),
+                   stopped_early=d.get("stopped_early", False), config=config)
 
 
 # --------------------------------------------------------------------------- progress
@@ -298,12 +348,15 @@ def fit(model: nn.Module, data: DataSplits, config: TrainConfig = TrainConfig(),
     with the weights of its best validation epoch. A non-finite training loss
     stops the run and marks it ``diverged``. ``on_epoch_end(record, model)``
     returning True stops early (used by the benchmark's time-to-accuracy).
+
+    Each step records the optimized loss and the plain NLL from its one forward
+    pass. The step never waits for the device: loss sums and correct counts
+    stay on it and are read once per epoch (where divergence is checked too).
     """
     device = data.device
     model.to(device)
     torch.manual_seed(config.seed)
     aug_generator = torch.Generator(device=device).manual_seed(config.seed + 7)
-    criterion = loss_function(model, config.label_smoothing)
     optimizer = make_optimizer(config.optimizer, model.parameters(), config.lr, config.momentum, config.weight_decay)
     steps_per_epoch = num_batches(len(data.y_train), config.batch_size)
     scheduler = make_scheduler(config.scheduler, optimizer, steps_per_epoch * config.epochs)
@@ -314,7 +367,8 @@ def fit(model: nn.Module, data: DataSplits, config: TrainConfig = TrainConfig(),
         for epoch in range(1, config.epochs + 1):
             start = time.perf_counter()
             model.train()
-            loss_sum = torch.zeros((), device=device)
+            # Sums of (optimized loss, plain NLL) weighted by batch size, and correct answers, kept on the device.
+            sums = torch.zeros(2, device=device)
             correct = torch.zeros((), dtype=torch.long, device=device)
             lr = optimizer.param_groups[0]["lr"]
             for xb, yb in batches(data.x_train, data.y_train, config.batch_size, seed=config.seed, epoch=epoch):
@@ -322,23 +376,25 @@ def fit(model: nn.Module, data: DataSplits, config: TrainConfig = TrainConfig(),
                     xb = augment_batch(xb, config.augment, aug_generator, data.mean, data.std)
                 optimizer.zero_grad(set_to_none=True)
                 out = model(xb)
-                loss = criterion(out, yb)
+                loss, nll = smoothed_nll(log_probabilities(model, out), yb, config.label_smoothing)
                 loss.backward()
                 optimizer.step()
                 if scheduler is not None:
                     scheduler.step()
-                loss_sum += loss.detach() * len(yb)
+                sums += torch.stack((loss.detach(), nll.detach())) * len(yb)
                 correct += (out.detach().argmax(1) == yb).sum()
                 bar.update(1)
-            train_loss = float(loss_sum) / len(data.y_train)
+            # The epoch's one read from the device.
+            (loss_total, nll_total), n_correct = sums.tolist(), int(correct)
+            train_loss, train_nll = loss_total / len(data.y_train), nll_total / len(data.y_train)
             seconds = time.perf_counter() - start
             if not math.isfinite(train_loss):
                 history.diverged = True
             val = evaluate(model, data.x_val, data.y_val, config.eval_batch_size)
             record = EpochRecord(
-                epoch=epoch, train_loss=train_loss, train_accuracy=float(correct) / len(data.y_train),
+                epoch=epoch, train_loss=train_loss, train_accuracy=n_correct / len(data.y_train),
                 val_loss=val.loss, val_accuracy=val.accuracy, lr=lr, seconds=seconds,
-                timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                timestamp=datetime.now(timezone.utc).isoformat(timespec="seconds"), train_nll=train_nll,
             )
             history.records.append(record)
             if not history.diverged and val.accuracy > best_acc:

@@ -1,37 +1,176 @@
-"""The benchmark script runs end to end (quick mode: a small subset, one repeat)
-and writes the machine-readable keys and the markdown table."""
+"""The benchmark script: a smoke run end to end (small subset, one repeat, short
+timings) writes every section to the JSON and the markdown; the arguments are
+checked with one line each; the recipe, transforms and derived numbers say what
+they are."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
+import torch
 
 from conftest import REPO
+from mnist_lib import study
 
-pytestmark = pytest.mark.slow
+
+def load_bench():
+    spec = importlib.util.spec_from_file_location("bench_run", REPO / "benchmarks" / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
 
 
-def test_quick_benchmark_writes_json_and_table(tmp_path, mnist_data_dir):
-    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "run.py"), "--quick", "--data-dir",
+bench = load_bench()
+
+
+@pytest.mark.slow  # trains the CNN through four pipelines and four models through the settings table
+def test_smoke_benchmark_writes_every_section(tmp_path, mnist_data_dir):
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "run.py"), "--smoke", "--data-dir",
                            str(mnist_data_dir), "--output", str(tmp_path)], capture_output=True, text=True,
-                          timeout=600, cwd=REPO)
+                          timeout=900, cwd=REPO)
     assert done.returncode == 0, done.stderr[-3000:]
     record = json.loads((tmp_path / "benchmarks.json").read_text())
-    for key in ("cnn_time_to_99_s", "ratio_vs_dataloader", "ratio_vs_canonical", "full_build_s", "epoch_seconds",
-                "pipelines", "images_per_s_ratio_vs_dataloader"):
-        assert key in record
-    assert set(record["pipelines"]) == {"in_memory", "dataloader", "canonical"}
+    assert record["smoke"] is True and record["device"] == "cpu"
+    assert set(record["pipelines"]) == {"floor", "in_memory", "dataloader", "canonical"}
     assert all(p["images_per_s_median"] > 0 for p in record["pipelines"].values())
+    for name in ("in_memory", "dataloader", "canonical"):
+        assert record["pipelines"][name]["preparation_s_median"] > 0
+    overhead = record["overhead_vs_floor_percent"]
+    floor = record["pipelines"]["floor"]["images_per_s_median"]
+    ours = record["pipelines"]["in_memory"]["images_per_s_median"]
+    assert overhead["in_memory"] == pytest.approx((floor / ours - 1) * 100)
+    assert overhead["dataloader"] is not None
+    calibration = record["dataloader_calibration"]
+    assert set(calibration["images_per_s_median"]) == {"num_workers=0, pin_memory=False",
+                                                       "num_workers=1, pin_memory=False",
+                                                       "num_workers=2, pin_memory=False"}
+    assert record["pipelines"]["dataloader"]["setting"] == calibration["chosen"] == max(
+        calibration["images_per_s_median"], key=calibration["images_per_s_median"].get)
     assert set(record["epoch_seconds"]) == {"ann", "mlp", "lenet5", "cnn"}
+    settings = record["settings"]
+    assert set(settings["models"]) == {"ann", "mlp", "lenet5", "cnn"}
+    for name, entry in settings["models"].items():
+        rows = entry["rows"]
+        assert set(rows) == {"eager", "eager, 1 thread", "channels_last", "torch.compile"} or \
+            set(rows) == {"eager", "eager, 1 thread", "eager, 2 threads", "channels_last", "torch.compile"}
+        assert rows["eager"]["train_images_per_s_median"] > 0 and rows["eager"]["eval_images_per_s_median"] > 0
+        assert rows["torch.compile"]["compile_s"] > 0 and rows["torch.compile"]["train_images_per_s_median"] > 0
+        if name in ("ann", "mlp"):
+            assert rows["channels_last"]["note"] == "n/a: no convolutions"
+        else:
+            assert rows["channels_last"]["train_images_per_s_median"] > 0
+        assert set(entry["eval_by_batch_median"]) == {"250", "2000"}
     table = (tmp_path / "benchmarks.md").read_text()
-    assert "| pipeline | time to 99% (s) | images/s |" in table and "canonical" in table
+    for fragment in ("compute floor", "overhead over the floor", "a recipe-and-model comparison",
+                     f"adam lr {study.RECIPES['cnn'].lr:g}, onecycle schedule", "(bilinear)",
+                     f"{calibration['chosen']} (chosen)", "## Execution settings per model",
+                     "n/a: no convolutions", "Evaluation images/s by batch size", "smoke run, not for quoting"):
+        assert fragment in table, fragment
     assert table in done.stdout
 
 
-def test_benchmark_rejects_unknown_pipelines(tmp_path):
-    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "run.py"), "--pipelines", "tpu"],
+@pytest.mark.parametrize("args,fragment", [
+    (["--pipelines", "tpu"], "--pipelines: unknown section 'tpu'; choose from floor, in_memory, dataloader, "
+                             "canonical, model_epochs, settings"),
+    (["--device", "mps"], "--device: 'mps' is not one of cpu, cuda"),
+    (["--threads", "0"], "--threads: expected thread counts >= 1"),
+    (["--repeats", "0"], "--repeats: expected a whole number >= 1, got 0"),
+    (["--compile-backend", "xla"], "--compile-backend: 'xla' is not one of inductor, eager, none"),
+])
+def test_bad_arguments_stop_with_one_line(args, fragment, capsys):
+    with pytest.raises(SystemExit) as stop:
+        bench.parse_args(args)
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and fragment in err and len(err.strip().splitlines()) == 1
+
+
+def test_cuda_without_a_gpu_stops_with_one_line(monkeypatch, capsys):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(SystemExit) as stop:
+        bench.parse_args(["--device", "cuda"])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and len(err.strip().splitlines()) == 1
+    assert "--device cuda: no CUDA device is available here" in err
+
+
+@pytest.mark.slow  # a fresh interpreter importing torch: seconds; the in-process test above stays fast
+def test_cuda_message_from_the_command_line():
+    if torch.cuda.is_available():
+        args = bench.parse_args(["--device", "cuda"])
+        assert args.device == "cuda"
+        return
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "run.py"), "--device", "cuda"],
                           capture_output=True, text=True, timeout=120, cwd=REPO)
-    assert done.returncode == 2 and "--pipelines from in_memory, dataloader, canonical" in done.stderr
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [done.stderr.strip()]
+    assert "--device cuda: no CUDA device is available here" in done.stderr and "use --device cpu" in done.stderr
+
+
+def test_recipe_is_04s_with_a_shorter_schedule():
+    recipe = bench.Recipe()
+    assert recipe.train_config(3) == replace(study.RECIPES["cnn"].train_config(recipe.epochs, 3), restore_best=False)
+    described = recipe.describe()
+    assert described["lr"] == study.RECIPES["cnn"].lr and described["normalization"] == "half"
+    assert described["source"] == f"04_cnn defaults, schedule over {recipe.epochs} epochs"
+
+
+def test_dataloader_transforms_draw_the_same_affine_with_bilinear_interpolation():
+    from torchvision import transforms
+
+    recipe = bench.Recipe()
+    aug = recipe.base.augment
+    train_tf, test_tf = bench.recipe_transforms(recipe, 0.5, 0.5)
+    affine = next(t for t in train_tf.transforms if isinstance(t, transforms.RandomAffine))
+    assert affine.interpolation == transforms.InterpolationMode.BILINEAR
+    assert affine.degrees == [-aug.rotation, aug.rotation] and affine.shear == [-aug.shear, aug.shear]
+    assert affine.translate == (aug.translate, aug.translate) and affine.scale == aug.scale
+    jitter = next(t for t in train_tf.transforms if isinstance(t, transforms.ColorJitter))
+    assert jitter.brightness == (1 - aug.brightness, 1 + aug.brightness)
+    assert [type(t) for t in test_tf.transforms] == [transforms.ToTensor, transforms.Normalize]
+
+
+def test_loader_settings_try_pinned_memory_only_for_a_gpu():
+    assert [s.label() for s in bench.loader_settings(torch.device("cpu"))] == [
+        "num_workers=0, pin_memory=False", "num_workers=1, pin_memory=False", "num_workers=2, pin_memory=False"]
+    assert len(bench.loader_settings(torch.device("cuda"))) == 6
+    assert bench.LoaderSetting(2, True).kwargs() == {"num_workers": 2, "pin_memory": True, "persistent_workers": True}
+
+
+def test_overheads_and_ratios_are_derived_from_the_medians():
+    record = {"pipelines": {
+        "floor": {"images_per_s_median": 1000.0},
+        "in_memory": {"images_per_s_median": 800.0, "time_to_99_s_median": 100.0},
+        "dataloader": {"images_per_s_median": 250.0, "time_to_99_s_median": 400.0},
+        "canonical": {"images_per_s_median": 300.0, "time_to_99_s_median": None, "seconds_run_median": 900.0},
+    }}
+    out = bench.derived(record)
+    assert out["overhead_vs_floor_percent"] == {"in_memory": pytest.approx(25.0), "dataloader": pytest.approx(300.0)}
+    assert out["ratio_vs_dataloader"] == 4.0 and out["ratio_vs_canonical"] is None
+    assert out["ratio_vs_canonical_lower_bound"] == 9.0 and out["images_per_s_ratio_vs_dataloader"] == 3.2
+
+
+def test_execution_settings_rows():
+    rows = bench.exec_settings([1, 2], default_threads=2, compile_models=True)
+    assert [(r.name, r.threads, r.channels_last, r.compile) for r in rows] == [
+        ("eager", 2, False, False), ("eager, 1 thread", 1, False, False), ("channels_last", 2, True, False),
+        ("torch.compile", 2, False, True)]
+    assert [r.name for r in bench.exec_settings([1, 2], default_threads=4, compile_models=False)] == [
+        "eager", "eager, 1 thread", "eager, 2 threads", "channels_last"]
+
+
+def test_a_setting_runner_measures_on_prebuilt_tensors():
+    setting = bench.ExecSetting("channels_last", torch.get_num_threads(), channels_last=True)
+    runner = bench.SettingRunner("lenet5", setting, torch.device("cpu"), batch_size=16, eval_batch=250, seed=0,
+                                 backend="inductor")
+    assert runner.x[0].shape == (16, 1, 32, 32) and runner.x[0].is_contiguous(memory_format=torch.channels_last)
+    assert runner.model.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    assert runner.compile_s is None
+    before = runner.model.conv1.weight.detach().clone()
+    assert runner.train_images_per_s(min_seconds=0.0) > 0 and not torch.equal(before, runner.model.conv1.weight)
+    assert runner.eval_images_per_s(250, min_seconds=0.0) > 0 and runner.model.training

@@ -5,7 +5,6 @@ others run, the index marks it, and the CLI exits non-zero naming it."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import nbformat
 import pytest
@@ -38,6 +37,7 @@ def fake_notebooks(tmp_path):
     return folder
 
 
+@pytest.mark.slow  # runs the stand-ins through papermill: a kernel per notebook
 def test_a_failing_notebook_is_reported_and_its_dependents_skipped(tmp_path, fake_notebooks, mnist_source,
                                                                    mnist_data_dir):
     out = tmp_path / "out"
@@ -70,6 +70,7 @@ def test_only_runs_dependencies_too():
     assert pipeline.with_dependencies(None) == list(config.NOTEBOOKS)
 
 
+@pytest.mark.slow  # runs a stand-in through papermill
 def test_cli_exits_non_zero_naming_the_failed_notebook(tmp_path, fake_notebooks, mnist_source, mnist_data_dir,
                                                        monkeypatch, capsys):
     from mnist_lib import cli

@@ -270,3 +270,24 @@ def test_convergence_reading_when_some_or_none_reach_the_target(runs):
     assert comparison.convergence_reading(none, 0.999).startswith("No optimizer reached 99.90%")
     with pytest.raises(ValueError, match="convergence_rank"):
         comparison.convergence_reading(some.drop(columns=["convergence_rank"]), 0.975)
+
+
+def test_configs_text_names_each_optimizer_and_what_they_share():
+    base = TrainConfig(epochs=1, batch_size=100, scheduler="step")
+    configs = comparison.optimizer_configs(["nesterov", "rmsprop"], {"nesterov": 0.05, "rmsprop": 0.001}, base)
+    text = comparison.configs_text(configs, train_images=1000)
+    for fragment in ("2 optimizers", "`nesterov` (SGD with Nesterov momentum 0.9), no weight decay, learning rate 0.05",
+                     "`rmsprop` (RMSprop), no weight decay, learning rate 0.001", "1 epoch of 10 steps",
+                     "batch size 100", "`step` schedule", "no label smoothing", "no augmentation"):
+        assert fragment in text, (fragment, text)
+    assert "adam" not in text.lower() and "cosine" not in text
+
+
+def test_reference_setting_says_how_the_reference_measured():
+    from mnist_lib import references
+
+    group = references.for_dataset().group("mlp")
+    text = comparison.reference_setting(group, epochs=3, train_images=5500)
+    assert text == ("The reference values are the maximum per-epoch test accuracy after 25 epochs on 60,000 training "
+                    "images; this run's budget was 3 epochs on 5,500 training images.")
+    assert comparison.reference_setting({}, 1, 100).startswith("There are no reference values")

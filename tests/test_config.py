@@ -153,3 +153,109 @@ def test_cli_data_prints_a_verified_location(tmp_path, mnist_source):
     done = cli("data", "--data-dir", str(tmp_path / "d"), "--source", str(mnist_source))
     assert done.returncode == 0, done.stderr
     assert f"MNIST verified in {tmp_path / 'd' / 'MNIST' / 'raw'}" in done.stdout
+
+
+# --------------------------------------------------------------------------- paths resolve against the project
+
+
+def fake_project(root: Path) -> Path:
+    (root / "notebooks").mkdir(parents=True)
+    (root / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    return root
+
+
+def test_path_defaults_resolve_against_the_project_from_its_root_or_notebooks(tmp_path, monkeypatch):
+    project = fake_project(tmp_path / "proj")
+    for cwd in (project, project / "notebooks"):
+        monkeypatch.chdir(cwd)
+        p = config.validate_params("02_ann", base_params(tmp_path, data_dir=None, output_dir=None,
+                                                         checkpoint_dir=None))
+        assert p.data_dir == str(project / "data")
+        assert p.output_dir == str(project / "reports")  # need not exist yet: the project may be fresh
+        assert p.checkpoint_dir == str(project / "checkpoints")
+    # A path the user gives is taken as given (relative to where they run), never re-anchored.
+    given = config.validate_params("02_ann", base_params(tmp_path, data_dir="elsewhere"))
+    assert given.data_dir == "elsewhere"
+    assert "none for the project's reports/ folder" in config.COMMON["output_dir"].describe()
+
+
+def test_outside_any_project_the_checkout_of_the_package_is_used(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert config.project_root() == REPO
+    monkeypatch.setattr(config, "find_project", lambda start: None)
+    with pytest.raises(ParameterError, match="parameter 'output_dir': no project found from") as err:
+        config.validate_params("02_ann", base_params(tmp_path, output_dir=None))
+    assert "\n" not in str(err.value)
+
+
+def test_output_dir_that_is_a_file_is_named(tmp_path):
+    target = tmp_path / "a-file"
+    target.write_text("x")
+    with pytest.raises(ParameterError, match="'output_dir': .*a-file' is a file, not a folder"):
+        config.validate_params("02_ann", base_params(tmp_path, output_dir=str(target)))
+
+
+# --------------------------------------------------------------------------- profile files that cannot be read
+
+
+def test_profile_file_that_is_not_utf8_is_one_line(tmp_path):
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("# réglages\n02_ann:\n  epochs: 3\n".encode("latin-1"))
+    with pytest.raises(ParameterError) as err:
+        config.load_profile(str(path))
+    message = str(err.value)
+    assert str(path) in message and "is not UTF-8 text (byte 3" in message and "\n" not in message
+
+
+@pytest.mark.parametrize("make,fragment", [
+    (lambda p: p.mkdir(), "is a folder, not a file"),
+    (lambda p: None, "does not exist"),
+    (lambda p: p.write_text("02_ann: {}\n"), "cannot be read (permission denied)"),
+])
+def test_profile_path_that_is_not_a_readable_file_is_one_line(tmp_path, monkeypatch, make, fragment):
+    path = tmp_path / "mine.yaml"
+    make(path)
+    if "permission" in fragment:  # chmod does not stop root, so the refusal is simulated
+        def refuse(self):
+            raise PermissionError(13, "Permission denied", str(self))
+
+        monkeypatch.setattr(Path, "read_bytes", refuse)
+    with pytest.raises(ParameterError) as err:
+        config.load_profile(str(path))
+    assert str(path) in str(err.value) and fragment in str(err.value) and "\n" not in str(err.value)
+
+
+# --------------------------------------------------------------------------- papermill from the repository root
+
+
+def papermill_from(cwd: Path, notebook: Path, out: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "MNIST_REPORTS_BATCH": "1"}
+    return subprocess.run([sys.executable, "-m", "papermill", str(notebook), str(out), "-k", "python3",
+                           "--no-progress-bar", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.slow
+def test_readme_example_from_the_repository_root_stops_on_epochs(tmp_path):
+    done = papermill_from(REPO, Path("notebooks/02_ann.ipynb"), tmp_path / "out.ipynb", "-p", "epochs", "0")
+    assert done.returncode != 0
+    assert "parameter 'epochs': expected a whole number in [1, 1000], got 0" in done.stderr, done.stderr[-2000:]
+    assert "output_dir" not in done.stderr
+
+
+@pytest.mark.slow
+def test_papermill_from_a_project_root_uses_the_projects_folders(tmp_path, mnist_data_dir):
+    """A project laid out like this checkout; papermill run from its root with the notebook's
+    defaults finds the project's data and writes to the project's reports."""
+    project = fake_project(tmp_path / "proj")
+    notebook = project / "notebooks" / "02_ann.ipynb"
+    notebook.write_bytes((REPO / "notebooks" / "02_ann.ipynb").read_bytes())
+    (project / "data").symlink_to(mnist_data_dir, target_is_directory=True)
+    done = papermill_from(project, Path("notebooks/02_ann.ipynb"), tmp_path / "out.ipynb", "-p", "epochs", "1",
+                          "-p", "train_limit", "1000", "-p", "test_limit", "500", "-p", "misses_shown", "0")
+    assert done.returncode == 0, done.stderr[-3000:]
+    import json
+
+    metrics = json.loads((project / "reports" / "02_ann.metrics.json").read_text())
+    assert metrics["params"]["output_dir"] == str(project / "reports")
+    assert metrics["params"]["data_dir"] == str(project / "data")
+    assert metrics["params"]["checkpoint_dir"] == str(project / "checkpoints")

@@ -344,3 +344,34 @@ def test_per_class_bar() -> None:
     assert ax.get_ylabel() == "F1"
     (ax,) = _finish(plots.per_class_bar(df.set_index("class"), column="precision"), n_axes=1)
     assert [t.get_text() for t in ax.get_xticklabels()] == [str(i) for i in range(10)]
+
+
+def _loss_lines(fig: Figure) -> dict[str, np.ndarray]:
+    ax_loss = fig.get_axes()[0]
+    return {line.get_label(): np.asarray(line.get_ydata(), dtype=float) for line in ax_loss.get_lines()
+            if not line.get_label().startswith("best")}
+
+
+def test_learning_curves_compare_nll_with_nll_and_label_the_smoothed_loss() -> None:
+    h = _history().assign(train_nll=lambda d: d.train_loss - 0.4)  # smoothed loss above the plain NLL
+    fig = plots.learning_curves(h, label_smoothing=0.1)
+    lines = _loss_lines(fig)
+    assert set(lines) == {"train NLL", "validation NLL", "train, optimized loss (label smoothing 0.1)"}
+    np.testing.assert_allclose(lines["train NLL"], h.train_nll)
+    np.testing.assert_allclose(lines["train, optimized loss (label smoothing 0.1)"], h.train_loss)
+    _finish(fig, n_axes=2)
+    # Without smoothing the two training losses are one curve.
+    assert set(_loss_lines(plots.learning_curves(_history().assign(train_nll=lambda d: d.train_loss)))) == {
+        "train NLL", "validation NLL"}
+    plt.close("all")
+
+
+def test_learning_curves_without_train_nll_say_which_loss_is_drawn() -> None:
+    assert "train NLL" in _loss_lines(plots.learning_curves(_history(), label_smoothing=0.0))
+    plt.close("all")
+    unknown = _loss_lines(plots.learning_curves(_history()))  # smoothing unknown: only the optimized loss is known
+    assert "train, optimized loss" in unknown and "train NLL" not in unknown
+    plt.close("all")
+    assert plots.nll_column(_history()) is None
+    assert plots.nll_column(_history().assign(train_nll=np.nan)) is None
+    assert plots.nll_column(_history().assign(train_nll=0.1)) == "train_nll"

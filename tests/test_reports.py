@@ -180,12 +180,15 @@ def test_interrupted_build_leaves_nothing_half_written_and_a_rerun_reproduces_th
     process = subprocess.Popen([sys.executable, "-m", "mnist_lib", "reports", "--profile", "quick", "--output",
                                 str(output), "--data-dir", str(mnist_data_dir), "--source", str(mnist_source)],
                                cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 300
+    # Kill it while LeNet is training (after 02's reports are complete): the moment the
+    # training loop opens its progress bar, which the build sends to executed/03_lenet.progress.log.
+    progress = output / "executed" / "03_lenet.progress.log"
+    deadline = time.monotonic() + 900
     try:
-        # Kill it while LeNet is training (after 02's reports are complete).
-        while time.time() < deadline and not list((output / "executed").glob(".03_lenet.ipynb.*")):
-            time.sleep(0.2)
-        time.sleep(4)
+        while not (progress.exists() and progress.stat().st_size > 0):
+            assert process.poll() is None, "the build ended before LeNet's training began"
+            assert time.monotonic() < deadline, "LeNet's training did not begin within 900 s"
+            time.sleep(0.05)
         assert process.poll() is None, "the build ended before it could be interrupted"
     finally:
         os.killpg(process.pid, signal.SIGKILL)

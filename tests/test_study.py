@@ -4,12 +4,14 @@ back to training), and the hyperparameter study's tables, on small real data."""
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
-from mnist_lib import study, training
+from mnist_lib import checkpoints, study, training
 from mnist_lib.data import prepare_data
 from mnist_lib.study import HyperparameterStudy, StudyConfig
 from mnist_lib.training import EpochRecord, History
@@ -24,9 +26,9 @@ def _record_checkpoint(tmp_path, raw, model_name="lenet5", epochs=1, notebook_se
     cfg = recipe.train_config(epochs, notebook_seed)
     data_params = recipe.data_params(notebook_seed, 600, 200)
     model = training.seeded_model(model_name, notebook_seed)
-    training.fit_or_load(model, model_name, splits, cfg, tmp_path / "ckpt03", data_params, progress=False)
+    checkpoints.fit_or_load(model, model_name, splits, cfg, tmp_path / "ckpt03", data_params, progress=False)
     params = {"train": cfg.to_dict(), "data": data_params}
-    path = training.checkpoint_path(tmp_path / "ckpt03", model_name, params, cfg.seed)
+    path = checkpoints.checkpoint_path(tmp_path / "ckpt03", model_name, params, cfg.seed)
     record = {"path": str(path), "model": model_name, "params": params, "seed": cfg.seed, "mean": splits.mean,
               "std": splits.std, "normalization": recipe.normalization, "image_size": recipe.image_size}
     (tmp_path / f"{recipe.notebook}.metrics.json").write_text(json.dumps({"checkpoint": record}))
@@ -43,8 +45,9 @@ def test_recorded_checkpoint_is_reused_with_its_statistics(tmp_path, mnist_raw):
     # Another train_limit here gives other dataset statistics: the recorded ones must win.
     prepared = _prepare(tmp_path, mnist_raw, train_limit=900)
     assert prepared.reused and prepared.epochs == 1
-    key = training.checkpoint_key("lenet5", record["params"], 0)
-    assert prepared.note == f"reused the checkpoint from 03_lenet (trained 1 epoch, key {key})"
+    key = checkpoints.checkpoint_key("lenet5", record["params"], 0)
+    assert re.fullmatch(rf"reused the checkpoint from 03_lenet \(trained 1 epoch on 20\S+ by commit .+, key {key}\)",
+                        prepared.note)
     assert all(torch.equal(a, b) for a, b in zip(trained.state_dict().values(), prepared.model.state_dict().values()))
     assert prepared.splits.mean == pytest.approx(record["mean"]) and prepared.splits.std == pytest.approx(record["std"])
     unit = prepare_data(mnist_raw, seed=0, train_limit=900, test_limit=200, normalization="none", image_size=32)
@@ -79,7 +82,7 @@ def test_mismatched_checkpoint_is_refused_and_falls_back(tmp_path, mnist_raw):
 def test_weights_that_do_not_fit_the_model_are_refused(tmp_path, mnist_raw):
     _, record = _record_checkpoint(tmp_path, mnist_raw)
     # Same key, but the weights of another architecture (as after a change to the model's code).
-    training.save_checkpoint(record["path"], training.seeded_model("ann", 0), "lenet5", record["params"], 0)
+    checkpoints.save_checkpoint(record["path"], training.seeded_model("ann", 0), "lenet5", record["params"], 0)
     prepared = _prepare(tmp_path, mnist_raw)
     assert not prepared.reused and "was refused" in prepared.note
 
@@ -95,7 +98,7 @@ def test_incomplete_or_foreign_records_are_explained(tmp_path, mnist_raw, change
     _, record = _record_checkpoint(tmp_path, mnist_raw)
     change(record)
     (tmp_path / "03_lenet.metrics.json").write_text(json.dumps({"checkpoint": record}))
-    with pytest.raises(training.CheckpointError, match=reason):
+    with pytest.raises(checkpoints.CheckpointError, match=reason):
         study._reuse("lenet5", mnist_raw, tmp_path, 0, 600, 200, "cpu")
 
 
@@ -117,8 +120,7 @@ def test_fallback_recipe_is_the_notebook_default(model_name):
 
     recipe = study.RECIPES[model_name]
     path = config.PROFILE_DIR.parent / f"{recipe.notebook}.ipynb"
-    if not path.exists():
-        pytest.skip(f"{path.name} not written yet")
+    assert path.exists(), f"study.RECIPES[{model_name!r}] names {path.name}, which does not exist"
     cell = next(c for c in nbformat.read(path, as_version=4).cells if "parameters" in c.metadata.get("tags", []))
     defaults: dict = {}
     exec(cell.source, {}, defaults)
@@ -250,3 +252,65 @@ def test_study_rejects_bad_arguments(mnist_raw):
         s.sweep("dropout", [0.1])
     with pytest.raises(ValueError, match="no configuration"):
         s.best_run()
+
+
+def test_divergence_rule_text_states_the_rule_is_diverged_applies():
+    text = study.divergence_rule()
+    threshold = float(text.split("= ")[1].split(",")[0])
+    assert threshold == pytest.approx(study.CHANCE_LOSS - study.CHANCE_MARGIN, abs=5e-4)
+    assert study.is_diverged(_history([threshold + 0.001])) and not study.is_diverged(_history([threshold - 0.001]))
+
+
+def test_divergence_uses_the_plain_nll_when_recorded():
+    smoothed = History(records=[EpochRecord(1, 2.35, 0.9, 0.4, 0.9, 0.1, 1.0, "t", train_nll=0.4)])
+    assert not study.is_diverged(smoothed)  # a smoothed loss above ln(10) is no sign of divergence
+
+
+def test_readings_name_what_the_sweeps_measured(small_study):
+    s, tables = small_study
+    lr, fractions, hidden = tables["lr"], tables["train_fraction"], tables["hidden"]
+    text = study.lr_reading(lr, 2)
+    assert "diverged at 50" in text and "smallest rate, 0.001," in text and "after 2 epochs" in text
+    assert f"the best, 0.05, reaches {lr.val_accuracy.iloc[1]:.2%}" in text
+    assert "With 1,100 training images" in study.size_reading(fractions) and "2.0x the data" in \
+        study.size_reading(fractions)
+    depth = study.depth_reading(hidden)
+    top = hidden.loc[hidden.val_accuracy.idxmax()]
+    assert f"The best architecture here is {top.architecture} with {top.val_accuracy:.2%}" in depth
+    assert "(128-64) has 14 times the parameters of the smallest (linear)" in depth
+    assert study.val_text(lr, "50").endswith("(diverged)") and study.val_text(lr, "7") == "n/a"
+
+
+def test_factor_effects_and_the_reference_finding():
+    def sweep(values, diverged=None):
+        return pd.DataFrame({"val_accuracy": values, "diverged": diverged or [False] * len(values)})
+
+    effects = study.factor_effects({"normalization": sweep([0.97, 0.10], [False, True]), "lr": sweep([0.8, 0.96]),
+                                    "hidden": sweep([0.95, 0.97])})
+    assert effects.loc["normalization", "spread_points"] == pytest.approx(87.0)
+    assert effects.loc["hidden", "settings"] == 2
+    from mnist_lib.references import Finding
+
+    finding = Finding("normalization and lr matter more than depth", ("normalization", "lr"), ("hidden",))
+    agrees = study.finding_reading(effects, finding)
+    assert "The reference report found that normalization and lr matter more than depth." in agrees
+    assert "This run agrees: input normalization and learning rate each moved the accuracy more than hidden" in agrees
+    assert "input normalization 87.00" in agrees
+    small_lr = study.factor_effects({"lr": sweep([0.95, 0.955]), "hidden": sweep([0.90, 0.97])})
+    disagrees = study.finding_reading(small_lr, finding)
+    assert "does not fully agree: learning rate moved it less than hidden layers" in disagrees
+    tie = study.finding_reading(study.factor_effects({"lr": sweep([0.9, 0.95]), "hidden": sweep([0.9, 0.95 + 1e-12])}),
+                                finding)
+    assert "learning rate moved it less than hidden layers" in tie  # equal as shown is not "more"
+    assert "not checked" in study.finding_reading(study.factor_effects({"lr": sweep([0.5, 0.9])}), finding)
+    with pytest.raises(ValueError, match="factor must be one of"):
+        study.factor_effects({"dropout": sweep([0.5])})
+
+
+def test_normalization_reading_one_clause_per_setting():
+    frame = pd.DataFrame({"setting": ["none", "raw", "dataset"], "val_accuracy": [0.9, 0.1, 0.95],
+                          "diverged": [False, True, False], "final_train_loss": [0.3, 7.5, 0.2]})
+    text = study.normalization_reading(frame, 0.05)
+    assert text == ("With pixels in [0, 1] the MLP reaches 90.00% validation accuracy; with raw pixels 0..255 the MLP "
+                    "diverged (final training loss 7.5); with dataset mean/std normalization the MLP reaches 95.00% "
+                    "validation accuracy, all at the learning rate 0.05.")

@@ -1,0 +1,83 @@
+"""Report sentences name the settings that ran, and say what the code does."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mnist_lib import describe, training
+from mnist_lib.data import Augmentation
+from mnist_lib.training import TrainConfig
+
+
+def test_training_setup_names_every_setting_that_ran():
+    text = describe.training_setup(TrainConfig(epochs=1, batch_size=100, optimizer="rmsprop", lr=0.002,
+                                               scheduler="step", weight_decay=0.0, label_smoothing=0.0))
+    for fragment in ("`rmsprop` (RMSprop)", "no weight decay", "learning rate 0.002 divided by 10", "`step` schedule",
+                     "batch size 100", "1 epoch;", "no label smoothing", "no augmentation"):
+        assert fragment in text, (fragment, text)
+    assert "Adam" not in text and "one-cycle" not in text
+    other = describe.training_setup(TrainConfig(epochs=3, optimizer="adamw", lr=0.003, scheduler="onecycle",
+                                                weight_decay=0.05, label_smoothing=0.1, augment=Augmentation()))
+    for fragment in ("`adamw`", "weight decay 0.05", "its peak 0.003 over", "3 epochs", "label smoothing 0.1",
+                     "true digit 91%", "rotation up to ±10°"):
+        assert fragment in other, (fragment, other)
+
+
+def test_schedule_sentences_say_what_make_scheduler_does():
+    from test_training import lr_trace
+
+    step = lr_trace("step", 100, lr=1.0)
+    assert "divided by 10 after half of the steps and again after three quarters" in describe.schedule_text("step", 1)
+    assert step[49] == 1 and step[50] == pytest.approx(0.1) and step[75] == pytest.approx(0.01)
+    onecycle = lr_trace("onecycle", 100, lr=1.0)
+    assert "peak 1 over the first quarter of the steps" in describe.schedule_text("onecycle", 1.0)
+    assert int(np.argmax(onecycle)) in (24, 25) and max(onecycle) == pytest.approx(1.0, rel=1e-3)
+    assert onecycle[-1] < 0.01
+    assert "towards 0 along a cosine" in describe.schedule_text("cosine", 1.0)
+    assert lr_trace("cosine", 100, lr=1.0)[-1] < 0.01
+    assert set(lr_trace("none", 100, lr=1.0)) == {1.0} and "constant learning rate of 0.5" in describe.schedule_text("none", 0.5)
+    assert "0" not in describe.schedule_text("cosine", None).replace("towards 0", "")
+    with pytest.raises(ValueError, match="scheduler must be one of"):
+        describe.schedule_text("plateau", 1.0)
+
+
+def test_optimizer_state_is_measured():
+    assert [describe.optimizer_state_values(o) for o in ("sgd", "momentum", "adam", "adamw", "rmsprop")] == \
+        [0, 1, 2, 2, 1]
+    assert "keeps 2 more values per parameter: 4 float32 values per parameter" in \
+        describe.training_memory_text(1000, "adam")
+    assert "keeps no state of its own" in describe.training_memory_text(1000, "sgd")
+
+
+def test_curve_text_follows_label_smoothing_and_the_history():
+    with_nll = pd.DataFrame({"train_loss": [0.9], "train_nll": [0.4]})
+    assert "cannot fall below 0.50" in describe.curves_text(with_nll, 0.1)
+    assert "dashed" in describe.curves_text(with_nll, 0.1)
+    plain = describe.curves_text(with_nll.assign(train_nll=0.9), 0.0)
+    assert "label smoothing" not in plain and "dashed" not in plain
+    old = describe.curves_text(pd.DataFrame({"train_loss": [0.9]}), 0.2)
+    assert "holds only the loss the optimizer minimized" in old and "label smoothing 0.2" in old
+
+
+def test_train_metrics_note_reads_augmentation_and_dropout():
+    cnn = training.seeded_model("cnn", 0)
+    assert "on augmented images and with dropout active" in describe.train_metrics_note(True, cnn)
+    ann = describe.train_metrics_note(False, training.seeded_model("ann", 0))
+    assert "augmented" not in ann and "dropout" not in ann and "without any sign of trouble" not in ann
+
+
+def test_normalization_and_data_sentences():
+    assert "training split's own mean 0.1300 and standard deviation 0.3000" in \
+        describe.normalization_text("dataset", 0.13, 0.3)
+    assert "padding counts as background" in describe.normalization_text("dataset", 0.1, 0.3, padded=True)
+    assert "padding" not in describe.normalization_text("half", 0.5, 0.5, padded=True)
+    balanced = describe.class_balance_text(pd.Series([100, 110, 120]), 0.36)
+    assert balanced.startswith("The classes are close to balanced") and "ratio of 1.20" in balanced
+    assert describe.class_balance_text(pd.Series([100, 300]), 0.75).startswith("The classes are unbalanced")
+    assert "close to black and white" in describe.pixel_text(0.8, 0.1, 100)
+    assert "far from binary" in describe.pixel_text(0.3, 0.1, 100)
+    assert describe.plural(1, "epoch") == "1 epoch" and describe.plural(1200, "step") == "1,200 steps"
+    assert [describe.percent(x) for x in (0.91, 0.005, 0.955, 1.0)] == ["91%", "0.5%", "95.5%", "100%"]
+    assert "true digit 95.5% and every other digit 0.5%" in describe.loss_text(0.05)
