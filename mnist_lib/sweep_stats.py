@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from mnist_lib.config import Param, ParameterError
+from mnist_lib.references import DEFAULT_DATASET, ReferenceResult, for_dataset
 
 MANIFEST = "sweep.json"
 SUMMARY = "summary"  # the summary's files: summary.html, summary.metrics.json
@@ -295,29 +296,10 @@ def paired_comparisons(runs: pd.DataFrame) -> list[PairedComparison]:
 # --------------------------------------------------------------------------- reference numbers
 
 
-@dataclass(frozen=True)
-class Reference:
-    """An original report's single-run number for a model (percent) and what it measured."""
-
-    model: str
-    accuracy: float
-    what: str
-
-
-def references_for(sweep_dir: str | Path, runs: pd.DataFrame) -> dict[str, Reference]:
-    """The original reports' numbers for the models in ``runs``: from :mod:`mnist_lib.references`
-    when the library has it, otherwise the ``reference_accuracy`` the runs' metrics files recorded."""
+def references_for(runs: pd.DataFrame, dataset: str = DEFAULT_DATASET) -> dict[str, ReferenceResult]:
+    """The original reports' single-run results (:mod:`mnist_lib.references`) of the models in ``runs``."""
     models = set(runs["model"])
-    try:
-        from mnist_lib.references import for_dataset
-    except ImportError:  # a library without the reference table: what the reports compared against
-        found = {}
-        for _, row in runs[(runs["status"] == "ok") & runs["metrics"].notna()].drop_duplicates("model").iterrows():
-            recorded = json.loads((Path(sweep_dir) / row["metrics"]).read_text()).get("reference_accuracy")
-            if recorded is not None:
-                found[row["model"]] = Reference(row["model"], float(recorded), "test accuracy")
-        return found
-    return {m: Reference(m, r.accuracy, r.metric) for m, r in for_dataset().results.items() if m in models}
+    return {model: result for model, result in for_dataset(dataset).results.items() if model in models}
 
 
 # --------------------------------------------------------------------------- sentences
@@ -329,7 +311,7 @@ def _p(p: float) -> str:
     return "< 0.0001" if p < 1e-4 else f"{p:.4f}" if p < 0.01 else f"{p:.3f}"
 
 
-def spread_sentence(row: Mapping[str, Any], reference: Reference | None) -> str:
+def spread_sentence(row: Mapping[str, Any], reference: ReferenceResult | None) -> str:
     """One model and setting: its mean, sd and interval, and where the original single run falls."""
     name = f"**{row['model']}**" + (f" ({row['setting']})" if row["setting"] else "")
     if row["n"] == 0:
@@ -342,12 +324,11 @@ def spread_sentence(row: Mapping[str, Any], reference: Reference | None) -> str:
     if reference is not None and row["n"] >= 2:
         where = ("above" if reference.accuracy > row["high"] else "below" if reference.accuracy < row["low"]
                  else "inside")
-        text += (f" The original report's single run ({reference.accuracy:.2f}%, {reference.what}) lies "
-                 f"**{where}** this interval.")
+        text += f" The original report's single run, {reference.describe()}, lies **{where}** this interval."
     return text
 
 
-def comparison_sentence(c: PairedComparison, references: Mapping[str, Reference] | None = None,
+def comparison_sentence(c: PairedComparison, references: Mapping[str, ReferenceResult] | None = None,
                         alpha: float = 0.05) -> str:
     """What a paired comparison shows, and whether an original report's ordering of the two survives."""
     better, worse = (c.a, c.b) if c.mean_difference >= 0 else (c.b, c.a)
@@ -363,15 +344,14 @@ def comparison_sentence(c: PairedComparison, references: Mapping[str, Reference]
              " Within what different seeds alone produce: no real difference shown.")
     refs = references or {}
     if c.a in refs and c.b in refs and refs[c.a].accuracy != refs[c.b].accuracy:
-        ra, rb = refs[c.a], refs[c.b]
-        ref_better, ref_worse = (ra, rb) if ra.accuracy > rb.accuracy else (rb, ra)
-        same = ref_better.model == better and c.mean_difference != 0
+        ref_better, ref_worse = sorted((c.a, c.b), key=lambda m: refs[m].accuracy, reverse=True)
+        same = ref_better == better and c.mean_difference != 0
         verdict = ("**survives**: same order, and more than noise" if same and real else
                    "does **not** survive: the order is the same, but the seeds do not show it is more than noise"
                    if same else "does **not** survive: over seeds the order is reversed" + (
                        ", and that reversal is more than noise" if real else ""))
-        text += (f" The original reports' single runs put {ref_better.model} ({ref_better.accuracy:.2f}%) above "
-                 f"{ref_worse.model} ({ref_worse.accuracy:.2f}%); that comparison {verdict}.")
+        text += (f" The original reports' single runs put {ref_better} ({refs[ref_better].accuracy:.2f}%) above "
+                 f"{ref_worse} ({refs[ref_worse].accuracy:.2f}%); that comparison {verdict}.")
     return text
 
 
@@ -471,7 +451,8 @@ def subset_note(settings: pd.DataFrame) -> str:
             "10,000 images, so they are marked for orientation only, not as targets these runs should reach.")
 
 
-def spread_table(groups: pd.DataFrame, references: Mapping[str, Reference], confidence: float) -> pd.DataFrame:
+def spread_table(groups: pd.DataFrame, references: Mapping[str, ReferenceResult],
+                 confidence: float) -> pd.DataFrame:
     """The per-model table of the summary: runs, mean, sd, interval, range, original report."""
     level = f"{100 * confidence:g}%"
     table = pd.DataFrame({
