@@ -1,4 +1,4 @@
-"""Command line: ``python -m mnist_lib data|reports|diff|check-reports|publish``.
+"""Command line: ``python -m mnist_lib data|reports|sweep|diff|check-reports|publish``.
 
 Bad input ends with one line on stderr naming what was wrong and exit code 2,
 never a traceback.
@@ -64,18 +64,64 @@ def _cmd_reports(args: argparse.Namespace) -> int:
     check_folder("--output", args.output, must_exist=False)
     check_folder("--notebooks", args.notebooks)
     only = [name.strip() for name in args.only.split(",") if name.strip()] if args.only else None
+    jobs, scheduler = _executor_options(args)
     result = build_reports(profile=args.profile, only=only, output=Path(args.output), data_dir=Path(args.data_dir),
-                           source=args.source, no_input=args.no_input, force=args.force,
-                           **({"notebook_dir": Path(args.notebooks)} if args.notebooks else {}))
+                           source=args.source, no_input=args.no_input, force=args.force, jobs=jobs,
+                           scheduler=scheduler, **({"notebook_dir": Path(args.notebooks)} if args.notebooks else {}))
     failed = [name for name, run in result.runs.items() if run.status != "ok"]
     cached = sum(run.cached for run in result.runs.values())
     print(f"Index: {result.index_path} ({len(result.runs) - cached} run, {cached} up to date, "
-          f"{result.seconds:.1f} s)")
+          f"{result.seconds:.1f} s; executor: {result.executor})")
     if failed:
         reasons = "; ".join(f"{name}: {result.runs[name].error}" for name in failed)
         print(f"error: notebooks failed: {reasons} (see their HTML reports)", file=sys.stderr)
         return 1
     return 0
+
+
+def _executor_options(args: argparse.Namespace) -> tuple[int, str | None]:
+    """``-j N`` / ``--scheduler ADDRESS`` (or ``$MNIST_REPORTS_SCHEDULER`` when neither is given)."""
+    from mnist_lib.build.executor import check_jobs, resolve_scheduler
+
+    if args.jobs is not None and args.scheduler is not None:
+        raise ParameterError("-j and --scheduler exclude each other: -j N starts a local cluster of N workers, "
+                             "--scheduler uses an existing one")
+    if args.jobs is not None:
+        return check_jobs(args.jobs), None
+    return 1, resolve_scheduler(args.scheduler)
+
+
+def _add_executor_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-j", "--jobs", default=None, metavar="N",
+                        help="run up to N notebooks at once on a local Dask cluster of N single-threaded worker "
+                             "processes, each notebook limited to cores/N torch threads (default: 1, in this "
+                             "process, no cluster)")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="run the notebooks on an existing Dask cluster: a scheduler address "
+                             "(tcp://HOST:PORT) or a scheduler file (default: $MNIST_REPORTS_SCHEDULER)")
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from mnist_lib.sweep import run_sweep
+
+    check_folder("--data-dir", args.data_dir, must_exist=False)
+    check_folder("--source", args.source)
+    check_folder("--output", args.output, must_exist=False)
+    check_folder("--notebooks", args.notebooks)
+    jobs, scheduler = _executor_options(args)
+    result = run_sweep(args.file, output=args.output, data_dir=args.data_dir, source=args.source, jobs=jobs,
+                       scheduler=scheduler, force=args.force, no_input=args.no_input, progress=not args.no_progress,
+                       **({"notebook_dir": Path(args.notebooks)} if args.notebooks else {}))
+    summary = result.summary
+    print(f"Sweep {result.name}: {len(result.runs)} runs: {result.executed} executed, {result.cached} up to date, "
+          f"{len(result.failed)} not ok ({result.seconds:.1f} s; executor: {result.executor or 'none needed'})")
+    print(f"Summary: {result.folder / 'summary.html'}" + ("" if summary.status == "ok" else f" ({summary.status}: "
+                                                          f"{summary.error})"))
+    if result.failed:
+        reasons = "; ".join(f"{run_id}: {result.runs[run_id].error}" for run_id in result.failed)
+        print(f"error: sweep runs not ok: {reasons} (rerun the same command to retry only these)", file=sys.stderr)
+        return 1
+    return 0 if summary.status == "ok" else 1
 
 
 def _cmd_diff(args: argparse.Namespace) -> int:
@@ -125,7 +171,8 @@ def _cmd_publish(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mnist_lib", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{data,reports,diff,check-reports,publish}")
+    sub = parser.add_subparsers(dest="command", required=True,
+                                metavar="{data,reports,sweep,diff,check-reports,publish}")
 
     data = sub.add_parser("data", help="acquire and verify a dataset (MNIST by default), print where it is")
     data.add_argument("--dataset", default="mnist", help="mnist (default), fashion-mnist, or idx (any folder of the "
@@ -151,7 +198,22 @@ def build_parser() -> argparse.ArgumentParser:
                               "(and what depends on them)")
     reports.add_argument("--notebooks", default=None, help="the folder of the notebooks to build (default: the "
                                                            "project's notebooks/)")
+    _add_executor_options(reports)
     reports.set_defaults(run=_cmd_reports)
+
+    sweep = sub.add_parser("sweep", help="run notebooks over a grid of parameters (seeds, ...) and summarize them")
+    sweep.add_argument("file", help="a sweep file, e.g. notebooks/sweeps/seeds-quick.yaml")
+    sweep.add_argument("--output", default="reports", help="reports folder; the sweep goes to "
+                                                           "OUTPUT/sweeps/NAME (default: reports)")
+    sweep.add_argument("--data-dir", default="data", help="MNIST cache folder (default: data)")
+    sweep.add_argument("--source", default=None, help="a folder with the four IDX files, tried before the mirrors")
+    sweep.add_argument("--no-input", action="store_true", help="hide code cells in the HTML")
+    sweep.add_argument("--force", action="store_true", help="rerun every run, even those up to date")
+    sweep.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    sweep.add_argument("--notebooks", default=None, help="the folder of the notebooks to run (default: the "
+                                                         "project's notebooks/)")
+    _add_executor_options(sweep)
+    sweep.set_defaults(run=_cmd_sweep)
 
     diff = sub.add_parser("diff", help="what changed between two builds, with McNemar p-values for accuracies")
     diff.add_argument("old", nargs="?", default=None,

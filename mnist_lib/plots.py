@@ -48,6 +48,8 @@ __all__ = [
     "lr_sweep_plot",
     "metric_line",
     "per_class_bar",
+    "sweep_strip",
+    "paired_differences",
 ]
 
 _MAX_WIDTH = 12.0
@@ -1182,4 +1184,81 @@ def results_summary(results: pd.DataFrame, title: str | None = None) -> Figure:
         ax_time.set_title("Training time")
         if title:
             fig.suptitle(title)
+    return fig
+
+
+# --------------------------------------------------------------------------
+# sweeps
+# --------------------------------------------------------------------------
+
+
+def sweep_strip(
+    runs: pd.DataFrame, references: Mapping[str, float] | None = None, value: str = "accuracy",
+    ylabel: str = "Test accuracy (%)", title: str | None = None,
+) -> Figure:
+    """One panel per model: a box of ``value`` over the runs of each setting, every run a dot,
+    and the original report's single-run number (``references[model]``) as a dashed red line.
+
+    ``runs`` columns: model, setting ("" for the base setting), ``value``; rows
+    without a value (failed runs) are left out.
+    """
+    _require_columns(runs, ["model", "setting", value], "runs")
+    data = runs.dropna(subset=[value]).assign(setting=lambda d: d["setting"].replace("", "base"))
+    if data.empty:
+        raise ValueError(f"runs has no {value!r} values")
+    models = list(dict.fromkeys(data["model"]))
+    ncols = min(len(models), 4)
+    nrows = math.ceil(len(models) / ncols)
+    with _style():
+        fig, axes = plt.subplots(nrows, ncols, figsize=(min(_MAX_WIDTH, 1.0 + 2.9 * ncols), 3.8 * nrows),
+                                 squeeze=False, layout="constrained")
+        for ax, model in zip(axes.flat, models):
+            sub = data[data["model"] == model]
+            order = list(dict.fromkeys(sub["setting"]))
+            sns.boxplot(data=sub, x="setting", y=value, order=order, color="0.88", width=0.5, showfliers=False,
+                        ax=ax)
+            sns.stripplot(data=sub, x="setting", y=value, order=order, color="tab:blue", size=6, jitter=0.08,
+                          ax=ax)
+            reference = (references or {}).get(model)
+            if reference is not None and np.isfinite(reference):
+                ax.axhline(reference, color="tab:red", linestyle="--", linewidth=1.2,
+                           label=f"original report: {reference:.2f}")
+                ax.legend(loc="best", fontsize=8)
+            ax.set_title(model)
+            ax.set_xlabel("" if order == ["base"] else "setting")
+            if order == ["base"]:
+                ax.set_xticks([])
+            ax.set_ylabel(ylabel)
+        for ax in list(axes.flat)[len(models):]:
+            ax.set_visible(False)
+        if title:
+            fig.suptitle(title)
+    return fig
+
+
+def paired_differences(differences: pd.DataFrame, unit: str = "points") -> Figure:
+    """Per pair of models, the difference a - b on each seed (dots) and its mean (black bar),
+    zero dashed: dots on one side of zero on every seed is what a real difference looks like.
+
+    ``differences`` columns: pair (label "a - b"), seed, difference.
+    """
+    _require_columns(differences, ["pair", "seed", "difference"], "differences")
+    if differences.empty:
+        raise ValueError("differences has no rows")
+    order = list(dict.fromkeys(differences["pair"]))
+    means = differences.groupby("pair", sort=False)["difference"].mean()
+    with _style():
+        fig, ax = plt.subplots(figsize=(min(_MAX_WIDTH, 2.5 + 1.6 * len(order)), 4.2), layout="constrained")
+        sns.stripplot(data=differences, x="pair", y="difference", order=order, hue="seed", palette="tab10",
+                      size=7, jitter=0.06, ax=ax)
+        for i, pair in enumerate(order):
+            ax.plot([i - 0.25, i + 0.25], [means[pair]] * 2, color="black", linewidth=2,
+                    label="mean" if i == 0 else None)
+        ax.axhline(0, color="0.4", linestyle="--", linewidth=1)
+        ax.set_xlabel("")
+        ax.set_ylabel(f"difference in test accuracy ({unit})")
+        if max(len(p) for p in order) > 14:
+            plt.setp(ax.get_xticklabels(), rotation=20, ha="right")
+        ax.legend(title="seed", fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        ax.set_title("Paired differences over seeds")
     return fig

@@ -71,7 +71,7 @@ def run_notebook(job: Execution) -> Outcome:
     os.close(fd)
     result_path = spec_path[: -len(".spec.json")] + ".result.json"
     partial = spec_path[: -len(".spec.json")] + ".ipynb"
-    write_json(spec_path, {**asdict(job), "executed": partial, "result": result_path})
+    write_json(spec_path, {**asdict(job), "executed": partial, "result": result_path, "parent": os.getpid()})
     env = {**os.environ, **{k: str(v) for k, v in job.env.items()}}
     started = time.perf_counter()
     log = open(job.log, "ab") if job.log else subprocess.DEVNULL
@@ -112,12 +112,28 @@ def _keep_if_readable(partial: Path, executed: Path) -> None:
     os.replace(partial, executed)
 
 
+def _die_with_parent(parent: int) -> None:
+    """On Linux, have this runner killed when the process that started it dies (a Dask worker
+    killed with SIGKILL), so no orphan keeps writing; its kernel follows (ipykernel exits when
+    its parent process is gone)."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the parent died before the line above took effect
+        os._exit(1)
+
+
 def _execute_in_child(spec_path: str) -> None:
     """The child's side: run papermill, write the result file."""
     import papermill as pm
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
     spec = json.loads(Path(spec_path).read_text())
+    if spec.get("parent"):
+        _die_with_parent(spec["parent"])
     error = None
     try:
         pm.execute_notebook(spec["source"], spec["executed"], parameters=spec["parameters"], kernel_name=KERNEL,

@@ -1,14 +1,20 @@
-"""The series build: dependency order, skip what is up to date, run the rest, record it.
+"""The series build: plan what is stale, run it on an executor, record it.
 
-For every notebook the build computes its run key (:mod:`mnist_lib.build.keys`)
-and compares it with the stamp its last successful run left in
-``<output>/executed/<name>.run.json``. Equal keys and intact files (HTML,
+Planning happens here, in the main process: every notebook's run key
+(:mod:`mnist_lib.build.keys`) is compared with the stamp its last successful run
+left in ``<output>/executed/<name>.run.json``. Equal keys and intact files (HTML,
 metrics, executed notebook, predictions, checked by hash) mean the notebook is
-up to date and does not run; a changed template only re-renders. Everything
-else runs in a child process with a time limit (:mod:`mnist_lib.build.execute`),
-so a dead kernel or a timeout fails that notebook, not the build. Dependents of a
-failed notebook are skipped; dependents of a notebook that reran run too.
-Every build writes ``build.json``, a history record and the index.
+up to date and is never submitted anywhere; a changed template only re-renders.
+Only stale notebooks become tasks of the executor (:mod:`mnist_lib.build.executor`:
+in-process, or Dask for ``-j N`` / ``--scheduler``), a task depending on the tasks
+of the notebooks it needs (06 on 03 and 04). A task runs its notebook in a child
+process with a time limit (:mod:`mnist_lib.build.execute`) and renders its HTML
+where it runs (the output folder is shared with every worker); the main process
+writes each stamp as each task finishes, so an interrupted build keeps what
+finished. Dependents of a failed notebook are skipped; dependents of a notebook
+that reran run too. Every build writes ``build.json``, a history record and the
+index. Sweeps (:mod:`mnist_lib.sweep`) plan and run their targets with the same
+functions.
 """
 
 from __future__ import annotations
@@ -17,18 +23,20 @@ import json
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from mnist_lib.build.diff import latest_changes
 from mnist_lib.build.execute import Execution, run_notebook
+from mnist_lib.build.executor import gpu_resources, open_executor, thread_limits, threads_here
 from mnist_lib.build.history import record_build
 from mnist_lib.build.keys import RunKey, library_files, resolved_parameters, run_key
 from mnist_lib.build.render import render_digest, render_failure_page, render_html
 from mnist_lib.build.site import write_index
-from mnist_lib.config import DEPENDENCIES, NOTEBOOKS, ParameterError, load_profile, validate_params
+from mnist_lib.config import (DEPENDENCIES, NOTEBOOK_PARAMS, NOTEBOOKS, ParameterError, load_profile,
+                              validate_params)
 from mnist_lib.environment import now_utc
-from mnist_lib.files import sha256_file, write_json
+from mnist_lib.files import digest_of, sha256_file, write_json
 from mnist_lib.reports import NOTEBOOK_DIR, TITLES, metrics_path, predictions_path
 
 
@@ -52,6 +60,7 @@ class BuildResult:
     index_path: Path
     seconds: float
     record: Path | None = None
+    executor: str = "none (everything up to date)"
 
 
 def with_dependencies(only: list[str] | None) -> list[str]:
@@ -149,17 +158,57 @@ def _write_stamp(output: Path, name: str, key: RunKey, render: str, built: str, 
                                           "files": _file_hashes(output, name)})
 
 
-# --------------------------------------------------------------------------- the build
+# --------------------------------------------------------------------------- targets and the plan
+
+
+@dataclass(frozen=True)
+class Target:
+    """One notebook run to produce: which notebook, its parameters, where its artifacts go.
+
+    ``id`` names it among the targets of one build (the notebook's name in the
+    series build, ``<point>/<notebook>`` in a sweep); ``depends`` holds the ids of
+    the targets it needs. ``overrides`` are the settings the run key sees
+    (profile, sweep values); ``paths`` are injected too but left out of the key.
+    ``stem`` names the artifact files (default: the notebook). ``parameters``
+    gives the resolved parameters of a notebook :mod:`mnist_lib.config` does not
+    list (the sweep summary); ``data`` maps every input file to its SHA-256.
+    """
+
+    id: str
+    notebook: str
+    source: Path
+    output: Path
+    overrides: dict
+    paths: dict
+    data: dict
+    timeout: int
+    title: str
+    depends: tuple[str, ...] = ()
+    stem: str = ""
+    parameters: dict | None = None
+    profile: str | None = None  # named in the report's one-line run summary
+
+    @property
+    def files(self) -> str:
+        return self.stem or self.notebook
+
+    @property
+    def trains(self) -> bool:
+        spec = NOTEBOOK_PARAMS.get(self.notebook, {})
+        return "epochs" in spec or "fallback_epochs" in spec
 
 
 @dataclass
-class _Settings:
-    output: Path
-    notebook_dir: Path
-    no_input: bool
-    data_hashes: dict
-    library: dict
-    profile: str = ""
+class Planned:
+    """A target with its run key and what the build must do: nothing, re-render, or run it."""
+
+    target: Target
+    run: NotebookRun
+    key: RunKey
+    render: str
+    state: str  # current, rerender, stale
+    stamp: dict | None
+    device_type: str
 
 
 def _device_type(device: str) -> str:
@@ -168,52 +217,251 @@ def _device_type(device: str) -> str:
     return pick_device(device).type
 
 
-def _render(run: NotebookRun, settings: _Settings, title: str) -> None:
-    arts = _artifacts(settings.output, run.notebook)
-    failure = run.error if run.status != "ok" else None
-    if arts["executed"].exists():
-        run.html = render_html(arts["executed"], arts["html"], no_input=settings.no_input, title=title,
-                               failure=failure, profile=settings.profile)
-    else:
-        run.html = render_failure_page(arts["html"], title, failure or "no executed notebook")
+def plan_targets(targets: list[Target], *, no_input: bool, forced: set[str] = frozenset(),
+                 library: dict | None = None) -> list[Planned]:
+    """Run keys and states of ``targets`` (given in dependency order), in the main process.
+
+    A target in ``forced`` (by id) is stale; so is every target depending on a
+    stale one. Parameters are validated here, before anything runs.
+    """
+    library = library if library is not None else library_files()
+    planned: dict[str, Planned] = {}
+    for target in targets:
+        target.output.mkdir(parents=True, exist_ok=True)
+        (target.output / "executed").mkdir(exist_ok=True)
+        if target.parameters is None:
+            validate_params(target.notebook, {**target.overrides, **target.paths}, partial=True)
+            resolved = resolved_parameters(target.notebook, target.source, target.overrides)
+        else:
+            resolved = dict(target.parameters)
+        deps = [planned[d] for d in target.depends if d in planned]
+        device_type = _device_type(resolved.get("device", "auto"))
+        key = run_key(target.notebook, target.source, resolved, data=target.data, device_type=device_type,
+                      dependencies={d.target.notebook: d.key.digest for d in deps}, library=library)
+        render = render_digest(no_input, target.title, target.profile)
+        state, stamp, reason = check_stamp(target.output, target.files, key, render)
+        reran = [d.target.id for d in deps if d.state == "stale"]
+        if target.id in forced:
+            state, reason = "stale", "forced (--force)"
+        elif reran:
+            state, reason = "stale", f"{', '.join(reran)} reran"
+        run = NotebookRun(target.notebook, key=key.digest, reason=reason)
+        planned[target.id] = Planned(target, run, key, render, state, stamp, device_type)
+    return list(planned.values())
 
 
-def _run_one(run: NotebookRun, params: dict, timeout: int, settings: _Settings, title: str, log) -> None:
-    """Execute one stale notebook and render it; the caller writes its stamp."""
-    out, name = settings.output, run.notebook
-    arts = _artifacts(out, name)
-    stamp_path(out, name).unlink(missing_ok=True)
-    for part in ("metrics", "predictions", "executed"):  # a failed run must not show the last run's files
+# --------------------------------------------------------------------------- one stale run, where it executes
+
+
+@dataclass
+class StaleRun:
+    """Everything a worker needs to run one stale notebook; paths lie on the shared output folder."""
+
+    id: str
+    files: str
+    output: str
+    job: Execution
+    title: str
+    no_input: bool
+    profile: str | None = None
+
+
+@dataclass
+class RunResult:
+    id: str
+    status: str  # ok or failed
+    error: str | None
+    seconds: float
+
+
+class RunFailed(Exception):
+    """A notebook run that failed (its HTML shows why). Raised so that the executor does not
+    start what depends on it: a dependent ends with this same exception, naming the failed run."""
+
+    def __init__(self, result: RunResult):
+        super().__init__(f"{result.id}: {result.error}")
+        self.result = result
+
+    def __reduce__(self):
+        return RunFailed, (self.result,)
+
+
+def _remove_leftovers(output: Path, files: str) -> None:
+    """Files of this run's earlier attempt: its last results (a failed run must not show them)
+    and the temporary files of an attempt killed with its worker."""
+    arts = _artifacts(output, files)
+    stamp_path(output, files).unlink(missing_ok=True)
+    for part in ("metrics", "predictions", "executed"):
         arts[part].unlink(missing_ok=True)
-    progress_log = out / "executed" / f"{name}.progress.log"
-    progress_log.unlink(missing_ok=True)
-    log(f"[{name}] running ({run.reason}; progress in {progress_log}) ...")
-    job = Execution(source=str(settings.notebook_dir / f"{name}.ipynb"), executed=str(arts["executed"]),
-                    parameters=params, cwd=str(settings.notebook_dir), timeout=timeout,
-                    env={"MNIST_REPORTS_BATCH": "1", "MNIST_REPORTS_PROGRESS": str(progress_log)},
-                    log=str(out / "executed" / f"{name}.kernel.log"))
+    for folder in (output, output / "executed"):
+        for leftover in folder.glob(f".{files}.*"):
+            leftover.unlink(missing_ok=True)
+    (output / "executed" / f"{files}.progress.log").unlink(missing_ok=True)
+
+
+def run_stale(task: StaleRun, *_dependencies: RunResult) -> RunResult:
+    """Run one stale notebook and render its HTML, wherever the executor put this task.
+
+    The dependencies' results are arguments only so that this waits for them;
+    had one failed, this would not have started. Returns the result, or raises
+    :class:`RunFailed` carrying it.
+    """
+    output = Path(task.output)
+    _remove_leftovers(output, task.files)
+    job = replace(task.job, env={**task.job.env, **thread_limits(threads_here())})
     outcome = run_notebook(job)
-    run.seconds, run.error = outcome.seconds, outcome.error
-    if run.error is None and arts["metrics"].exists():
-        run.status = "ok"
-        run.metrics = json.loads(arts["metrics"].read_text())
-    else:
-        run.status = "failed"
-        run.error = run.error or "the notebook finished without writing its metrics file"
+    arts = _artifacts(output, task.files)
+    error = outcome.error
+    if error is None and not arts["metrics"].exists():
+        error = "the notebook finished without writing its metrics file"
+    if error is not None:
         arts["metrics"].unlink(missing_ok=True)
-    _render(run, settings, title)
-    log(f"[{name}] {run.status} in {run.seconds:.1f} s" + (f": {run.error}" if run.error else ""))
+    if arts["executed"].exists():
+        render_html(arts["executed"], arts["html"], no_input=task.no_input, title=task.title, failure=error,
+                    profile=task.profile)
+    else:
+        render_failure_page(arts["html"], task.title, error or "no executed notebook")
+    result = RunResult(task.id, "ok" if error is None else "failed", error, outcome.seconds)
+    if error is not None:
+        raise RunFailed(result)
+    return result
+
+
+def _stale_task(planned: Planned, no_input: bool) -> StaleRun:
+    target = planned.target
+    out, files = target.output, target.files
+    progress_log = out / "executed" / f"{files}.progress.log"
+    job = Execution(source=str(target.source), executed=str(_artifacts(out, files)["executed"]),
+                    parameters={**target.overrides, **target.paths}, cwd=str(target.source.parent),
+                    timeout=target.timeout,
+                    env={"MNIST_REPORTS_BATCH": "1", "MNIST_REPORTS_PROGRESS": str(progress_log)},
+                    log=str(out / "executed" / f"{files}.kernel.log"))
+    return StaleRun(target.id, files, str(out), job, target.title, no_input, target.profile)
+
+
+def _task_key(planned: Planned) -> str:
+    """The task's name on a cluster: the same run into the same folder is the same task."""
+    return f"{planned.target.id}-{digest_of([str(planned.target.output), planned.key.digest])[:16]}"
+
+
+# --------------------------------------------------------------------------- executing a plan
+
+
+def _use_stamp(planned: Planned, no_input: bool, log) -> None:
+    """An up-to-date target: its results from the stamp; re-rendered when only the HTML is stale."""
+    target, run, stamp = planned.target, planned.run, planned.stamp
+    run.status, run.cached, run.built = "ok", True, stamp["built"]
+    run.seconds = float(stamp.get("seconds", 0.0))
+    run.metrics = json.loads(metrics_path(target.output, target.files).read_text())
+    arts = _artifacts(target.output, target.files)
+    if planned.state == "rerender":
+        run.html = render_html(arts["executed"], arts["html"], no_input=no_input, title=target.title,
+                               profile=target.profile)
+        _write_stamp(target.output, target.files, planned.key, planned.render, run.built, run.seconds)
+        log(f"[{target.id}] re-rendered ({run.reason}); results up to date (built {run.built})")
+    else:
+        run.html = arts["html"]
+        log(f"[{target.id}] up to date (built {run.built}, {run.seconds:.1f} s)")
+
+
+def _finish(planned: Planned, result: RunResult | None, error: BaseException | None,
+            runs: dict[str, NotebookRun], log) -> None:
+    """Record a finished task in the main process: its status and, when it succeeded, its stamp."""
+    target, run = planned.target, planned.run
+    arts = _artifacts(target.output, target.files)
+    dependency_failed = error is not None and any(runs[d].status != "ok" for d in target.depends if d in runs)
+    if dependency_failed or (isinstance(error, RunFailed) and error.result.id != target.id):
+        failed = [d for d in target.depends if d in runs and runs[d].status != "ok"]
+        run.status, run.error = "skipped", f"depends on {', '.join(failed)}, which failed"
+        log(f"[{target.id}] skipped: {run.error}")
+        return
+    if isinstance(error, RunFailed):
+        result, error = error.result, None
+    run.built = now_utc()
+    if error is not None:  # the task itself broke (its worker lost too often, a rendering crash)
+        run.status, run.error = "failed", f"{type(error).__name__}: {error}"
+        run.html = render_failure_page(arts["html"], target.title, run.error)
+    else:
+        run.status, run.error, run.seconds, run.html = result.status, result.error, result.seconds, arts["html"]
+        if run.status == "ok":
+            run.metrics = json.loads(arts["metrics"].read_text())
+            _write_stamp(target.output, target.files, planned.key, planned.render, run.built, run.seconds)
+    log(f"[{target.id}] {run.status} in {run.seconds:.1f} s" + (f": {run.error}" if run.error else ""))
+
+
+def execute_plan(planned: list[Planned], *, no_input: bool, jobs: int = 1, scheduler: str | None = None,
+                 log=print, on_finish=None) -> str | None:
+    """Use the stamps of up-to-date targets and run the stale ones on an executor (opened only
+    when something is stale). Each target's ``run`` is filled in; ``on_finish(planned)`` is called
+    as each is settled. Returns the executor's description (None when nothing ran)."""
+    stale = [p for p in planned if p.state == "stale"]
+    for p in planned:
+        if p.state != "stale":
+            _use_stamp(p, no_input, log)
+            if on_finish:
+                on_finish(p)
+    if not stale:
+        return None
+    by_key = {_task_key(p): p for p in stale}
+    runs = {p.target.id: p.run for p in planned}
+
+    def started(key: str, where: str | None) -> None:
+        p = by_key[key]
+        progress = p.target.output / "executed" / f"{p.target.files}.progress.log"
+        log(f"[{p.target.id}] running ({p.run.reason}; progress in {progress})" + (f" on {where}" if where else ""))
+
+    with open_executor(jobs, scheduler, on_start=started) as executor:
+        handles: dict[str, object] = {}
+        for p in stale:
+            deps = [handles[d] for d in p.target.depends if d in handles]
+            handles[p.target.id] = executor.submit(_task_key(p), run_stale, _stale_task(p, no_input), *deps,
+                                                   resources=gpu_resources(p.target.trains, p.device_type))
+        errors: dict[str, BaseException] = {}
+        for key, result, error in executor.as_completed(list(handles.values())):
+            p = by_key[key]
+            if error is not None and not (isinstance(error, RunFailed) and error.result.id == p.target.id):
+                errors[p.target.id] = error  # settled below, once what it depends on is settled
+                continue
+            _finish(p, result, error, runs, log)
+            if on_finish:
+                on_finish(p)
+        for p in stale:  # in dependency order
+            if p.target.id in errors:
+                _finish(p, None, errors[p.target.id], runs, log)
+                if on_finish:
+                    on_finish(p)
+        return executor.description
+
+
+# --------------------------------------------------------------------------- the series build
+
+
+def series_targets(names: list[str], profile, output: Path, notebook_dir: Path, data_dir: Path,
+                   source_dir: str | None, data_hashes: dict) -> list[Target]:
+    """One target per notebook of the series, all writing to ``output``."""
+    targets = []
+    for name in names:
+        paths = {"data_dir": str(data_dir), "data_source": source_dir, "output_dir": str(output),
+                 "checkpoint_dir": str(output / "checkpoints")}
+        targets.append(Target(id=name, notebook=name, source=notebook_dir / f"{name}.ipynb", output=output,
+                              overrides=profile.params_for(name), paths=paths, data=data_hashes,
+                              timeout=profile.timeout_for(name), title=f"{name}: {TITLES.get(name, name)}",
+                              profile=profile.name,
+                              depends=tuple(d for d in DEPENDENCIES.get(name, ()) if d in names)))
+    return targets
 
 
 def build_reports(profile: str = "full", only: list[str] | None = None, output: Path = Path("reports"),
                   data_dir: Path = Path("data"), source: str | None = None, no_input: bool = False,
                   force: str | list[str] | None = None, log=print,
-                  notebook_dir: Path = NOTEBOOK_DIR) -> BuildResult:
-    """Build the series: skip what is up to date, run the rest in dependency order, render, record.
+                  notebook_dir: Path = NOTEBOOK_DIR, jobs: int = 1, scheduler: str | None = None) -> BuildResult:
+    """Build the series: skip what is up to date, run the rest, render, record.
 
     ``force``: notebooks to rerun even when up to date (``"all"`` for every one);
     their dependents rerun too. ``notebook_dir`` is where the notebooks are
-    (tests pass their own). Returns every run's status; the caller decides the
+    (tests pass their own). ``jobs`` > 1 runs independent notebooks in parallel on
+    a LocalCluster; ``scheduler`` (an address or a scheduler file) sends them to
+    an existing Dask cluster. Returns every run's status; the caller decides the
     exit code.
     """
     from mnist_lib.datasets import ensure_dataset
@@ -226,66 +474,29 @@ def build_reports(profile: str = "full", only: list[str] | None = None, output: 
     data_dir = Path(data_dir).resolve()
     source_dir = str(Path(source).resolve()) if source else os.environ.get("MNIST_SOURCE") or None
     files = ensure_dataset("mnist", data_dir, source=source_dir)  # fail here, once, not in every notebook
-    settings = _Settings(output, Path(notebook_dir), no_input, dict(files.sha256), library_files(), chosen.name)
-    runs: dict[str, NotebookRun] = {}
-    keys: dict[str, RunKey] = {}
-    reran: set[str] = set()
-    for name in names:
-        run = runs[name] = NotebookRun(name)
-        deps = [d for d in DEPENDENCIES.get(name, ()) if d in runs]
-        failed_deps = [d for d in deps if runs[d].status != "ok"]
-        if failed_deps:
-            run.status, run.error = "skipped", f"depends on {', '.join(failed_deps)}, which failed"
-            log(f"[{name}] skipped: {run.error}")
-            continue
-        overrides = chosen.params_for(name)
-        params = {**overrides, "data_dir": str(data_dir), "data_source": source_dir, "output_dir": str(output),
-                  "checkpoint_dir": str(output / "checkpoints")}
-        validate_params(name, params, partial=True)
-        path = settings.notebook_dir / f"{name}.ipynb"
-        resolved = resolved_parameters(name, path, overrides)
-        key = keys[name] = run_key(name, path, resolved, data=settings.data_hashes,
-                                   device_type=_device_type(resolved.get("device", "auto")),
-                                   dependencies={d: keys[d].digest for d in deps}, library=settings.library)
-        run.key = key.digest
-        title = f"{name}: {TITLES.get(name, name)}"
-        render = render_digest(no_input, title, chosen.name)
-        state, stamp, run.reason = check_stamp(output, name, key, render)
-        if name in forced:
-            state, run.reason = "stale", "forced (--force)"
-        elif [d for d in deps if d in reran]:
-            state, run.reason = "stale", f"{', '.join(d for d in deps if d in reran)} reran"
-        if state in ("current", "rerender"):
-            run.status, run.cached, run.built = "ok", True, stamp["built"]
-            run.seconds = float(stamp.get("seconds", 0.0))
-            run.metrics = json.loads(metrics_path(output, name).read_text())
-            if state == "rerender":
-                _render(run, settings, title)
-                _write_stamp(output, name, key, render, run.built, run.seconds)
-                log(f"[{name}] re-rendered ({run.reason}); results up to date (built {run.built})")
-            else:
-                run.html = output / f"{name}.html"
-                log(f"[{name}] up to date (built {run.built}, {run.seconds:.1f} s)")
-            continue
-        reran.add(name)
-        _run_one(run, params, chosen.timeout_for(name), settings, title, log)
-        run.built = now_utc()
-        if run.status == "ok":
-            _write_stamp(output, name, key, render, run.built, run.seconds)
+    targets = series_targets(names, chosen, output, Path(notebook_dir), data_dir, source_dir, dict(files.sha256))
+    planned = plan_targets(targets, no_input=no_input, forced=forced)
+    executor = execute_plan(planned, no_input=no_input, jobs=jobs, scheduler=scheduler, log=log)
+    runs = {p.target.id: p.run for p in planned}
     seconds = time.perf_counter() - started
     built = now_utc()
     write_json(output / "build.json", {
         "profile": chosen.name, "seconds": round(seconds, 2), "finished": built, "peak_rss_mb": peak_memory_mb(),
+        "executor": executor,
         "runs": {n: {"status": r.status, "seconds": round(r.seconds, 2), "error": r.error, "cached": r.cached,
                      "built": r.built, "key": r.key, "reason": r.reason} for n, r in runs.items()},
     })
     record = record_build(output, runs, chosen.name, built, seconds)
     index = write_index(output, runs, chosen.name, seconds, built, changes=latest_changes(output))
-    return BuildResult(runs=runs, index_path=index, seconds=seconds, record=record)
+    return BuildResult(runs=runs, index_path=index, seconds=seconds, record=record,
+                       executor=executor or BuildResult.executor)
 
 
 def peak_memory_mb() -> dict:
-    """Peak resident memory of this process and of its largest finished child (the notebook runners)."""
+    """Peak resident memory of this process and of its largest finished child (the notebook runners).
+
+    With a Dask executor the notebooks run under the workers, so the second number
+    covers only what ran in this process."""
     import resource
 
     scale = 1 / 1024 if sys.platform != "darwin" else 1 / 2**20  # Linux reports kB, macOS bytes

@@ -1,0 +1,236 @@
+"""Builds and sweeps on real Dask clusters: a `dask scheduler` and two `dask worker` processes on
+127.0.0.1 (scheduler file in a temporary folder), one of them killed with SIGKILL while a run is in
+flight; a `-j 2` LocalCluster build whose kernels get their thread limits and whose 06 waits for
+03 and 04; and a small sweep of the real 02 notebook through `--scheduler`. Stand-in notebooks
+(test_sweep) that sleep a few seconds keep the cluster tests fast and deterministic."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import nbformat
+import psutil
+import pytest
+from test_sweep import executed_count, sweep_cli, write_sweep_stand_ins, write_yaml
+
+from mnist_lib.build import executor
+
+REPO = Path(__file__).resolve().parent.parent
+DASK = [sys.executable, "-m", "dask"]
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def data(mnist_data_dir, mnist_source):
+    return mnist_data_dir, mnist_source
+
+
+def _stop(procs: list[subprocess.Popen]) -> None:
+    """Terminate each process we started, by PID, with everything it started; kill what lingers."""
+    family = []
+    for proc in procs:
+        try:
+            parent = psutil.Process(proc.pid)
+            family += parent.children(recursive=True) + [parent]
+        except psutil.NoSuchProcess:
+            pass
+    for member in family:
+        try:
+            member.terminate()
+        except psutil.NoSuchProcess:
+            pass
+    _, alive = psutil.wait_procs(family, timeout=15)
+    for member in alive:
+        try:
+            member.kill()
+        except psutil.NoSuchProcess:
+            pass
+    for proc in procs:
+        proc.wait(timeout=10)
+
+
+@contextmanager
+def dask_cluster(folder: Path, workers: int = 2):
+    """`dask scheduler` + ``workers`` x `dask worker --nthreads 1 --no-nanny` on 127.0.0.1; yields the
+    scheduler file and the worker processes (no nanny: the PID is the process that runs the tasks)."""
+    from distributed import Client
+
+    folder.mkdir(parents=True, exist_ok=True)
+    scheduler_file = folder / "scheduler.json"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    procs: list[subprocess.Popen] = []
+    logs = []
+    try:
+        logs.append(open(folder / "scheduler.log", "w"))
+        procs.append(subprocess.Popen(DASK + ["scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+                                              "--scheduler-file", str(scheduler_file)], env=env, cwd=folder,
+                                      stdout=logs[-1], stderr=subprocess.STDOUT))
+        deadline = time.time() + 120
+        while not scheduler_file.exists() and time.time() < deadline:
+            time.sleep(0.2)
+        assert scheduler_file.exists(), (folder / "scheduler.log").read_text()
+        for i in range(workers):
+            logs.append(open(folder / f"worker{i}.log", "w"))
+            procs.append(subprocess.Popen(DASK + ["worker", "--scheduler-file", str(scheduler_file), "--nthreads", "1",
+                                                  "--no-nanny", "--host", "127.0.0.1", "--no-dashboard",
+                                                  "--memory-limit", "0", "--name", f"worker{i}"],
+                                          env=env, cwd=folder, stdout=logs[-1], stderr=subprocess.STDOUT))
+        with Client(scheduler_file=str(scheduler_file), timeout="60s") as client:
+            client.wait_for_workers(workers, timeout=180)
+        yield scheduler_file, procs[1:]
+    finally:
+        _stop(procs)
+        for log in logs:
+            log.close()
+
+
+def events(log: Path) -> list[tuple[str, str, str, int]]:
+    """(start | done, notebook, the run's output folder, PID of the process running the task)."""
+    if not log.exists():
+        return []
+    return [(kind, name, folder, int(pid))
+            for kind, name, folder, pid in (line.split() for line in log.read_text().splitlines())]
+
+
+def assert_complete_and_intact(folder: Path, runs: int) -> dict:
+    """Every run once in the manifest, ok, with readable artifacts; no temporary file anywhere."""
+    manifest = json.loads((folder / "sweep.json").read_text())
+    ids = [r["id"] for r in manifest["runs"]]
+    assert len(ids) == runs and len(set(ids)) == runs
+    assert all(r["status"] == "ok" for r in manifest["runs"]), manifest["runs"]
+    for run in manifest["runs"]:
+        json.loads((folder / run["metrics"]).read_text())
+        assert "</html>" in (folder / run["html"]).read_text()
+        nbformat.read(folder / run["folder"] / "executed" / f"{run['notebook']}.ipynb", as_version=4)
+        assert (folder / run["folder"] / "executed" / f"{run['notebook']}.run.json").exists()
+    assert [str(p) for p in folder.rglob(".*")] == []
+    return manifest
+
+
+def runners_left(out: Path) -> list:
+    return [p for p in psutil.process_iter(["cmdline"])
+            if "mnist_lib.build.execute" in " ".join(p.info["cmdline"] or []) and str(out) in
+            " ".join(p.info["cmdline"] or [])]
+
+
+def test_a_sweep_on_a_cluster_survives_a_worker_killed_mid_run_and_reruns_nothing(tmp_path, data):
+    log = tmp_path / "events.log"
+    nbs = write_sweep_stand_ins(tmp_path / "nbs", sleep=6, log=log)
+    file = write_yaml(tmp_path / "seeds-standin.yaml", "notebooks: [02_ann, 05_optimizers]\nprofile: quick\n"
+                                                       "grid:\n  seed: [0, 1, 2]\n")
+    out = tmp_path / "out"
+    with dask_cluster(tmp_path / "cluster") as (scheduler_file, workers):
+        pids = {w.pid for w in workers}
+        sweep = subprocess.Popen([sys.executable, "-m", "mnist_lib", "sweep", str(file), "--output", str(out),
+                                  "--data-dir", str(data[0]), "--source", str(data[1]), "--notebooks", str(nbs),
+                                  "--scheduler", str(scheduler_file)], cwd=REPO, text=True,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            deadline = time.time() + 300
+            while not [e for e in events(log) if e[0] == "start" and e[3] in pids] and time.time() < deadline:
+                time.sleep(0.2)
+            victim_run = next(e for e in events(log) if e[0] == "start" and e[3] in pids)
+            victim = victim_run[3]
+            os.kill(victim, signal.SIGKILL)  # the worker dies with a run in flight
+            stdout, stderr = sweep.communicate(timeout=900)
+        finally:
+            if sweep.poll() is None:
+                sweep.kill()
+        assert sweep.returncode == 0, stderr
+        assert "Sweep seeds-standin: 6 runs: 6 executed, 0 up to date, 0 not ok" in stdout
+        folder = out / "sweeps" / "seeds-standin"
+        manifest = assert_complete_and_intact(folder, 6)
+        seen = events(log)
+        done = [e[2] for e in seen if e[0] == "done"]
+        assert sorted(done) == sorted(set(done)) and len(done) == 6  # each run finished exactly once
+        starts = [e[2] for e in seen if e[0] == "start"]
+        assert starts.count(victim_run[2]) == 2  # the killed run started again, on the other worker
+        assert all(pid != victim for kind, _, _, pid in seen if kind == "done")
+        assert runners_left(out) == []  # the killed worker's runner and kernel are gone too
+        assert "executor: Dask scheduler tcp://127.0.0.1:" in stdout and manifest["executor"].startswith("Dask")
+        summary = (folder / "summary.html").read_text()
+        assert "6 runs, 6 succeeded, none failed" in summary
+
+        again = sweep_cli(file, out, data, nbs, "--scheduler", str(scheduler_file))
+        assert again.returncode == 0, again.stderr
+        assert executed_count(again) == 0 and "6 up to date" in again.stdout
+        assert events(log) == seen  # nothing ran anywhere
+
+
+def test_a_local_cluster_build_runs_in_parallel_with_thread_limits_and_06_after_03_and_04(tmp_path, data):
+    log = tmp_path / "events.log"
+    nbs = write_sweep_stand_ins(tmp_path / "nbs", sleep=3, log=log)
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-m", "mnist_lib", "reports", "--profile", "quick", "--output", str(out),
+                           "--data-dir", str(data[0]), "--source", str(data[1]), "--notebooks", str(nbs), "-j", "2"],
+                          capture_output=True, text=True, cwd=REPO, timeout=900)
+    assert done.returncode == 0, done.stderr
+    assert "executor: LocalCluster of 2 single-threaded workers" in done.stdout
+    seen = events(log)
+    assert len(seen) == 14 and len({pid for *_, pid in seen}) == 2  # seven runs, on both workers
+    order = [(kind, name) for kind, name, _, _ in seen]
+    # 06 started only after 03 and 04 finished: dependencies through futures, not waves
+    assert order.index(("start", "06_feature_maps")) > max(order.index(("done", "03_lenet")),
+                                                           order.index(("done", "04_cnn")))
+    expected = str(executor.threads_per_run(executor.available_cores(), 2))
+    for name in ("02_ann", "06_feature_maps"):
+        assert json.loads((out / f"{name}.metrics.json").read_text())["omp_threads"] == expected
+    build = json.loads((out / "build.json").read_text())
+    assert all(run["status"] == "ok" for run in build["runs"].values())
+    assert build["executor"].startswith("LocalCluster of 2")
+    again = subprocess.run([sys.executable, "-m", "mnist_lib", "reports", "--profile", "quick", "--output", str(out),
+                            "--data-dir", str(data[0]), "--source", str(data[1]), "--notebooks", str(nbs), "-j", "2"],
+                           capture_output=True, text=True, cwd=REPO, timeout=900)
+    assert again.returncode == 0 and "(0 run, 7 up to date" in again.stdout and "executor: none" in again.stdout
+    assert events(log) == seen
+
+
+def test_the_real_02_notebook_swept_over_two_seeds_on_a_cluster(tmp_path, data):
+    file = write_yaml(tmp_path / "real.yaml", "notebooks: [02_ann]\nprofile: quick\nparams: {epochs: 1}\n"
+                                              "grid:\n  seed: [0, 1]\n")
+    out = tmp_path / "out"
+    with dask_cluster(tmp_path / "cluster") as (scheduler_file, _):
+        done = sweep_cli(file, out, data, REPO / "notebooks", "--scheduler", str(scheduler_file))
+    assert done.returncode == 0, done.stderr
+    folder = out / "sweeps" / "real"
+    assert_complete_and_intact(folder, 2)
+    accuracies = [json.loads((folder / f"seed={s}" / "02_ann" / "02_ann.metrics.json").read_text())
+                  for s in (0, 1)]
+    assert [m["params"]["seed"] for m in accuracies] == [0, 1]
+    assert accuracies[0]["test_accuracy"] != accuracies[1]["test_accuracy"]
+    assert all(m["environment"]["torch_threads"] == executor.threads_per_run(executor.available_cores(), 2)
+               for m in accuracies)  # the kernels honoured the limit
+    summary = json.loads((folder / "summary.metrics.json").read_text())
+    assert summary["groups"][0]["n"] == 2 and summary["groups"][0]["mean"] == pytest.approx(
+        sum(m["test_accuracy"] for m in accuracies) / 2)
+
+
+def test_on_a_local_cluster_a_failed_notebook_is_reported_and_its_dependents_skipped(tmp_path, data):
+    from test_build_failures import stand_in
+
+    from mnist_lib import config
+    from mnist_lib.build import pipeline
+
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    for name in config.NOTEBOOKS:
+        nbformat.write(stand_in(name, fail=name == "03_lenet"), folder / f"{name}.ipynb")
+    out = tmp_path / "out"
+    result = pipeline.build_reports(profile="quick", output=out, data_dir=data[0], source=str(data[1]),
+                                    notebook_dir=folder, log=lambda *a: None, jobs=2)
+    status = {name: run.status for name, run in result.runs.items()}
+    assert status == {"01_eda": "ok", "02_ann": "ok", "03_lenet": "failed", "04_cnn": "ok", "05_optimizers": "ok",
+                      "06_feature_maps": "skipped", "07_hyperparameters": "ok"}
+    assert result.runs["06_feature_maps"].error == "depends on 03_lenet, which failed"
+    assert "RuntimeError: stand-in failure in 03_lenet" in result.runs["03_lenet"].error
+    assert "stand-in failure in 03_lenet" in (out / "03_lenet.html").read_text()
+    assert not (out / "06_feature_maps.html").exists() and result.executor.startswith("LocalCluster of 2")
+    assert list(out.glob(".*")) == [] and list((out / "executed").glob(".*")) == []
