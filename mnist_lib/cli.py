@@ -56,9 +56,22 @@ def check_folder(option: str, path: str | None, *, must_exist: bool = True) -> N
         raise ParameterError(f"{option}: folder {path!r} cannot be read (permissions)")
 
 
+def check_checkout(notebooks: str | None) -> None:
+    """The notebooks and profiles live in the project's checkout, not in the installed package:
+    a plain ``pip install .`` gets a one-line explanation instead of a traceback."""
+    from mnist_lib.config import PROFILE_DIR
+    from mnist_lib.reports import NOTEBOOK_DIR
+
+    if notebooks is None and not (NOTEBOOK_DIR.is_dir() and PROFILE_DIR.is_dir()):
+        raise ParameterError(f"the notebooks and profiles are not part of the installed package (looked in "
+                             f"{NOTEBOOK_DIR}): building reports needs a checkout of the project (clone it, then "
+                             "`pip install -e .` there), or --notebooks DIR with a profile path")
+
+
 def _cmd_reports(args: argparse.Namespace) -> int:
     from mnist_lib.build.pipeline import build_reports
 
+    check_checkout(args.notebooks)
     check_folder("--data-dir", args.data_dir, must_exist=False)
     check_folder("--source", args.source)
     check_folder("--output", args.output, must_exist=False)
@@ -104,6 +117,7 @@ def _add_executor_options(parser: argparse.ArgumentParser) -> None:
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from mnist_lib.sweep import run_sweep
 
+    check_checkout(args.notebooks)
     check_folder("--data-dir", args.data_dir, must_exist=False)
     check_folder("--source", args.source)
     check_folder("--output", args.output, must_exist=False)

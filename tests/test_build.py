@@ -253,6 +253,17 @@ def test_cli_path_arguments_fail_in_one_line(tmp_path, case, capsys):
         assert capsys.readouterr().err == f"error: {option}: {str(afile)!r} is a file, not a folder\n"
 
 
+def test_an_install_without_the_checkout_says_so_in_one_line(tmp_path, monkeypatch, capsys):
+    """``pip install .`` (not editable) installs the library only: the CLI must say a checkout is needed."""
+    from mnist_lib import cli, reports
+
+    monkeypatch.setattr(reports, "NOTEBOOK_DIR", tmp_path / "site-packages" / "notebooks")
+    for command in (["reports", "--profile", "quick"], ["sweep", str(tmp_path / "s.yaml")]):
+        assert cli.main(command) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "needs a checkout of the project" in err and "Traceback" not in err
+
+
 # --------------------------------------------------------------------------- checkpoints
 
 
