@@ -9,6 +9,7 @@ tensors with the dataset's class names and file hashes.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +54,34 @@ class RawDataset:
     @property
     def name(self) -> str:
         return self.dataset.name
+
+    @property
+    def title(self) -> str:
+        """The dataset's name in prose: the registry's title ("Fashion-MNIST"), or for an ``idx``
+        folder the folder's name."""
+        if self.dataset.pinned or self.directory is None:
+            return self.dataset.title
+        return self.directory.name
+
+    @property
+    def class_noun(self) -> str:
+        return self.dataset.class_noun
+
+    @property
+    def class_noun_plural(self) -> str:
+        return self.dataset.class_noun_plural
+
+    def identity(self) -> dict:
+        """What names these data in a checkpoint key: the dataset's name, and for files that are
+        not pinned (an ``idx`` folder) a digest of their SHA-256, so other files give another key."""
+        if self.dataset.pinned:
+            return {"dataset": self.name}
+        joined = "".join(f"{name}={digest};" for name, digest in sorted(self.sha256.items()))
+        return {"dataset": self.name, "data_sha256": hashlib.sha256(joined.encode()).hexdigest()[:16]}
+
+    def report_folder(self) -> str:
+        """Where this dataset's reports go inside the reports folder (see :meth:`Dataset.report_folder`)."""
+        return self.dataset.report_folder(self.directory)
 
     def pixel_stats(self) -> tuple[float, float]:
         """The training images' (mean, std) on the [0, 1] scale: the registry's published values
