@@ -519,6 +519,9 @@ def load_profile(name_or_path: str | os.PathLike, profile_dir: Path = PROFILE_DI
             if unknown:
                 raise ParameterError(f"{path}: unknown key '{unknown[0]}' in section '{section}'; valid keys: "
                                      f"{', '.join([*NOTEBOOK_PARAMS[section], *BUILD_SETTINGS])}")
+            if "dataset" in values:
+                raise ParameterError(f"{path}: section '{section}' sets 'dataset'; the whole series runs on one data "
+                                     "set, so set it in section 'common'")
             profile.sections[section] = dict(values)
         for key, param in BUILD_SETTINGS.items():
             if key in values:

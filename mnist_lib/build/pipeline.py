@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from mnist_lib.build.datasets_index import choose_dataset, link_datasets
 from mnist_lib.build.diff import latest_changes
 from mnist_lib.build.execute import Execution, run_notebook
 from mnist_lib.build.history import record_build
@@ -29,7 +30,7 @@ from mnist_lib.build.site import write_index
 from mnist_lib.config import DEPENDENCIES, NOTEBOOKS, ParameterError, load_profile, validate_params
 from mnist_lib.environment import now_utc
 from mnist_lib.files import sha256_file, write_json
-from mnist_lib.reports import NOTEBOOK_DIR, TITLES, metrics_path, predictions_path
+from mnist_lib.reports import NOTEBOOK_DIR, metrics_path, notebook_title, predictions_path
 
 
 @dataclass
@@ -82,8 +83,10 @@ def forced_notebooks(force: str | list[str] | None) -> set[str]:
     return set(names)
 
 
-def prepare_output(output: str | os.PathLike) -> Path:
-    """The output folder, created if its parent exists; one-line errors otherwise."""
+def prepare_output(output: str | os.PathLike, executed: bool = True) -> Path:
+    """The output folder, created if its parent exists; one-line errors otherwise. With
+    ``executed`` its ``executed/`` folder too (not for a reports folder that only holds
+    other data sets' folders)."""
     output = Path(output).resolve()
     if output.exists() and not output.is_dir():
         raise ParameterError(f"--output: {str(output)!r} is a file, not a folder")
@@ -94,7 +97,8 @@ def prepare_output(output: str | os.PathLike) -> Path:
     output.mkdir(exist_ok=True)
     if not os.access(output, os.W_OK | os.X_OK):
         raise ParameterError(f"--output: folder {str(output)!r} is not writable")
-    (output / "executed").mkdir(exist_ok=True)
+    if executed:
+        (output / "executed").mkdir(exist_ok=True)
     return output
 
 
@@ -207,13 +211,15 @@ def _run_one(run: NotebookRun, params: dict, timeout: int, settings: _Settings, 
 def build_reports(profile: str = "full", only: list[str] | None = None, output: Path = Path("reports"),
                   data_dir: Path = Path("data"), source: str | None = None, no_input: bool = False,
                   force: str | list[str] | None = None, log=print,
-                  notebook_dir: Path = NOTEBOOK_DIR) -> BuildResult:
+                  notebook_dir: Path = NOTEBOOK_DIR, dataset: str | None = None) -> BuildResult:
     """Build the series: skip what is up to date, run the rest in dependency order, render, record.
 
     ``force``: notebooks to rerun even when up to date (``"all"`` for every one);
     their dependents rerun too. ``notebook_dir`` is where the notebooks are
-    (tests pass their own). Returns every run's status; the caller decides the
-    exit code.
+    (tests pass their own). ``dataset`` (``--dataset``) overrides the profile's
+    ``common.dataset``; a data set other than MNIST is built into its own folder
+    of ``output`` (:mod:`mnist_lib.build.datasets_index`). Returns every run's
+    status; the caller decides the exit code.
     """
     from mnist_lib.datasets import ensure_dataset
 
@@ -221,10 +227,13 @@ def build_reports(profile: str = "full", only: list[str] | None = None, output: 
     chosen = load_profile(profile)
     names = with_dependencies(only)
     forced = forced_notebooks(force)
-    output = prepare_output(output)
+    data_set = choose_dataset(chosen.common.get("dataset"), dataset, source, log)
+    root = prepare_output(output, executed=not data_set.folder)
+    output = prepare_output(data_set.output(root))
     data_dir = Path(data_dir).resolve()
-    source_dir = str(Path(source).resolve()) if source else os.environ.get("MNIST_SOURCE") or None
-    files = ensure_dataset("mnist", data_dir, source=source_dir)  # fail here, once, not in every notebook
+    source_dir = data_set.source
+    # Fail here, once, not in every notebook; the run keys hold the hashes of this data set's files.
+    files = ensure_dataset(data_set.name, data_dir, source=source_dir)
     settings = _Settings(output, Path(notebook_dir), no_input, dict(files.sha256), library_files())
     runs: dict[str, NotebookRun] = {}
     keys: dict[str, RunKey] = {}
@@ -237,7 +246,7 @@ def build_reports(profile: str = "full", only: list[str] | None = None, output: 
             run.status, run.error = "skipped", f"depends on {', '.join(failed_deps)}, which failed"
             log(f"[{name}] skipped: {run.error}")
             continue
-        overrides = chosen.params_for(name)
+        overrides = {**chosen.params_for(name), "dataset": data_set.name}
         params = {**overrides, "data_dir": str(data_dir), "data_source": source_dir, "output_dir": str(output),
                   "checkpoint_dir": str(output / "checkpoints")}
         validate_params(name, params, partial=True)
@@ -247,7 +256,7 @@ def build_reports(profile: str = "full", only: list[str] | None = None, output: 
                                    device_type=_device_type(resolved.get("device", "auto")),
                                    dependencies={d: keys[d].digest for d in deps}, library=settings.library)
         run.key = key.digest
-        title = f"{name}: {TITLES.get(name, name)}"
+        title = f"{name}: {notebook_title(name, data_set.title)}"
         render = render_digest(no_input, title)
         state, stamp, run.reason = check_stamp(output, name, key, render)
         if name in forced:
@@ -274,12 +283,13 @@ def build_reports(profile: str = "full", only: list[str] | None = None, output: 
     seconds = time.perf_counter() - started
     built = now_utc()
     write_json(output / "build.json", {
-        "profile": chosen.name, "seconds": round(seconds, 2), "finished": built, "peak_rss_mb": peak_memory_mb(),
+        "profile": chosen.name, "dataset": data_set.record(), "seconds": round(seconds, 2), "finished": built, "peak_rss_mb": peak_memory_mb(),
         "runs": {n: {"status": r.status, "seconds": round(r.seconds, 2), "error": r.error, "cached": r.cached,
                      "built": r.built, "key": r.key, "reason": r.reason} for n, r in runs.items()},
     })
     record = record_build(output, runs, chosen.name, built, seconds)
     index = write_index(output, runs, chosen.name, seconds, built, changes=latest_changes(output))
+    link_datasets(root, output, log)
     return BuildResult(runs=runs, index_path=index, seconds=seconds, record=record)
 
 
