@@ -113,10 +113,11 @@ def hflip_text(hflip: bool, requested: bool | None, dataset) -> str:
     noun, title = dataset.class_noun, dataset.title
     keeps = {True: f"a mirrored {title} image still shows its {noun}",
              False: f"a mirrored {noun} is not the same {noun}",
-             None: f"whether a mirrored image keeps its {noun} is not known for an {title} (set `hflip=True` if it "
-                   "does)"}[dataset.hflip_preserves_label]
+             None: f"whether a mirrored image keeps its {noun} is not known for an {title}; set `hflip=True` if it "
+                   "does"}[dataset.hflip_preserves_label]
     state = "on" if hflip else "off"
-    how = "as the `hflip` parameter asks" if requested is not None else f"the default for {title}"
+    how = ("as the `hflip` parameter asks" if requested is not None
+           else f"the default for {'' if dataset.pinned else 'an '}{title}")
     return f"Random horizontal flips are **{state}** ({how}; {keeps})."
 
 
@@ -279,9 +280,10 @@ def dataset_text(raw) -> str:
         return (f"The data: **{raw.title}**, {head}. Every file was checked against the SHA-256 pinned for "
                 f"{raw.title} in `mnist_lib.datasets`.")
     where = f"`{raw.directory}`" if raw.directory is not None else "a folder"
+    name = raw.directory.name if raw.directory is not None else raw.title
     names = ("" if list(raw.classes) != [str(k) for k in range(len(raw.classes))]
              else "; the folder has no classes.txt or classes.json, so the classes are named by their labels")
     hashes = ", ".join(f"`{name}` {digest}" for name, digest in sorted(raw.sha256.items()))
-    return (f"The data: the IDX folder **{raw.title}** ({where}), {head}{names}. Its files are not pinned: they were "
+    return (f"The data: the IDX folder **{name}** ({where}), {head}{names}. Its files are not pinned: they were "
             f"validated (magic numbers, shapes, label range, counts that agree) and their SHA-256 computed here: "
             f"{hashes}.")

@@ -53,7 +53,7 @@ def test_raw_dataset_names_its_data(tmp_path):
     folder = tmp_path / "scans"
     one = tiny_raw(dataset=datasets.IDX, classes=tuple("abcdefghij"), sha256={"a": "1" * 64}, directory=folder)
     other = replace(one, sha256={"a": "2" * 64})
-    assert one.title == "scans" and one.report_folder() == "idx-scans"
+    assert one.title == "the IDX folder scans" and one.report_folder() == "idx-scans"
     assert one.identity()["dataset"] == "idx" and one.identity() != other.identity()  # other files, other key
 
 
@@ -85,7 +85,7 @@ def test_the_command_line_wins_over_the_profile_and_says_so(tmp_path, monkeypatc
     folder = tmp_path / "my scans"
     folder.mkdir()
     scans = choose_dataset(None, "idx", folder)
-    assert scans == BuildDataset("idx", "my scans", str(folder.resolve()), "idx-my scans")
+    assert scans == BuildDataset("idx", "the IDX folder my scans", str(folder.resolve()), "idx-my scans")
     assert scans.output(tmp_path / "reports") == tmp_path / "reports" / "idx-my scans"
     assert choose_dataset(None, None, None).output(tmp_path) == tmp_path
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mnist_lib.config import ParameterError
-from mnist_lib.datasets import DATASET_NAMES, DEFAULT_DATASET, get_dataset
+from mnist_lib.datasets import DATASET_NAMES, DEFAULT_DATASET, get_dataset, idx_title
 from mnist_lib.files import atomic_write_text
 
 BUILD_FILE = "build.json"
@@ -59,7 +59,7 @@ def choose_dataset(profile_value: str | None, cli_value: str | None, source: str
         if folder_source is None:
             raise ParameterError(f"--source: dataset {name!r} reads the folder given as --source DIR (the four IDX "
                                  "files, plain or .gz)")
-        title = Path(folder_source).name
+        title = idx_title(folder_source)
     else:
         title = dataset.title
     return BuildDataset(name=name, title=title, source=folder_source, folder=dataset.report_folder(folder_source))

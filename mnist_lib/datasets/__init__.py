@@ -22,13 +22,14 @@ from mnist_lib.datasets.errors import (CorruptFileError, DatasetError, DatasetUn
 from mnist_lib.datasets.idx import (FILE_NAMES, TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS, parse_idx,
                                     read_idx_file)
 from mnist_lib.datasets.registry import (DATASET_NAMES, DATASETS, DEFAULT_DATASET, FASHION_MNIST, IDX, MNIST,
-                                         MNIST_MANIFEST, Dataset, FileSpec, get_dataset, identify)
+                                         MNIST_MANIFEST, Dataset, FileSpec, get_dataset, identify, idx_title)
 from mnist_lib.datasets.sources import DatasetFiles, Source, default_sources, ensure_dataset
 
 __all__ = [
     "CorruptFileError", "DatasetError", "DatasetUnavailableError", "UnknownDatasetError", "WrongDatasetError",
     "FILE_NAMES", "DATASET_NAMES", "DATASETS", "DEFAULT_DATASET", "FASHION_MNIST", "IDX", "MNIST", "MNIST_MANIFEST",
-    "Dataset", "FileSpec", "get_dataset", "identify", "DatasetFiles", "Source", "default_sources", "ensure_dataset",
+    "Dataset", "FileSpec", "get_dataset", "identify", "idx_title", "DatasetFiles", "Source", "default_sources",
+    "ensure_dataset",
     "RawDataset", "pixel_stats", "read_dataset", "load_dataset",
 ]
 
@@ -58,10 +59,10 @@ class RawDataset:
     @property
     def title(self) -> str:
         """The dataset's name in prose: the registry's title ("Fashion-MNIST"), or for an ``idx``
-        folder the folder's name."""
+        folder "the IDX folder <its name>"."""
         if self.dataset.pinned or self.directory is None:
             return self.dataset.title
-        return self.directory.name
+        return idx_title(self.directory)
 
     @property
     def class_noun(self) -> str:

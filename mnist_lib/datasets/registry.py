@@ -151,6 +151,11 @@ DATASETS: Mapping[str, Dataset] = MappingProxyType({d.name: d for d in (MNIST, F
 DATASET_NAMES = tuple(DATASETS)
 
 
+def idx_title(folder: str | os.PathLike) -> str:
+    """How the reports name an ``idx`` data set: "the IDX folder <folder name>"."""
+    return f"the IDX folder {Path(folder).expanduser().resolve().name}"
+
+
 def get_dataset(dataset: str | Dataset) -> Dataset:
     """The registry entry for a name (an entry is returned as it is)."""
     if isinstance(dataset, Dataset):
