@@ -9,15 +9,26 @@ STAMP  := $(VENV)/.installed
 MNIST_SOURCE ?= $(wildcard ../shared/mnist)
 DATA_DIR ?= data
 PROFILE ?= full
-SOURCE_ARG := $(if $(MNIST_SOURCE),--source $(MNIST_SOURCE),)
+# The data set of the whole series: mnist, fashion-mnist, or idx with SOURCE=<folder of IDX files>.
+# Unset: the profile's common.dataset, else mnist. Another data set's reports go to reports/<name>/.
+DATASET ?=
+SOURCE ?=
+DATASET_ARG := $(if $(DATASET),--dataset $(DATASET),)
+ifeq ($(filter-out mnist,$(DATASET)),)
+SOURCE_ARG := $(if $(SOURCE),--source $(SOURCE),$(if $(MNIST_SOURCE),--source $(MNIST_SOURCE),))
+else
+SOURCE_ARG := $(if $(SOURCE),--source $(SOURCE),)
+endif
 
 .PHONY: help venv data reports reports-quick check-reports test test-fast lab bench clean clean-all publish sync-notebooks
 
 help:
 	@echo "make reports        build every HTML report (full profile) into reports/"
+	@echo "make reports DATASET=fashion-mnist   the same series on Fashion-MNIST, into reports/fashion-mnist/"
+	@echo "make reports DATASET=idx SOURCE=DIR  on a folder of IDX files, into reports/idx-<folder name>/"
 	@echo "make test           run the test suite (unit tests + quick notebook build + browser)"
 	@echo "make reports-quick  the quick profile (a stratified subset, minutes)"
-	@echo "make data           acquire and verify MNIST into $(DATA_DIR)/"
+	@echo "make data           acquire and verify MNIST (or DATASET) into $(DATA_DIR)/"
 	@echo "make lab            JupyterLab on notebooks/ with the project's kernel and Jupytext (.ipynb <-> .py)"
 	@echo "make sync-notebooks bring each notebook and its paired notebooks/*.py script in step (jupytext --sync)"
 	@echo "make publish        gather the built reports into site/ for any static host (see README: the site)"
@@ -34,10 +45,11 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 data: $(STAMP)
-	$(PY) -m mnist_lib data --data-dir $(DATA_DIR) $(SOURCE_ARG)
+	$(PY) -m mnist_lib data --data-dir $(DATA_DIR) $(DATASET_ARG) $(SOURCE_ARG)
 
 reports: data
-	$(PY) -m mnist_lib reports --profile $(PROFILE) --data-dir $(DATA_DIR) --output reports
+	$(PY) -m mnist_lib reports --profile $(PROFILE) --data-dir $(DATA_DIR) --output reports $(DATASET_ARG) \
+		$(if $(SOURCE),--source $(SOURCE),)
 
 reports-quick:
 	$(MAKE) reports PROFILE=quick
@@ -67,8 +79,13 @@ bench: data
 
 # Rendered reports, executed notebooks and run stamps (the next build reruns everything);
 # checkpoints (keyed by code and settings, never stale) and build history stay.
+# Each other data set's folder (reports/<name>/: its build.json, history or checkpoints) is cleaned the same way.
+DATASET_FOLDERS := $(sort $(patsubst %/,%,$(dir $(wildcard reports/*/build.json reports/*/history reports/*/checkpoints))))
+
 clean:
 	rm -rf reports/*.html reports/*.json reports/*.npz reports/*.md reports/executed reports/screenshots
+	$(foreach d,$(DATASET_FOLDERS),rm -rf $(d)/*.html $(d)/*.json $(d)/*.npz $(d)/*.md $(d)/executed $(d)/screenshots;)
 
 clean-all: clean
 	rm -rf reports/checkpoints reports/history checkpoints
+	$(foreach d,$(DATASET_FOLDERS),rm -rf $(d)/checkpoints $(d)/history;)

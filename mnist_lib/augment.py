@@ -33,7 +33,10 @@ class Augmentation:
     rotation and shear in degrees (drawn in [-value, value]; the shear is along
     x, like ``RandomAffine(shear=value)``), translate as a fraction of the image
     width (x) and height (y) (drawn in [-value, value]), scale as a (min, max)
-    factor, brightness and contrast as the maximum relative change.
+    factor, brightness and contrast as the maximum relative change. ``hflip``
+    mirrors each image left to right with probability 1/2 (before the affine
+    transform); only for data whose mirrored images keep their label (clothes, not
+    digits), which :mod:`mnist_lib.config` checks against the dataset.
     """
 
     rotation: float = 10.0
@@ -42,6 +45,7 @@ class Augmentation:
     shear: float = 10.0
     brightness: float = 0.2
     contrast: float = 0.2
+    hflip: bool = False
 
     def __post_init__(self):
         if not 0 <= self.rotation <= 180:
@@ -56,6 +60,8 @@ class Augmentation:
             raise ValueError(f"brightness must be in [0, 1), got {self.brightness}")
         if not 0 <= self.contrast < 1:
             raise ValueError(f"contrast must be in [0, 1), got {self.contrast}")
+        if not isinstance(self.hflip, bool):
+            raise ValueError(f"hflip must be True or False, got {self.hflip!r}")
 
 
 @dataclass(frozen=True)
@@ -133,17 +139,26 @@ def jitter(x: torch.Tensor, brightness: torch.Tensor, contrast: torch.Tensor) ->
     return ((x * brightness.view(view) - level) * contrast.view(view) + level).clamp_(0.0, 1.0)
 
 
+def hflip(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``x`` (N, C, H, W) with the images where ``mask`` (N,) is True mirrored left to right."""
+    return torch.where(mask.view(-1, 1, 1, 1), x.flip(-1), x)
+
+
 def augment_batch(x: torch.Tensor, aug: Augmentation, generator: torch.Generator,
                   mean: float = 0.0, std: float = 1.0) -> torch.Tensor:
     """Augment a batch (N, C, H, W) of normalized images, one random transform per image.
 
     Works on the batch's device with ``generator`` on that device. Pixels are
     taken back to [0, 1] for the transform (so the border fills with
-    background) and normalized again.
+    background) and normalized again. With ``aug.hflip`` half of the images (drawn
+    from ``generator``) are mirrored left to right first; without it the generator
+    draws exactly what it drew before flips existed.
     """
     n, _, height, width = x.shape
     device = x.device
     unit = x * std + mean
+    if aug.hflip:
+        unit = hflip(unit, torch.rand(n, generator=generator, device=device) < 0.5)
     out = affine(unit, draw_affine(n, aug, height, width, generator, device))
     if aug.brightness or aug.contrast:
         bright = _uniform(n, 1 - aug.brightness, 1 + aug.brightness, generator, device)
@@ -153,4 +168,4 @@ def augment_batch(x: torch.Tensor, aug: Augmentation, generator: torch.Generator
 
 
 __all__ = ["Augmentation", "AffineParams", "draw_affine", "forward_matrix", "sampling_theta", "affine", "jitter",
-           "augment_batch"]
+           "hflip", "augment_batch"]

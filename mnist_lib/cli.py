@@ -80,7 +80,8 @@ def _cmd_reports(args: argparse.Namespace) -> int:
     jobs, scheduler = _executor_options(args)
     result = build_reports(profile=args.profile, only=only, output=Path(args.output), data_dir=Path(args.data_dir),
                            source=args.source, no_input=args.no_input, force=args.force, jobs=jobs,
-                           scheduler=scheduler, **({"notebook_dir": Path(args.notebooks)} if args.notebooks else {}))
+                           scheduler=scheduler, dataset=args.dataset,
+                           **({"notebook_dir": Path(args.notebooks)} if args.notebooks else {}))
     failed = [name for name, run in result.runs.items() if run.status != "ok"]
     cached = sum(run.cached for run in result.runs.values())
     print(f"Index: {result.index_path} ({len(result.runs) - cached} run, {cached} up to date, "
@@ -204,8 +205,13 @@ def build_parser() -> argparse.ArgumentParser:
     reports.add_argument("--only", default=None, help=f"comma-separated notebooks to build ({', '.join(NOTEBOOKS)}); "
                                                       "their dependencies run too")
     reports.add_argument("--output", default="reports", help="folder for the HTML reports and index (default: reports)")
-    reports.add_argument("--data-dir", default="data", help="MNIST cache folder (default: data)")
-    reports.add_argument("--source", default=None, help="a folder with the four IDX files, tried before the mirrors")
+    reports.add_argument("--dataset", default=None, help="the data set of the whole series: mnist, fashion-mnist or "
+                                                         "idx (the folder given as --source); default: the profile's "
+                                                         "common.dataset, else mnist. MNIST's reports go to OUTPUT, "
+                                                         "another data set's to OUTPUT/<name> (OUTPUT/idx-<folder>)")
+    reports.add_argument("--data-dir", default="data", help="dataset cache folder (default: data)")
+    reports.add_argument("--source", default=None, help="a folder with the four IDX files, tried before the mirrors "
+                                                        "(for --dataset idx: the data set itself)")
     reports.add_argument("--no-input", action="store_true", help="hide code cells in the HTML")
     reports.add_argument("--force", nargs="?", const="all", default=None, metavar="NOTEBOOKS",
                          help="rerun even when up to date: every notebook, or the comma-separated ones given "

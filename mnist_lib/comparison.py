@@ -161,8 +161,9 @@ def optimizer_configs(optimizers: Sequence[str], learning_rates: Mapping[str, fl
     return {o: replace(base, optimizer=o, lr=float(learning_rates[o])) for o in optimizers}
 
 
-def configs_text(configs: Mapping[str, TrainConfig], train_images: int) -> str:
-    """One sentence naming every optimizer with its learning rate and the settings the runs share."""
+def configs_text(configs: Mapping[str, TrainConfig], train_images: int, noun: str = "digit") -> str:
+    """One sentence naming every optimizer with its learning rate and the settings the runs share
+    (``noun``: what one class is called)."""
     from mnist_lib import describe
 
     if not configs:
@@ -174,7 +175,7 @@ def configs_text(configs: Mapping[str, TrainConfig], train_images: int) -> str:
     return (f"{describe.plural(len(configs), 'optimizer')} ({runs}), each trained for "
             f"{describe.plural(first.epochs, 'epoch')} of {describe.plural(steps, 'step')} (batch size "
             f"{first.batch_size}) with {describe.schedule_text(first.scheduler, None)}; loss: "
-            f"{describe.loss_text(first.label_smoothing)}; {describe.augmentation_text(first.augment)}.")
+            f"{describe.loss_text(first.label_smoothing, noun)}; {describe.augmentation_text(first.augment)}.")
 
 
 def _check_same_setup(configs: Mapping[str, TrainConfig]) -> None:
@@ -346,8 +347,15 @@ def reference_setting(results: Mapping[str, Any], epochs: int, train_images: int
     this_run = f"this run's budget was {_plural(epochs, 'epoch')} on {train_images:,} training images"
     if not results:
         return f"There are no reference values to compare with; {this_run}."
-    measured = sorted({f"the {r.metric} after {_plural(r.epochs, 'epoch')} on {r.train_images:,} training images"
-                       for r in results.values()})
+
+    def how(r) -> str:
+        model = f" of {r.model}" if getattr(r, "model", "") else ""
+        length = f" after {_plural(r.epochs, 'epoch')}" if r.epochs is not None else ""
+        source = f", from {r.source}" if getattr(r, "source", "") else ""
+        unstated = " (training length not stated)" if r.epochs is None else ""
+        return f"the {r.metric}{model}{length} on {r.train_images:,} training images{source}{unstated}"
+
+    measured = sorted({how(r) for r in results.values()})
     return f"The reference values are {'; '.join(measured)}; {this_run}."
 
 
@@ -371,11 +379,15 @@ def convergence_reading(summary: pd.DataFrame, target: float) -> str:
             + (f"; never reached: {', '.join(never)}." if never else "."))
 
 
-def summary_reading(summary: pd.DataFrame, target: float, selected: str) -> str:
+def summary_reading(summary: pd.DataFrame, target: float, selected: str,
+                    definition: str | None = "the reference report's definition") -> str:
     """A plain-language paragraph (Markdown) about the summary table.
 
     ``selected`` is the run chosen by validation (:func:`best_by_validation`).
+    ``definition`` names whose definition the max per-epoch test accuracy is (None
+    when no reference of this dataset uses it).
     """
+    whose = f" ({definition})" if definition else ""
     if selected not in summary.index:
         raise ValueError(f"selected {selected!r} is not a row of summary ({', '.join(map(str, summary.index))})")
     row = summary.loc[selected]
@@ -384,11 +396,11 @@ def summary_reading(summary: pd.DataFrame, target: float, selected: str) -> str:
     parts.append(convergence_reading(summary, target))
     gap = (summary["max_epoch_accuracy"] - summary["best_accuracy"]).dropna()
     if not gap.empty and gap.max() <= 0:
-        parts.append("For every optimizer the validation-selected epoch is also its best test epoch, so the "
-                     "reference report's definition (best epoch picked on the test set) gives the same numbers here.")
+        parts.append("For every optimizer the validation-selected epoch is also its best test epoch, so picking "
+                     f"the best epoch on the test set{whose} gives the same numbers here.")
     elif not gap.empty:
         widest = gap.idxmax()
-        parts.append(f"Picking the epoch by the test set itself (the reference report's definition) would add up to "
+        parts.append(f"Picking the epoch by the test set itself{whose} would add up to "
                      f"{gap.max() * 100:.2f} percentage points ({widest}): that optimism is why the honest column is "
                      f"the validation-selected one.")
     diverged = [str(n) for n in summary.index if summary.loc[n, "diverged"]]
@@ -406,6 +418,8 @@ def reference_reading(versus: pd.DataFrame) -> str:
     bullets = [f"- **{row.Index}**: {row.best_accuracy:.2%} validation-selected ({100 * row.difference_best:+.2f} "
                f"points), {row.max_epoch_accuracy:.2%} max per-epoch ({100 * row.difference_max_epoch:+.2f} points) "
                f"against the reference's {row.reference:.2%}" for row in compared.itertuples()]
+    if len(compared) < 2:
+        return "\n".join(bullets)
     reference_order = compared["reference"].sort_values(ascending=False, kind="stable").index
     measured_order = compared["best_accuracy"].sort_values(ascending=False, kind="stable").index
     same = list(reference_order) == list(measured_order)
@@ -415,19 +429,19 @@ def reference_reading(versus: pd.DataFrame) -> str:
     return "\n".join(bullets) + "\n\n" + ranking
 
 
-def errors_reading(extremes: pd.DataFrame, confused: pd.DataFrame) -> str:
-    """Markdown about each run's best and worst digit and the mistakes the runs share.
+def errors_reading(extremes: pd.DataFrame, confused: pd.DataFrame, noun: str = "digit") -> str:
+    """Markdown about each run's best and worst class (called ``noun``) and the mistakes the runs share.
 
     ``extremes`` and ``confused`` come from :func:`class_extremes` and :func:`confused_pairs`.
     """
     if extremes.empty:
         raise ValueError("extremes is empty")
-    # itertuples keeps the digit columns integer (iterrows would turn each row into floats).
-    lines = [f"- **{row.Index}** recognises {row.best_digit} best ({row.best_digit_accuracy:.2%}) and "
-             f"{row.worst_digit} worst ({row.worst_digit_accuracy:.2%})" for row in extremes.itertuples()]
-    worst = extremes["worst_digit"].value_counts(sort=True)
-    text = "\n".join(lines) + (f"\n\nDigit {worst.index[0]} is the hardest for {worst.iloc[0]} of "
-                                f"{len(extremes)} run(s).")
+    # itertuples keeps the class columns integer (iterrows would turn each row into floats).
+    lines = [f"- **{row.Index}** recognises {row.best_class} best ({row.best_class_accuracy:.2%}) and "
+             f"{row.worst_class} worst ({row.worst_class_accuracy:.2%})" for row in extremes.itertuples()]
+    worst = extremes["worst_class"].value_counts(sort=True)
+    text = "\n".join(lines) + (f"\n\n{noun[:1].upper() + noun[1:]} {worst.index[0]} is the hardest for "
+                               f"{worst.iloc[0]} of {len(extremes)} run(s).")
     if not confused.empty:
         shared = confused.groupby(["true", "predicted"], sort=True).size().sort_values(ascending=False,
                                                                                        kind="stable")
@@ -454,23 +468,27 @@ def _checked_preds(y_true: Any, preds: Mapping[str, Any]) -> tuple[np.ndarray, d
     return t, out
 
 
-def class_extremes(y_true: Any, preds: Mapping[str, Any], n_classes: int = 10) -> pd.DataFrame:
-    """Best and worst digit (per-class accuracy, i.e. recall) of every model (index ``optimizer``)."""
+def class_extremes(y_true: Any, preds: Mapping[str, Any], n_classes: int = 10,
+                   class_names: Sequence[str] | None = None) -> pd.DataFrame:
+    """Best and worst class (per-class accuracy, i.e. recall) of every model (index ``optimizer``),
+    by label or, with ``class_names``, by name."""
     t, ps = _checked_preds(y_true, preds)
     rows = []
     for name, p in ps.items():
-        (best, best_acc), (worst, worst_acc) = metrics.best_and_worst_class(t, p, n_classes)
-        rows.append({"optimizer": name, "best_digit": best, "best_digit_accuracy": best_acc,
-                     "worst_digit": worst, "worst_digit_accuracy": worst_acc})
+        (best, best_acc), (worst, worst_acc) = metrics.best_and_worst_class(t, p, n_classes, class_names)
+        rows.append({"optimizer": name, "best_class": best, "best_class_accuracy": best_acc,
+                     "worst_class": worst, "worst_class_accuracy": worst_acc})
     return pd.DataFrame(rows).set_index("optimizer")
 
 
-def confused_pairs(y_true: Any, preds: Mapping[str, Any], k: int = 3, n_classes: int = 10) -> pd.DataFrame:
-    """The ``k`` most frequent (true -> predicted) mistakes of every model, one row per pair."""
+def confused_pairs(y_true: Any, preds: Mapping[str, Any], k: int = 3, n_classes: int = 10,
+                   class_names: Sequence[str] | None = None) -> pd.DataFrame:
+    """The ``k`` most frequent (true -> predicted) mistakes of every model, one row per pair
+    (classes by name when ``class_names`` are given)."""
     t, ps = _checked_preds(y_true, preds)
     frames = []
     for name, p in ps.items():
-        pairs = metrics.most_confused_pairs(metrics.confusion(t, p, n_classes), k)
+        pairs = metrics.most_confused_pairs(metrics.confusion(t, p, n_classes), k, class_names)
         frames.append(pairs.assign(optimizer=name))
     table = pd.concat(frames, ignore_index=True)
     return table[["optimizer", "true", "predicted", "count", "share_of_true"]]

@@ -17,6 +17,7 @@ from typing import Any, Mapping
 import yaml
 
 from mnist_lib.data import NORMALIZATIONS
+from mnist_lib.datasets import DATASET_NAMES, DEFAULT_DATASET, get_dataset
 from mnist_lib.training import DEVICES, OPTIMIZERS, SCHEDULERS
 
 NOTEBOOKS = ("01_eda", "02_ann", "03_lenet", "04_cnn", "05_optimizers", "06_feature_maps", "07_hyperparameters")
@@ -221,8 +222,12 @@ def project_root(name: str = "project") -> Path:
 # --------------------------------------------------------------------------- notebook parameters
 
 COMMON: dict[str, Param] = {
-    "data_dir": Param("path", "where MNIST is cached (torchvision layout under MNIST/raw)", project_default="data"),
-    "data_source": Param("path", "a folder with the four IDX files, tried before the mirrors", optional=True),
+    "dataset": Param("choice", "the data set of the whole series (idx: the folder given as data_source)",
+                     choices=DATASET_NAMES),
+    "data_dir": Param("path", "where the data set is cached (torchvision layout: MNIST/raw, FashionMNIST/raw)",
+                      project_default="data"),
+    "data_source": Param("path", "a folder with the four IDX files, tried before the mirrors (for idx: the data "
+                                 "set itself)", optional=True),
     "seed": Param("int", "seed for splits, initial weights, shuffling and augmentation", low=0, high=2**31 - 1),
     "device": Param("choice", "where to train", choices=DEVICES),
     "train_limit": Param("int", "a stratified subset of the training set (quick runs)", low=100, high=TRAIN_SIZE,
@@ -250,6 +255,7 @@ AUGMENT: dict[str, Param] = {
     "shear": Param("float", "max shear, degrees", low=0, high=45),
     "brightness": Param("float", "max relative brightness change", low=0, high=0.9),
     "contrast": Param("float", "max relative contrast change", low=0, high=0.9),
+    "hflip": Param("bool", "random horizontal flips (none: where a mirrored image keeps its label)", optional=True),
 }
 
 NOTEBOOK_PARAMS: dict[str, dict[str, Param]] = {
@@ -266,8 +272,9 @@ NOTEBOOK_PARAMS: dict[str, dict[str, Param]] = {
                       "optimizers": Param("list", "optimizers to compare", choices=OPTIMIZERS),
                       "learning_rates": Param("map", "learning rate of each optimizer", choices=OPTIMIZERS, low=0,
                                               high=100, low_inclusive=False),
-                      "target_accuracy": Param("float", "accuracy (percent) whose first epoch is reported", low=0,
-                                               high=100, low_inclusive=False)},
+                      "target_accuracy": Param("float", "accuracy (percent) whose first epoch is reported (none: the "
+                                               "dataset's default)", low=0, high=100, low_inclusive=False,
+                                               optional=True)},
     "06_feature_maps": {**COMMON, "image_index": Param("int", "test image to visualize", low=0, high=TEST_SIZE - 1),
                         "fallback_epochs": Param("int", "epochs when a model must be trained here", low=1,
                                                  high=1000)},
@@ -332,13 +339,60 @@ def validate_params(notebook: str, values: Mapping[str, Any], partial: bool = Fa
             raise ParameterError(f"parameter 'learning_rates': no learning rate for optimizer '{missing[0]}'")
     for text in result.get("hidden_layers") or ():
         parse_hidden(text)
+    if "dataset" in result:
+        check_dataset(result, partial)
     return result
 
 
+def check_dataset(params: Mapping[str, Any], partial: bool = False) -> None:
+    """The cross-checks of ``dataset``: an ``idx`` dataset needs its folder as ``data_source``
+    (unless ``partial``), and ``hflip`` true only where a mirrored image keeps its label."""
+    dataset = get_dataset(params["dataset"])
+    if not dataset.pinned and not partial and not params.get("data_source"):
+        raise ParameterError(f"parameter 'data_source': dataset '{dataset.name}' reads the folder given as "
+                             "data_source (the four IDX files, plain or .gz); none was given")
+    if params.get("hflip") and dataset.hflip_preserves_label is False:
+        allowed = ", ".join(name for name in DATASET_NAMES if get_dataset(name).hflip_preserves_label is not False)
+        raise ParameterError(f"parameter 'hflip': a mirrored {dataset.title} {dataset.class_noun} is not the same "
+                             f"{dataset.class_noun}, so horizontal flips are not allowed for {dataset.name} "
+                             f"(allowed for: {allowed})")
+
+
+def resolved_hflip(params: Mapping[str, Any]) -> bool:
+    """Whether training batches are mirrored: ``hflip`` when it is set, else whether the dataset's
+    mirrored images keep their label (yes for Fashion-MNIST; no for MNIST digits, nor for an
+    ``idx`` folder, where it is not known)."""
+    if params.get("hflip") is not None:
+        return bool(params["hflip"])
+    return get_dataset(params.get("dataset", DEFAULT_DATASET)).hflip_preserves_label is True
+
+
+def default_output_dir(params: Mapping[str, Any]) -> Path:
+    """Where a notebook run by hand writes its metrics when ``output_dir`` is left at None: the
+    project's ``reports/`` for the default dataset, ``reports/<dataset folder>/`` for another
+    (the folder the build uses, so a hand run never overwrites another dataset's files)."""
+    folder = project_root("output_dir") / "reports"
+    sub = get_dataset(params.get("dataset", DEFAULT_DATASET)).report_folder(params.get("data_source"))
+    return folder / sub if sub else folder
+
+
 def notebook_params(notebook: str, namespace: Mapping[str, Any]) -> Params:
-    """Validate the notebook's parameters as they stand in its namespace (``globals()``)."""
-    return validate_params(notebook, {name: namespace[name] for name in NOTEBOOK_PARAMS[notebook]
-                                      if name in namespace})
+    """Validate the notebook's parameters as they stand in its namespace (``globals()``).
+
+    An ``output_dir`` left at None on a dataset other than the default becomes that
+    dataset's reports folder (:func:`default_output_dir`)."""
+    values = {name: namespace[name] for name in NOTEBOOK_PARAMS[notebook] if name in namespace}
+    output = values.get("output_dir")
+    if "output_dir" in values and (output is None or (isinstance(output, str) and output.strip().lower() in
+                                                       _NONE_WORDS)):
+        checked = validate_params(notebook, {**values, "output_dir": None})
+        if checked.get("dataset", DEFAULT_DATASET) == DEFAULT_DATASET:
+            return checked
+        folder = default_output_dir(checked)
+        existing = next(p for p in (folder, *folder.parents) if p.exists())
+        check_writable_dir("output_dir", existing)
+        return Params({**checked, "output_dir": str(folder)})
+    return validate_params(notebook, values)
 
 
 def parse_hidden(text: str) -> tuple[int, ...]:
@@ -363,7 +417,8 @@ def augmentation_from(params: Mapping[str, Any]):
         return None
     return Augmentation(rotation=params["rotation"], translate=params["translate"],
                         scale=(1 - params["scale_range"], 1 + params["scale_range"]), shear=params["shear"],
-                        brightness=params["brightness"], contrast=params["contrast"])
+                        brightness=params["brightness"], contrast=params["contrast"],
+                        hflip=resolved_hflip(params))
 
 
 def train_config_from(params: Mapping[str, Any], **overrides):
@@ -464,6 +519,9 @@ def load_profile(name_or_path: str | os.PathLike, profile_dir: Path = PROFILE_DI
             if unknown:
                 raise ParameterError(f"{path}: unknown key '{unknown[0]}' in section '{section}'; valid keys: "
                                      f"{', '.join([*NOTEBOOK_PARAMS[section], *BUILD_SETTINGS])}")
+            if "dataset" in values:
+                raise ParameterError(f"{path}: section '{section}' sets 'dataset'; the whole series runs on one data "
+                                     "set, so set it in section 'common'")
             profile.sections[section] = dict(values)
         for key, param in BUILD_SETTINGS.items():
             if key in values:

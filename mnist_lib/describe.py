@@ -3,6 +3,8 @@
 A report states a setting or a result only through these functions (or a
 format string in the notebook), so its text names what actually ran: change a
 parameter and the sentence changes with it. Each function returns Markdown.
+What a class is called comes from the dataset (``noun``: "digit" for MNIST,
+"class" for Fashion-MNIST and idx folders; see :func:`class_words`).
 """
 
 from __future__ import annotations
@@ -41,6 +43,17 @@ def percent(fraction: float) -> str:
     return f"{100 * fraction:.2f}".rstrip("0").rstrip(".") + "%"
 
 
+def class_words(raw) -> tuple[str, str]:
+    """(singular, plural) of what one class of ``raw`` (a :class:`mnist_lib.datasets.RawDataset`)
+    is called in prose: ("digit", "digits") for MNIST, ("class", "classes") otherwise."""
+    return raw.dataset.class_noun, raw.dataset.class_noun_plural
+
+
+def foreground_word(raw) -> str:
+    """What the bright (non-background) pixels of an image are: "strokes" for digits, "object" otherwise."""
+    return "strokes" if raw.dataset.class_noun == "digit" else "object"
+
+
 def _check(name: str, value: str, valid: Sequence[str]) -> None:
     if value not in valid:
         raise ValueError(f"{name} must be one of {', '.join(valid)}, got {value!r}")
@@ -75,12 +88,12 @@ def schedule_text(scheduler: str, lr: float | None) -> str:
             f"{f' {lr:g}' if lr is not None else ''} over the first quarter of the steps, then anneals towards 0")
 
 
-def loss_text(label_smoothing: float) -> str:
-    """The loss the optimizer minimizes."""
+def loss_text(label_smoothing: float, noun: str = "digit") -> str:
+    """The loss the optimizer minimizes (``noun``: what one class is called)."""
     if not label_smoothing:
-        return "the plain cross-entropy (negative log-likelihood of the true digit, no label smoothing)"
-    return (f"the cross-entropy with label smoothing {label_smoothing:g} (the target gives the true digit "
-            f"{percent(1 - label_smoothing + label_smoothing / 10)} and every other digit "
+        return f"the plain cross-entropy (negative log-likelihood of the true {noun}, no label smoothing)"
+    return (f"the cross-entropy with label smoothing {label_smoothing:g} (the target gives the true {noun} "
+            f"{percent(1 - label_smoothing + label_smoothing / 10)} and every other {noun} "
             f"{percent(label_smoothing / 10)})")
 
 
@@ -88,16 +101,31 @@ def augmentation_text(augment: Augmentation | None) -> str:
     """"no augmentation" or the ranges of the batch augmentation."""
     if augment is None:
         return "no augmentation"
-    return (f"batch augmentation (rotation up to ±{augment.rotation:g}°, shift up to ±{augment.translate:.0%} of "
+    return (f"batch augmentation ({'random horizontal flips, ' if augment.hflip else ''}rotation up to "
+            f"±{augment.rotation:g}°, shift up to ±{augment.translate:.0%} of "
             f"the image, zoom {augment.scale[0]:g}–{augment.scale[1]:g}, shear up to ±{augment.shear:g}°, "
             f"brightness and contrast ±{augment.brightness:.0%} / ±{augment.contrast:.0%})")
 
 
-def training_setup(cfg: TrainConfig) -> str:
+def hflip_text(hflip: bool, requested: bool | None, dataset) -> str:
+    """Why this run does or does not mirror training images: ``hflip`` what ran, ``requested`` the
+    parameter (None: the dataset's default), ``dataset`` the registry entry."""
+    noun, title = dataset.class_noun, dataset.title
+    keeps = {True: f"a mirrored {title} image still shows its {noun}",
+             False: f"a mirrored {noun} is not the same {noun}",
+             None: f"whether a mirrored image keeps its {noun} is not known for an {title}; set `hflip=True` if it "
+                   "does"}[dataset.hflip_preserves_label]
+    state = "on" if hflip else "off"
+    how = ("as the `hflip` parameter asks" if requested is not None
+           else f"the default for {'' if dataset.pinned else 'an '}{title}")
+    return f"Random horizontal flips are **{state}** ({how}; {keeps})."
+
+
+def training_setup(cfg: TrainConfig, noun: str = "digit") -> str:
     """One sentence naming every training setting of ``cfg`` that shapes the result."""
     return (f"Optimizer {optimizer_text(cfg.optimizer, cfg.weight_decay, cfg.momentum)}; "
             f"{schedule_text(cfg.scheduler, cfg.lr)}; batch size {cfg.batch_size}; "
-            f"{plural(cfg.epochs, 'epoch')}; loss: {loss_text(cfg.label_smoothing)}; "
+            f"{plural(cfg.epochs, 'epoch')}; loss: {loss_text(cfg.label_smoothing, noun)}; "
             f"{augmentation_text(cfg.augment)}.")
 
 
@@ -114,18 +142,18 @@ def normalization_text(normalization: str, mean: float, std: float, padded: bool
 # --------------------------------------------------------------------------- learning curves
 
 
-def curves_text(history_frame: pd.DataFrame, label_smoothing: float) -> str:
+def curves_text(history_frame: pd.DataFrame, label_smoothing: float, noun: str = "digit") -> str:
     """Which losses :func:`mnist_lib.plots.learning_curves` draws for this history, and why the
     optimized loss (if drawn) is not comparable with the validation loss."""
     from mnist_lib.plots import nll_column
 
     if not label_smoothing:
-        return ("Both loss curves are the negative log-likelihood (NLL) of the true digit: on the training batches "
+        return (f"Both loss curves are the negative log-likelihood (NLL) of the true {noun}: on the training batches "
                 "it is also the loss the optimizer minimized, on the validation split it is measured after each "
                 "epoch.")
     floor = label_smoothing_floor(label_smoothing)
     if nll_column(history_frame) is not None:
-        return ("The two solid loss curves are the plain negative log-likelihood (NLL) of the true digit, on the "
+        return (f"The two solid loss curves are the plain negative log-likelihood (NLL) of the true {noun}, on the "
                 "training batches and on the validation split, so they compare like with like. The dashed curve is "
                 f"the loss the optimizer minimized, the cross-entropy with label smoothing {label_smoothing:g}: it "
                 f"cannot fall below {floor:.2f} (the entropy of the smoothed targets) however well the network "
@@ -179,8 +207,9 @@ def training_memory_text(n_params: int, optimizer: str) -> str:
 
 
 def class_balance_text(train_counts: Mapping[Any, int] | pd.Series, test_majority_share: float,
-                       balanced_ratio: float = 1.5) -> str:
-    """How balanced the classes are (most / least frequent training class), and what that means for accuracy.
+                       balanced_ratio: float = 1.5, noun: str = "digit") -> str:
+    """How balanced the classes are (most / least frequent training class, by the names in the
+    index of ``train_counts``), and what that means for accuracy.
 
     The classes count as close to balanced when the ratio is below ``balanced_ratio``.
     """
@@ -190,9 +219,9 @@ def class_balance_text(train_counts: Mapping[Any, int] | pd.Series, test_majorit
     shares = counts / counts.sum()
     common, rare = shares.idxmax(), shares.idxmin()
     ratio = counts[common] / counts[rare]
-    head = (f"the most frequent training digit, **{common}**, makes up **{shares[common]:.2%}** of the training "
+    head = (f"the most frequent training {noun}, **{common}**, makes up **{shares[common]:.2%}** of the training "
             f"split and the rarest, **{rare}**, **{shares[rare]:.2%}** (a ratio of {ratio:.2f}). Always guessing "
-            f"the commonest digit would score {test_majority_share:.1%} on the test split")
+            f"the commonest {noun} would score {test_majority_share:.1%} on the test split")
     if ratio < balanced_ratio:
         return (f"The classes are close to balanced: {head}, so accuracy is a fair headline metric; the stratified "
                 "splits keep the shares equal across train, validation and test.")
@@ -200,13 +229,61 @@ def class_balance_text(train_counts: Mapping[Any, int] | pd.Series, test_majorit
             "stratified splits keep the shares equal across train, validation and test.")
 
 
-def pixel_text(zero_share: float, full_share: float, n_pixels: int, binary_below: float = 0.2) -> str:
-    """The share of background, saturated and in-between pixels; "close to binary" when fewer than
-    ``binary_below`` of the pixels lie in between."""
+def background_value(images) -> int:
+    """The background of uint8 images (N, H, W): the commonest value of their border pixels (0 for
+    MNIST and Fashion-MNIST, 255 for images drawn dark on light)."""
+    images = torch.as_tensor(images)
+    border = torch.cat([images[:, 0, :], images[:, -1, :], images[:, :, 0], images[:, :, -1]], dim=1)
+    return int(torch.bincount(border.reshape(-1).to(torch.int64), minlength=256).argmax())
+
+
+def pixel_text(zero_share: float, full_share: float, n_pixels: int, binary_below: float = 0.2,
+               background: int = 0) -> str:
+    """The share of pixels at 0, at 255 and in between, naming which end is the ``background``
+    (:func:`background_value`); "close to binary" when fewer than ``binary_below`` of the pixels lie
+    in between."""
     between = 1 - zero_share - full_share
-    text = (f"**{zero_share:.2%}** of the {n_pixels:,} training pixels are exactly 0 (background) and "
-            f"{full_share:.2%} are exactly 255 (saturated ink); {between:.2%} lie in between.")
+    role = {0: "", 255: ""}
+    if background in role:
+        role[background] = " (background: the commonest value on the images' border)"
+        role[255 - background] = " (saturated)"
+    else:
+        role[0], role[255] = " (dark end)", " (bright end)"
+    text = (f"**{zero_share:.2%}** of the {n_pixels:,} training pixels are exactly 0{role[0]} and "
+            f"{full_share:.2%} are exactly 255{role[255]}; {between:.2%} lie in between.")
+    if background not in (0, 255):
+        text += f" The border's commonest value is {background}, so the background is not at either end."
     if between < binary_below:
         return text + (f" Fewer than {binary_below:.0%} of the pixels are grey, so the images are close to black and "
                        "white.")
     return text + " Many pixels are grey, so the images are far from binary."
+
+
+# --------------------------------------------------------------------------- the dataset
+
+
+def classes_text(classes: Sequence[str]) -> str:
+    """"0 T-shirt/top, 1 Trouser, ..." (label and name), or "0–9" when the names are the labels."""
+    if list(classes) == [str(k) for k in range(len(classes))]:
+        return f"labelled {classes[0]}–{classes[-1]}"
+    return ", ".join(f"{k} {name}" for k, name in enumerate(classes))
+
+
+def dataset_text(raw) -> str:
+    """What data this report is on (a :class:`mnist_lib.datasets.RawDataset`): its name, sizes, classes
+    and how its files were checked; for an idx folder, where it is and the SHA-256 computed here."""
+    n_train, n_test = len(raw.train_labels), len(raw.test_labels)
+    shape = "×".join(str(n) for n in raw.train_images.shape[1:])
+    head = (f"{n_train:,} training and {n_test:,} test images of {shape} pixels in {len(raw.classes)} classes "
+            f"({classes_text(raw.classes)})")
+    if raw.dataset.pinned:
+        return (f"The data: **{raw.title}**, {head}. Every file was checked against the SHA-256 pinned for "
+                f"{raw.title} in `mnist_lib.datasets`.")
+    where = f"`{raw.directory}`" if raw.directory is not None else "a folder"
+    name = raw.directory.name if raw.directory is not None else raw.title
+    names = ("" if list(raw.classes) != [str(k) for k in range(len(raw.classes))]
+             else "; the folder has no classes.txt or classes.json, so the classes are named by their labels")
+    hashes = ", ".join(f"`{name}` {digest}" for name, digest in sorted(raw.sha256.items()))
+    return (f"The data: the IDX folder **{name}** ({where}), {head}{names}. Its files are not pinned: they were "
+            f"validated (magic numbers, shapes, label range, counts that agree) and their SHA-256 computed here: "
+            f"{hashes}.")

@@ -1,11 +1,13 @@
-"""Classification metrics for 10-class MNIST predictions.
+"""Classification metrics for 10-class predictions (MNIST, Fashion-MNIST, an idx folder).
 
 Everything here works on plain arrays: ``y_true`` and ``y_pred`` are 1-D
 integer labels of length ``n`` and ``probs`` is an ``(n, k)`` array of class
 probabilities whose rows sum to 1. Torch tensors are accepted and converted to
 numpy. Results are plain data (floats, small frozen dataclasses, pandas
 DataFrames) so the notebooks decide how to present them; accuracies are
-fractions in ``[0, 1]``, never percentages.
+fractions in ``[0, 1]``, never percentages. The functions whose results a
+reader sees by class take ``class_names`` (label ``k`` is ``class_names[k]``)
+and then name classes instead of numbering them.
 
 The module also holds the statistics used to compare models: Wilson score
 intervals for an accuracy, McNemar's test for two models scored on the same
@@ -32,6 +34,7 @@ __all__ = [
     "accuracy_with_interval",
     "best_and_worst_class",
     "calibration",
+    "class_name",
     "classification_report_frame",
     "classification_summary",
     "confusion",
@@ -129,6 +132,21 @@ def _check_n_classes(n_classes: int, *label_arrays: np.ndarray) -> int:
                 f"got {int(arr.max())}"
             )
     return int(n_classes)
+
+
+def _names(class_names: Sequence[str] | None, k: int) -> list[str] | None:
+    """``class_names`` as a list of ``k`` strings (None stays None), else ValueError."""
+    if class_names is None:
+        return None
+    names = [str(c) for c in class_names]
+    if len(names) != k:
+        raise ValueError(f"class_names has {len(names)} entries for {k} classes")
+    return names
+
+
+def class_name(label: int, class_names: Sequence[str] | None) -> str:
+    """The name of ``label`` (its number as text when there are no names)."""
+    return str(label) if class_names is None else str(class_names[int(label)])
 
 
 def _check_labels_fit_probs(y: np.ndarray, k: int) -> None:
@@ -292,15 +310,18 @@ def confusion(y_true: Any, y_pred: Any, n_classes: int = 10) -> np.ndarray:
     return flat.reshape(k, k).astype(np.int64)
 
 
-def per_class_metrics(y_true: Any, y_pred: Any, n_classes: int = 10) -> pd.DataFrame:
+def per_class_metrics(y_true: Any, y_pred: Any, n_classes: int = 10,
+                      class_names: Sequence[str] | None = None) -> pd.DataFrame:
     """Precision, recall, F1, support and accuracy for every class.
 
-    Index is the class ``0..n_classes-1``. ``accuracy`` is the per-class
+    Index is the class ``0..n_classes-1``, or its name when ``class_names`` are
+    given (index name ``class`` either way). ``accuracy`` is the per-class
     accuracy, i.e. recall. Undefined ratios are nan rather than 0: precision of
     a class never predicted, recall of a class with no support, F1 of a class
     that is neither present nor predicted.
     """
     cm = confusion(y_true, y_pred, n_classes)
+    names = _names(class_names, cm.shape[0])
     tp = np.diag(cm).astype(np.float64)
     support = cm.sum(axis=1)
     predicted = cm.sum(axis=0)
@@ -318,15 +339,17 @@ def per_class_metrics(y_true: Any, y_pred: Any, n_classes: int = 10) -> pd.DataF
             "support": support.astype(np.int64),
             "accuracy": recall,
         },
-        index=pd.RangeIndex(cm.shape[0], name="class"),
+        index=pd.RangeIndex(cm.shape[0], name="class") if names is None else pd.Index(names, name="class"),
     )
     return frame
 
 
-def classification_report_frame(y_true: Any, y_pred: Any, digits: int = 4) -> pd.DataFrame:
+def classification_report_frame(y_true: Any, y_pred: Any, digits: int = 4,
+                                class_names: Sequence[str] | None = None) -> pd.DataFrame:
     """scikit-learn's classification report as a DataFrame.
 
-    One row per class label (as a string), then ``accuracy``, ``macro avg`` and
+    One row per class label (as a string; with ``class_names``, one row per
+    class by name, every class listed), then ``accuracy``, ``macro avg`` and
     ``weighted avg``; columns ``precision``, ``recall``, ``f1-score``,
     ``support``. As in the text report, the ``accuracy`` row holds the accuracy
     in ``f1-score`` and the total count in ``support``. Floats are rounded to
@@ -337,7 +360,11 @@ def classification_report_frame(y_true: Any, y_pred: Any, digits: int = 4) -> pd
     t, p = _pair(y_true, y_pred)
     if t.shape[0] == 0:
         raise ValueError("classification report needs at least one example, got empty arrays")
-    report = skm.classification_report(t, p, output_dict=True, zero_division=0)
+    names = _names(class_names, len(class_names)) if class_names is not None else None
+    if names is not None and max(int(t.max()), int(p.max())) >= len(names):
+        raise ValueError(f"labels must be in 0..{len(names) - 1} for {len(names)} class names")
+    labeled = {} if names is None else {"labels": list(range(len(names))), "target_names": names}
+    report = skm.classification_report(t, p, output_dict=True, zero_division=0, **labeled)
     columns = ["precision", "recall", "f1-score", "support"]
     rows: dict[str, dict[str, float]] = {}
     for key, value in report.items():
@@ -365,7 +392,8 @@ def classification_report_frame(y_true: Any, y_pred: Any, digits: int = 4) -> pd
 
 
 def find_misses(
-    y_true: Any, y_pred: Any, probs: Any, indices: Any | None = None
+    y_true: Any, y_pred: Any, probs: Any, indices: Any | None = None,
+    class_names: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Table of misclassified examples.
 
@@ -381,7 +409,8 @@ def find_misses(
     -------
     DataFrame
         Columns ``index``, ``true``, ``predicted``, ``confidence`` (probability
-        of the predicted class) and ``true_prob``, sorted by ``index``.
+        of the predicted class) and ``true_prob``, sorted by ``index``;
+        ``true`` and ``predicted`` hold class names when ``class_names`` are given.
     """
     t, p = _pair(y_true, y_pred)
     n = t.shape[0]
@@ -395,11 +424,12 @@ def find_misses(
         if idx.shape[0] != n:
             raise ValueError(f"indices must have one entry per label: expected {n}, got {idx.shape[0]}")
     pos = np.flatnonzero(t != p)
+    names = _names(class_names, pr.shape[1])
     frame = pd.DataFrame(
         {
             "index": idx[pos],
-            "true": t[pos],
-            "predicted": p[pos],
+            "true": t[pos] if names is None else [names[c] for c in t[pos]],
+            "predicted": p[pos] if names is None else [names[c] for c in p[pos]],
             "confidence": pr[pos, p[pos]],
             "true_prob": pr[pos, t[pos]],
         }
@@ -407,7 +437,7 @@ def find_misses(
     return frame.sort_values("index", kind="stable").reset_index(drop=True)
 
 
-def most_confused_pairs(cm: Any, k: int = 5) -> pd.DataFrame:
+def most_confused_pairs(cm: Any, k: int = 5, class_names: Sequence[str] | None = None) -> pd.DataFrame:
     """The ``k`` most frequent off-diagonal cells of a confusion matrix.
 
     Only cells with a non-zero count are listed, so fewer than ``k`` rows may
@@ -417,7 +447,8 @@ def most_confused_pairs(cm: Any, k: int = 5) -> pd.DataFrame:
     -------
     DataFrame
         Columns ``true``, ``predicted``, ``count`` and ``share_of_true``
-        (count divided by the number of examples of the true class).
+        (count divided by the number of examples of the true class); ``true``
+        and ``predicted`` hold class names when ``class_names`` are given.
     """
     m = _to_numpy(cm)
     if m.ndim != 2 or m.shape[0] != m.shape[1]:
@@ -434,10 +465,12 @@ def most_confused_pairs(cm: Any, k: int = 5) -> pd.DataFrame:
     order = np.lexsort((cols, rows, -counts))[: int(k)]
     rows, cols, counts = rows[order], cols[order], counts[order]
     row_totals = m.sum(axis=1)[rows]
+    names = _names(class_names, m.shape[0])
     return pd.DataFrame(
         {
-            "true": rows.astype(np.int64),
-            "predicted": cols.astype(np.int64),
+            "true": rows.astype(np.int64) if names is None else pd.Series([names[r] for r in rows], dtype=object),
+            "predicted": cols.astype(np.int64) if names is None else pd.Series([names[c] for c in cols],
+                                                                                 dtype=object),
             "count": counts.astype(np.int64),
             "share_of_true": counts / row_totals,
         }
@@ -445,12 +478,13 @@ def most_confused_pairs(cm: Any, k: int = 5) -> pd.DataFrame:
 
 
 def best_and_worst_class(
-    y_true: Any, y_pred: Any, n_classes: int = 10
-) -> tuple[tuple[int, float], tuple[int, float]]:
-    """Classes with the highest and lowest per-class accuracy (recall).
+    y_true: Any, y_pred: Any, n_classes: int = 10, class_names: Sequence[str] | None = None
+) -> tuple[tuple[Any, float], tuple[Any, float]]:
+    """Classes with the highest and lowest per-class accuracy (recall), as labels
+    or, with ``class_names``, as names.
 
     Classes with no examples in ``y_true`` are ignored; ties go to the lowest
-    digit.
+    label.
 
     Returns
     -------
@@ -462,6 +496,9 @@ def best_and_worst_class(
     # nanargmax / nanargmin return the first index on ties, i.e. the lowest digit.
     best = int(np.nanargmax(acc))
     worst = int(np.nanargmin(acc))
+    names = _names(class_names, acc.shape[0])
+    if names is not None:
+        return (names[best], float(acc[best])), (names[worst], float(acc[worst]))
     return (best, float(acc[best])), (worst, float(acc[worst]))
 
 
@@ -587,27 +624,31 @@ def calibration(y_true: Any, probs: Any, n_bins: int = 15) -> CalibrationResult:
     )
 
 
-def roc_curves(y_true: Any, probs: Any) -> dict[int, tuple[np.ndarray, np.ndarray, float]]:
+def roc_curves(y_true: Any, probs: Any,
+               class_names: Sequence[str] | None = None) -> dict[Any, tuple[np.ndarray, np.ndarray, float]]:
     """One-vs-rest ROC curve for every column (class) of ``probs``.
 
     Returns
     -------
     dict
-        ``{class: (fpr, tpr, auc)}`` for every class ``0..k-1``. A class with
+        ``{class: (fpr, tpr, auc)}`` for every class ``0..k-1`` (keyed by name
+        when ``class_names`` are given, in label order). A class with
         no positives or no negatives in ``y_true`` gets empty arrays and a nan
         AUC, so callers can index every class without special cases.
     """
     t = _labels(y_true, "y_true")
     pr = _probs(probs, t.shape[0])
     _check_labels_fit_probs(t, pr.shape[1])
-    out: dict[int, tuple[np.ndarray, np.ndarray, float]] = {}
+    names = _names(class_names, pr.shape[1])
+    out: dict[Any, tuple[np.ndarray, np.ndarray, float]] = {}
     for c in range(pr.shape[1]):
+        key = c if names is None else names[c]
         positives = t == c
         if positives.all() or not positives.any():
-            out[c] = (np.array([], dtype=np.float64), np.array([], dtype=np.float64), float("nan"))
+            out[key] = (np.array([], dtype=np.float64), np.array([], dtype=np.float64), float("nan"))
             continue
         fpr, tpr, _ = skm.roc_curve(positives, pr[:, c])
-        out[c] = (fpr, tpr, float(skm.auc(fpr, tpr)))
+        out[key] = (fpr, tpr, float(skm.auc(fpr, tpr)))
     return out
 
 

@@ -1,11 +1,13 @@
-"""Every figure of the MNIST report series.
+"""Every figure of the report series (MNIST, Fashion-MNIST or an idx folder).
 
 Each function takes plain data (numpy arrays, torch tensors for images, or
 pandas DataFrames) and returns a :class:`matplotlib.figure.Figure`; none calls
 ``plt.show()``. Styling (seaborn "whitegrid", report-sized fonts) is applied
 inside a context per call, so importing or using this module never changes
 global matplotlib state. Figures are 8-12 inches wide so they read at the
-width of an HTML report.
+width of an HTML report. Functions that show classes take ``class_names``
+(label ``k`` is ``class_names[k]``; default: the labels themselves) and, where
+an axis names the kind of class, ``noun`` ("digit" by default).
 """
 
 from __future__ import annotations
@@ -219,6 +221,31 @@ def _first_present(df: pd.DataFrame, candidates: Sequence[str]) -> str | None:
     return next((c for c in candidates if c in df.columns), None)
 
 
+def _class_names(class_names: Sequence[Any] | None, k: int = 10) -> list[str]:
+    """``k`` class names as strings (the labels ``0..k-1`` when None), else ValueError."""
+    names = [str(i) for i in range(k)] if class_names is None else [str(c) for c in class_names]
+    if len(names) != k:
+        raise ValueError(f"class_names has {len(names)} entries, expected {k}")
+    return names
+
+
+def _long(names: Sequence[str]) -> bool:
+    """Names too long to sit side by side as horizontal tick labels."""
+    return max((len(n) for n in names), default=0) > 3
+
+
+def _class_ticks(ax: Axes, positions: Any, names: Sequence[str]) -> None:
+    """Class names on the x axis, slanted when they are words rather than digits."""
+    if _long(names):
+        ax.set_xticks(positions, names, rotation=30, ha="right", rotation_mode="anchor")
+    else:
+        ax.set_xticks(positions, names)
+
+
+def _title_case(noun: str) -> str:
+    return noun[:1].upper() + noun[1:]
+
+
 # --------------------------------------------------------------------------
 # images and data
 # --------------------------------------------------------------------------
@@ -268,22 +295,25 @@ def image_grid(
 
 
 def examples_per_digit(
-    images: ArrayLike, labels: ArrayLike, per_digit: int = 10, seed: int = 0
+    images: ArrayLike, labels: ArrayLike, per_digit: int = 10, seed: int = 0,
+    class_names: Sequence[Any] | None = None, noun: str = "digit",
 ) -> Figure:
-    """Random examples of each digit: row ``d`` holds ``per_digit`` images labelled ``d``."""
+    """Random examples of each class: row ``d`` holds ``per_digit`` images labelled ``d``,
+    named by ``class_names``."""
     imgs = _to_images(images)
     y = _to_1d(labels, "labels").astype(int)
     if len(y) != len(imgs):
         raise ValueError(f"{len(imgs)} images but {len(y)} labels")
     if per_digit < 1:
         raise ValueError(f"per_digit must be >= 1, got {per_digit}")
+    names = _class_names(class_names)
     rng = np.random.default_rng(seed)
     with _style():
         fig, axes = plt.subplots(
-            10, per_digit, squeeze=False, layout="constrained",
-            figsize=_cell_figsize(10, per_digit, max_cell=1.2),
+            len(names), per_digit, squeeze=False, layout="constrained",
+            figsize=_cell_figsize(len(names), per_digit, max_cell=1.2),
         )
-        for d in range(10):
+        for d in range(len(names)):
             idx = np.flatnonzero(y == d)
             picked = np.sort(rng.choice(idx, size=min(per_digit, idx.size), replace=False))
             for j in range(per_digit):
@@ -291,14 +321,17 @@ def examples_per_digit(
                 _hide_frame(ax)
                 if j < picked.size:
                     ax.imshow(imgs[picked[j]], cmap="gray")
-            axes[d, 0].set_ylabel(str(d), rotation=0, fontsize=12, labelpad=12, va="center")
-        fig.supylabel("Digit")
-        fig.suptitle(f"{per_digit} random examples per digit (seed {seed})")
+            axes[d, 0].set_ylabel(names[d], rotation=0, fontsize=9 if _long(names) else 12, labelpad=12,
+                                  va="center", ha="right" if _long(names) else "center")
+        fig.supylabel(_title_case(noun))
+        fig.suptitle(f"{per_digit} random examples per {noun} (seed {seed})")
     return fig
 
 
-def class_distribution(train_labels: ArrayLike, test_labels: ArrayLike) -> Figure:
-    """Grouped bar chart of samples per class in train and test, counts on each bar."""
+def class_distribution(train_labels: ArrayLike, test_labels: ArrayLike,
+                       class_names: Sequence[Any] | None = None, noun: str = "digit") -> Figure:
+    """Grouped bar chart of samples per class in train and test, counts on each bar
+    (classes named by ``class_names``, indexed by label)."""
     train = _to_1d(train_labels, "train_labels").astype(int)
     test = _to_1d(test_labels, "test_labels").astype(int)
     classes = np.union1d(np.unique(train), np.unique(test))
@@ -310,8 +343,9 @@ def class_distribution(train_labels: ArrayLike, test_labels: ArrayLike) -> Figur
             counts = (labels[:, None] == classes[None, :]).sum(axis=0)
             bars = ax.bar(x + offset, counts, width, label=f"{name} (n={labels.size:,})")
             ax.bar_label(bars, labels=[f"{c:,}" for c in counts], fontsize=7, padding=2)
-        ax.set_xticks(x, [str(c) for c in classes])
-        ax.set_xlabel("Digit")
+        names = [str(c) for c in classes] if class_names is None else [str(class_names[c]) for c in classes]
+        _class_ticks(ax, x, names)
+        ax.set_xlabel(_title_case(noun))
         ax.set_ylabel("Number of images")
         ax.margins(y=0.12)
         ax.legend(loc="upper right")
@@ -319,12 +353,14 @@ def class_distribution(train_labels: ArrayLike, test_labels: ArrayLike) -> Figur
     return fig
 
 
-def mean_images(images: ArrayLike, labels: ArrayLike) -> Figure:
-    """The mean image of each digit 0-9, on one shared intensity scale."""
+def mean_images(images: ArrayLike, labels: ArrayLike, class_names: Sequence[Any] | None = None,
+                noun: str = "digit") -> Figure:
+    """The mean image of each of the ten classes, on one shared intensity scale."""
     imgs = _to_images(images)
     y = _to_1d(labels, "labels").astype(int)
     if len(y) != len(imgs):
         raise ValueError(f"{len(imgs)} images but {len(y)} labels")
+    names = _class_names(class_names)
     means: list[np.ndarray | None] = []
     counts = []
     for d in range(10):
@@ -343,8 +379,8 @@ def mean_images(images: ArrayLike, labels: ArrayLike) -> Figure:
                 ax.text(0.5, 0.5, "no samples", ha="center", va="center", transform=ax.transAxes)
             else:
                 ax.imshow(means[d], cmap="magma", vmin=vmin, vmax=vmax)
-            ax.set_title(f"{d}  (n={counts[d]:,})", fontsize=10)
-        fig.suptitle("Mean image per digit")
+            ax.set_title(f"{names[d]}  (n={counts[d]:,})", fontsize=10)
+        fig.suptitle(f"Mean image per {noun}")
     return fig
 
 
@@ -581,6 +617,8 @@ def _draw_confusion(ax: Axes, cm: np.ndarray, normalize: bool, cbar: bool,
     ax.set_xlabel("Predicted")
     ax.set_ylabel("True")
     ax.tick_params(axis="y", rotation=0)
+    if _long(names):
+        plt.setp(ax.get_xticklabels(), rotation=40, ha="right", rotation_mode="anchor")
 
 
 def confusion_heatmap(
@@ -603,7 +641,8 @@ def confusion_heatmap(
 
 
 def confusion_grid(
-    cms: Mapping[str, ArrayLike], normalize: bool = False, ncols: int = 2
+    cms: Mapping[str, ArrayLike], normalize: bool = False, ncols: int = 2,
+    class_names: Sequence[str] | None = None,
 ) -> Figure:
     """Confusion matrices of several models side by side, titled with their accuracy."""
     if not cms:
@@ -619,7 +658,7 @@ def confusion_grid(
         fig, axes = plt.subplots(nrows, ncols, squeeze=False, layout="constrained",
                                  figsize=(cell * ncols, cell * nrows * 0.95 + 0.5))
         for ax, (name, cm) in zip(_image_cells(fig, axes, n), mats.items()):
-            _draw_confusion(ax, cm, normalize, cbar=False, class_names=None)
+            _draw_confusion(ax, cm, normalize, cbar=False, class_names=class_names)
             total = cm.sum()
             acc = np.trace(cm) / total if total > 0 else float("nan")
             ax.set_title(f"{name}: accuracy {acc:.2%}")
@@ -646,11 +685,13 @@ def _prediction_arrays(images: ArrayLike, y_true: ArrayLike, y_pred: ArrayLike,
 
 def prediction_grid(
     images: ArrayLike, y_true: ArrayLike, y_pred: ArrayLike, confidence: ArrayLike,
-    ncols: int = 8,
+    ncols: int = 8, class_names: Sequence[str] | None = None,
 ) -> Figure:
     """Images titled "pred 7 (99.2%)" plus the true label; wrong predictions in red."""
     imgs, t, p, c = _prediction_arrays(images, y_true, y_pred, confidence)
-    titles = [f"pred {pi} ({ci:.1%})\ntrue {ti}" for ti, pi, ci in zip(t, p, c)]
+    names = _class_names(class_names, len(class_names)) if class_names is not None else None
+    name = (lambda k: str(k)) if names is None else (lambda k: names[k])
+    titles = [f"pred {name(pi)} ({ci:.1%})\ntrue {name(ti)}" for ti, pi, ci in zip(t, p, c)]
     colors = [_RIGHT_COLOR if ti == pi else _WRONG_COLOR for ti, pi in zip(t, p)]
     correct = int((t == p).sum())
     return image_grid(imgs, titles=titles, ncols=ncols, title_colors=colors,
@@ -659,7 +700,7 @@ def prediction_grid(
 
 def misses_gallery(
     images: ArrayLike, y_true: ArrayLike, y_pred: ArrayLike, confidence: ArrayLike,
-    max_items: int = 32, ncols: int = 8,
+    max_items: int = 32, ncols: int = 8, class_names: Sequence[str] | None = None,
 ) -> Figure:
     """Only the misclassified images, most confident mistakes first: "true 4 → pred 9 (87%)"."""
     if max_items < 1:
@@ -675,7 +716,11 @@ def misses_gallery(
             ax.set_title("Misclassified images")
         return fig
     order = wrong[np.argsort(-c[wrong], kind="stable")][:max_items]
-    titles = [f"true {t[i]} → pred {p[i]} ({c[i]:.0%})" for i in order]
+    names = _class_names(class_names, len(class_names)) if class_names is not None else None
+    if names is None:
+        titles = [f"true {t[i]} → pred {p[i]} ({c[i]:.0%})" for i in order]
+    else:  # words: one line each, so neighbouring titles do not run into each other
+        titles = [f"true {names[t[i]]}\n→ {names[p[i]]} ({c[i]:.0%})" for i in order]
     return image_grid(
         imgs[order], titles=titles, ncols=ncols, title_colors=[_WRONG_COLOR] * len(order),
         suptitle=(f"Misclassified images: {len(order)} of {wrong.size:,} shown, "
@@ -714,7 +759,7 @@ def roc_curves_plot(
         axes[0].set_title("ROC curves (one vs rest)")
         axes[0].legend(loc="lower right", fontsize=8)
         if zoom:
-            # Near-perfect MNIST curves hug the corner; zoom so classes can be told apart.
+            # Near-perfect curves hug the corner; zoom so classes can be told apart.
             at = min(float(np.interp(0.02, fpr, tpr)) for fpr, tpr, _ in curves.values())
             low = max(0.0, min(0.95, math.floor((at - 0.02) * 20) / 20))
             axes[1].set_xlim(0, 0.1)
@@ -879,7 +924,7 @@ def output_grid(
         for i, v in enumerate(raw):
             ax_raw.text(i, 0, f"{v:.2f}", ha="center", va="center", fontsize=9,
                         color="black" if v > mid else "white")
-        ax_raw.set_xticks(x, names)
+        _class_ticks(ax_raw, x, names)
         ax_raw.set_yticks([])
         ax_raw.set_xlabel("Class")
         ax_raw.set_ylabel(raw_label)
@@ -889,7 +934,7 @@ def output_grid(
         bars = ax_p.bar(x, p, color=colors)
         ax_p.bar_label(bars, labels=[f"{v:.1%}" if v >= 0.001 else "" for v in p],
                        fontsize=8, padding=2)
-        ax_p.set_xticks(x, names)
+        _class_ticks(ax_p, x, names)
         ax_p.set_ylim(0, 1.1)
         ax_p.set_xlabel("Class")
         ax_p.set_ylabel("Softmax probability")
@@ -1096,7 +1141,7 @@ def per_class_bar(
             ax.axhline(mean, color="tab:red", linestyle="--", linewidth=1,
                        label=f"mean {mean:.3f}")
             ax.legend(loc="lower right")
-        ax.set_xticks(x, names)
+        _class_ticks(ax, x, names)
         if ylim is not None:
             ax.set_ylim(*ylim)
         elif np.isfinite(values).any() and np.nanmin(values) >= 0 and np.nanmax(values) <= 1:

@@ -19,8 +19,9 @@ from mnist_lib.environment import REPO, cpu_name, git_state, now_utc, short_comm
 from mnist_lib.files import atomic_write, write_json
 
 NOTEBOOK_DIR = REPO / "notebooks"
-TITLES = {
-    "01_eda": "Exploring MNIST",
+# Each notebook's title; {dataset} is the data set's name (see notebook_title).
+TITLE_TEMPLATES = {
+    "01_eda": "Exploring {dataset}",
     "02_ann": "A fully connected network (784-120-84-10)",
     "03_lenet": "LeNet-5",
     "04_cnn": "A batch-normalized CNN",
@@ -28,6 +29,21 @@ TITLES = {
     "06_feature_maps": "Inside the networks: feature maps and saliency",
     "07_hyperparameters": "A hyperparameter study",
 }
+TITLES = {name: template.format(dataset="MNIST") for name, template in TITLE_TEMPLATES.items()}
+
+
+def notebook_title(notebook: str, dataset_title: str = "MNIST") -> str:
+    """The title of ``notebook``'s report on the data set called ``dataset_title``, e.g.
+    "Exploring Fashion-MNIST"; a notebook without a title is named by itself."""
+    return TITLE_TEMPLATES.get(notebook, notebook).format(dataset=dataset_title)
+
+
+def dataset_record(raw) -> dict:
+    """What a metrics file records about the data (a :class:`mnist_lib.datasets.RawDataset`): name,
+    title, class names, where the files were read and each file's SHA-256 (pinned or, for an idx
+    folder, computed), so the provenance of an idx report names its exact data."""
+    return {"name": raw.name, "title": raw.title, "classes": list(raw.classes), "pinned": raw.dataset.pinned,
+            "directory": str(raw.directory) if raw.directory is not None else None, "sha256": dict(raw.sha256)}
 
 
 # --------------------------------------------------------------------------- provenance
@@ -166,9 +182,10 @@ def save_predictions(run: Run, predictions: Mapping[str, Any], index) -> Path:
 def finish_run(run: Run, headline: Mapping[str, str], **metrics: Any) -> Path:
     """Write ``<output_dir>/<notebook>.metrics.json``: headline numbers for the index,
     the measured metrics, parameters, seconds and environment."""
+    data = metrics.get("dataset")
     record = {
         "notebook": run.notebook,
-        "title": TITLES.get(run.notebook, run.notebook),
+        "title": notebook_title(run.notebook, data["title"] if isinstance(data, dict) else "MNIST"),
         "status": "ok",
         "headline": dict(headline),
         **metrics,

@@ -88,15 +88,24 @@ class Recipe:
     augment: Augmentation | None = None
     resize_mode: str | None = None  # part of the checkpoint's data settings when the notebook records it
 
-    def train_config(self, epochs: int, seed: int) -> TrainConfig:
-        """The TrainConfig of this recipe for ``epochs`` epochs and ``seed``."""
-        return TrainConfig(epochs=epochs, batch_size=self.batch_size, optimizer=self.optimizer, lr=self.lr,
-                           scheduler=self.scheduler, augment=self.augment, seed=seed)
+    def train_config(self, epochs: int, seed: int, dataset: str = "mnist") -> TrainConfig:
+        """The TrainConfig of this recipe for ``epochs`` epochs and ``seed`` on ``dataset``: the notebook's
+        default augmentation, with horizontal flips where that dataset's default has them
+        (:func:`mnist_lib.config.resolved_hflip`)."""
+        from mnist_lib.config import resolved_hflip
 
-    def data_params(self, seed: int, train_limit: int | None, test_limit: int | None) -> dict:
-        """The data settings of the checkpoint key, shaped as the notebook shapes them."""
-        params = {"train_limit": train_limit, "test_limit": test_limit, "normalization": self.normalization,
-                  "image_size": self.image_size, "seed": seed}
+        augment = self.augment
+        if augment is not None:
+            augment = replace(augment, hflip=resolved_hflip({"dataset": dataset, "hflip": None}))
+        return TrainConfig(epochs=epochs, batch_size=self.batch_size, optimizer=self.optimizer, lr=self.lr,
+                           scheduler=self.scheduler, augment=augment, seed=seed)
+
+    def data_params(self, seed: int, train_limit: int | None, test_limit: int | None,
+                    identity: dict | None = None) -> dict:
+        """The data settings of the checkpoint key, shaped as the notebook shapes them; ``identity``
+        names the data (:meth:`mnist_lib.datasets.RawDataset.identity`; MNIST when None)."""
+        params = {**(identity or {"dataset": "mnist"}), "train_limit": train_limit, "test_limit": test_limit,
+                  "normalization": self.normalization, "image_size": self.image_size, "seed": seed}
         if self.resize_mode is not None:
             params["resize_mode"] = self.resize_mode
         return params
@@ -204,6 +213,11 @@ def _reuse(model_name: str, raw: MnistRaw, output_dir: str | os.PathLike, seed: 
     path = Path(record["path"])
     if not path.is_file():
         raise CheckpointError(f"the checkpoint {path} recorded by {recipe.notebook} is missing")
+    recorded_data = record["params"].get("data") or {}
+    identity = raw.identity()
+    if {k: recorded_data.get(k, "mnist" if k == "dataset" else None) for k in identity} != identity:
+        raise CheckpointError(f"the checkpoint recorded by {recipe.notebook} was trained on other data "
+                              f"({recorded_data.get('dataset', 'mnist')}, not {raw.title})")
     model = training.seeded_model(model_name, seed, device=device)
     try:
         info = load_checkpoint(path, model, model_name, record["params"], record["seed"])
@@ -246,8 +260,8 @@ def prepare_model(model_name: str, raw: MnistRaw, *, output_dir: str | os.PathLi
     splits = prepare_data(raw, seed=seed, train_limit=train_limit, test_limit=test_limit,
                           normalization=recipe.normalization, image_size=recipe.image_size,
                           resize_mode=recipe.resize_mode or "pad", device=device)
-    cfg = recipe.train_config(fallback_epochs, seed)
-    data_params = recipe.data_params(seed, train_limit, test_limit)
+    cfg = recipe.train_config(fallback_epochs, seed, raw.name)
+    data_params = recipe.data_params(seed, train_limit, test_limit, raw.identity())
     params = {"train": cfg.to_dict(), "data": data_params}
     Path(checkpoint_dir).mkdir(parents=True, exist_ok=True)
     model = training.seeded_model(model_name, seed, device=device)
@@ -263,12 +277,14 @@ def prepare_model(model_name: str, raw: MnistRaw, *, output_dir: str | os.PathLi
 
 
 def saliency_share(saliency: np.ndarray, pixels: np.ndarray, threshold: float = 0.5,
-                   radius: int = 3) -> pd.DataFrame:
-    """Where the saliency lies: on the digit's strokes, in a band around them, or far away.
+                   radius: int = 3, foreground: str = "strokes", background: float = 0.0) -> pd.DataFrame:
+    """Where the saliency lies: on the image's ``foreground`` (a digit's strokes, a garment), in a
+    band around it, or far away.
 
-    Strokes are the pixels brighter than ``threshold`` (pixels in [0, 1]); the
-    band is the pixels within ``radius`` pixels (chessboard distance) of a
-    stroke. Returns one row per region ("strokes", "around the strokes",
+    The foreground is the pixels that differ from the ``background`` value by more
+    than ``threshold`` (pixels in [0, 1]: brighter than 0.5 on a black background);
+    the band is the pixels within ``radius`` pixels (chessboard distance) of it.
+    Returns one row per region (``foreground``, "around the <foreground>",
     "elsewhere") with its share of the total saliency and of the image area; a
     saliency share well above the area share means the gradient concentrates there.
     """
@@ -281,9 +297,11 @@ def saliency_share(saliency: np.ndarray, pixels: np.ndarray, threshold: float = 
         raise ValueError(f"threshold must be in (0, 1), got {threshold}")
     if isinstance(radius, bool) or not isinstance(radius, (int, np.integer)) or radius < 1:
         raise ValueError(f"radius must be a whole number >= 1, got {radius!r}")
-    strokes = img > threshold
+    if not 0 <= background <= 1:
+        raise ValueError(f"background must be a pixel value in [0, 1], got {background}")
+    strokes = np.abs(img - background) > threshold
     near = ndimage.binary_dilation(strokes, structure=np.ones((3, 3), dtype=bool), iterations=int(radius)) & ~strokes
-    regions = {"strokes": strokes, "around the strokes": near, "elsewhere": ~(strokes | near)}
+    regions = {foreground: strokes, f"around the {foreground}": near, "elsewhere": ~(strokes | near)}
     total = float(sal.sum())
     rows = {name: {"saliency share": float(sal[mask].sum()) / total if total > 0 else float("nan"),
                    "area share": float(mask.mean())} for name, mask in regions.items()}
@@ -577,11 +595,11 @@ def records_for_json(frame: pd.DataFrame) -> list[dict]:
 # =========================================================================== 07: what the tables say
 
 
-def divergence_rule(margin: float = CHANCE_MARGIN) -> str:
-    """The rule :func:`is_diverged` applies, with its numbers."""
+def divergence_rule(margin: float = CHANCE_MARGIN, classes: str = "digits") -> str:
+    """The rule :func:`is_diverged` applies, with its numbers (``classes``: what the ten classes are called)."""
     return (f"A run counts as **diverged** when its loss became non-finite or its final training loss is no better "
             f"than guessing: above ln(10) − {margin:g} = {CHANCE_LOSS - margin:.3f}, where ln(10) = "
-            f"{CHANCE_LOSS:.3f} is the loss of guessing uniformly among the ten digits.")
+            f"{CHANCE_LOSS:.3f} is the loss of guessing uniformly among the ten {classes}.")
 
 
 def outcome(row: Any) -> str:

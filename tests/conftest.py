@@ -28,6 +28,16 @@ def mnist_source() -> Path:
 
 
 @pytest.fixture(scope="session")
+def fashion_source() -> Path:
+    """Fashion-MNIST's four files: $FASHION_MNIST_SOURCE, else Debian's dataset-fashion-mnist (CI installs it)."""
+    folder = Path(os.environ.get("FASHION_MNIST_SOURCE") or "/usr/share/datasets/fashion-mnist")
+    if not any((folder / f"t10k-labels-idx1-ubyte{ext}").exists() for ext in ("", ".gz")):
+        pytest.fail(f"Fashion-MNIST not found in {folder}: apt-get install dataset-fashion-mnist, or set "
+                    "FASHION_MNIST_SOURCE to a folder with its four IDX files")
+    return folder
+
+
+@pytest.fixture(scope="session")
 def mnist_data_dir(tmp_path_factory, mnist_source) -> Path:
     from mnist_lib.data import ensure_mnist
 

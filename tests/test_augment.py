@@ -10,7 +10,7 @@ import torch
 from torchvision.transforms.v2 import functional as TF
 
 from mnist_lib import augment
-from mnist_lib.augment import AffineParams, Augmentation
+from mnist_lib.augment import AffineParams, Augmentation, augment_batch
 
 TOLERANCE = 1e-4  # on [0, 1] pixel values; the two paths differ only by float rounding
 
@@ -175,3 +175,19 @@ def test_the_old_import_path_still_works():
     from mnist_lib import data
 
     assert data.Augmentation is Augmentation and data.augment_batch is augment.augment_batch
+
+
+def test_hflip_mirrors_half_the_batch_and_costs_nothing_when_off():
+    x = torch.rand(64, 1, 8, 8)
+    still = Augmentation(rotation=0, translate=0, scale=(1, 1), shear=0, brightness=0, contrast=0)
+    flipped = augment_batch(x, Augmentation(**{**still.__dict__, "hflip": True}), torch.Generator().manual_seed(0))
+    mirrored = torch.tensor([torch.allclose(a, b.flip(-1), atol=1e-5) for a, b in zip(flipped, x)])
+    kept = torch.tensor([torch.allclose(a, b, atol=1e-5) for a, b in zip(flipped, x)])
+    assert bool((mirrored | kept).all()) and 16 < int(mirrored.sum()) < 48  # each image: mirrored or unchanged
+    # Off, the generator draws exactly what it drew before flips existed: same batch, same numbers.
+    aug = Augmentation()
+    plain = augment_batch(x, aug, torch.Generator().manual_seed(3))
+    again = augment_batch(x, Augmentation(**{**aug.__dict__, "hflip": False}), torch.Generator().manual_seed(3))
+    assert torch.equal(plain, again)
+    with pytest.raises(ValueError, match="hflip must be True or False"):
+        Augmentation(hflip="yes")

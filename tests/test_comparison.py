@@ -183,6 +183,9 @@ def test_reference_comparison_and_reading(runs):
     assert "**adam** reaches **98.00%**" in text
     assert "Convergence to 97.00% test accuracy: 1. adam (epoch 1), 2. momentum (epoch 2), 3. sgd (epoch 3)." in text
     assert "2.00 percentage points (sgd)" in text
+    assert "itself (the reference report's definition) would add" in text
+    plain = comparison.summary_reading(summary, 0.97, "adam", definition=None)
+    assert "itself would add" in plain and "reference" not in plain
     with pytest.raises(ValueError, match="not a row"):
         comparison.summary_reading(summary, 0.97, "nesterov")
 
@@ -229,10 +232,15 @@ def test_class_extremes_and_confused_pairs():
     b[np.flatnonzero(y == 3)[:2]] = 5
     extremes = comparison.class_extremes(y, {"a": a, "b": b})
     assert extremes.loc["a"].tolist() == [0, 1.0, 4, 0.0]
-    assert extremes.loc["b", "worst_digit"] == 3 and extremes.loc["b", "worst_digit_accuracy"] == 0.8
+    assert extremes.loc["b", "worst_class"] == 3 and extremes.loc["b", "worst_class_accuracy"] == 0.8
     pairs = comparison.confused_pairs(y, {"a": a, "b": b}, k=2)
     assert pairs[["optimizer", "true", "predicted", "count"]].values.tolist() == [
         ["a", 4, 9, 10], ["a", 7, 1, 3], ["b", 3, 5, 2]]
+    names = [f"class-{k}" for k in range(10)]
+    named = comparison.class_extremes(y, {"a": a}, class_names=names)
+    assert named.loc["a", "best_class"] == "class-0" and named.loc["a", "worst_class"] == "class-4"
+    pairs = comparison.confused_pairs(y, {"a": a}, k=1, class_names=names)
+    assert pairs[["true", "predicted"]].values.tolist() == [["class-4", "class-9"]]
 
 
 def test_errors_reading_names_digits_and_shared_mistakes():
@@ -247,6 +255,12 @@ def test_errors_reading_names_digits_and_shared_mistakes():
     assert "**b** recognises 0 best (100.00%) and 4 worst (50.00%)" in text
     assert "Digit 4 is the hardest for 2 of 2 run(s)." in text
     assert "The mistake 4 → 9 is in the top-2 list of 2 of 2 run(s)." in text
+    names = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+    text = comparison.errors_reading(comparison.class_extremes(y, preds, class_names=names),
+                                     comparison.confused_pairs(y, preds, k=2, class_names=names), noun="class")
+    assert "**a** recognises T-shirt/top best (100.00%) and Coat worst (0.00%)" in text
+    assert "Class Coat is the hardest for 2 of 2 run(s)." in text
+    assert "The mistake Coat → Ankle boot is in the top-2 list" in text and "digit" not in text.lower()
 
 
 def test_reference_reading_orders(runs):
@@ -258,6 +272,8 @@ def test_reference_reading_orders(runs):
     assert "this run ranks them momentum > adam > sgd (the same order)." in text  # a tie keeps the input order
     swapped = comparison.reference_comparison(summary, {"sgd": 0.99, "adam": 0.9783})
     assert "this run ranks them adam > sgd (a different order)." in comparison.reference_reading(swapped)
+    single = comparison.reference_reading(comparison.reference_comparison(summary, {"adam": 0.87}))
+    assert single.startswith("- **adam**") and "ranks" not in single  # one value: nothing to rank
     none = comparison.reference_comparison(summary, {})
     assert comparison.reference_reading(none) == "None of the optimizers run here has a reference value."
 
@@ -289,5 +305,10 @@ def test_reference_setting_says_how_the_reference_measured():
     group = references.for_dataset().group("mlp")
     text = comparison.reference_setting(group, epochs=3, train_images=5500)
     assert text == ("The reference values are the maximum per-epoch test accuracy after 25 epochs on 60,000 training "
-                    "images; this run's budget was 3 epochs on 5,500 training images.")
+                    "images, from the reference report; this run's budget was 3 epochs on 5,500 training images.")
     assert comparison.reference_setting({}, 1, 100).startswith("There are no reference values")
+    fashion = comparison.reference_setting(references.for_dataset("fashion-mnist").group("mlp"), 3, 5500)
+    assert ("the mean test accuracy of 5 runs of scikit-learn's MLPClassifier with hidden layers of 100 and 10 ReLU "
+            "units") in fashion
+    assert ("on 60,000 training images, from the Fashion-MNIST paper's scikit-learn benchmark (training length not "
+            "stated)") in fashion

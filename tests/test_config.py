@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def base_params(tmp_path, **overrides):
-    values = dict(data_dir="data", data_source=None, seed=0, device="cpu", train_limit=None, test_limit=None,
+    values = dict(dataset="mnist", data_dir="data", data_source=None, seed=0, device="cpu", train_limit=None, test_limit=None,
                   output_dir=str(tmp_path), checkpoint_dir=str(tmp_path / "ckpt"), epochs=10, batch_size=128,
                   optimizer="adam", lr=0.002, scheduler="onecycle", weight_decay=0.0, label_smoothing=0.0,
                   normalization="dataset", misses_shown=32)
@@ -74,8 +74,49 @@ def test_cross_checks_against_the_data(tmp_path):
     assert config.parse_hidden("256-128-64") == (256, 128, 64) and config.parse_hidden("linear") == ()
 
 
+def test_dataset_parameter_and_its_cross_checks(tmp_path):
+    assert config.validate_params("02_ann", base_params(tmp_path, dataset="fashion-mnist")).dataset == "fashion-mnist"
+    with pytest.raises(ParameterError, match="parameter 'dataset': expected one of mnist, fashion-mnist, idx, got 'cifar'"):
+        config.validate_params("02_ann", base_params(tmp_path, dataset="cifar"))
+    with pytest.raises(ParameterError, match="parameter 'data_source': dataset 'idx' reads the folder given as "
+                                             "data_source"):
+        config.validate_params("02_ann", base_params(tmp_path, dataset="idx"))
+    assert config.validate_params("02_ann", {"dataset": "idx"}, partial=True).dataset == "idx"  # a profile may leave it
+    eda = dict(dataset="mnist", augment=True, rotation=10, translate=0.1, scale_range=0.1, shear=5, brightness=0,
+               contrast=0)
+    with pytest.raises(ParameterError) as err:
+        config.validate_params("04_cnn", {**eda, "hflip": "true"}, partial=True)
+    assert str(err.value) == ("parameter 'hflip': a mirrored MNIST digit is not the same digit, so horizontal flips "
+                              "are not allowed for mnist (allowed for: fashion-mnist, idx)")
+    # The default (None) follows the dataset; an explicit choice is kept where it is allowed.
+    assert config.augmentation_from({**eda, "hflip": None}).hflip is False
+    assert config.augmentation_from({**eda, "dataset": "fashion-mnist", "hflip": None}).hflip is True
+    assert config.augmentation_from({**eda, "dataset": "fashion-mnist", "hflip": False}).hflip is False
+    assert config.augmentation_from({**eda, "dataset": "idx", "hflip": None}).hflip is False
+    assert config.augmentation_from({**eda, "dataset": "idx", "hflip": True}).hflip is True
+
+
+def test_a_hand_run_on_another_dataset_writes_to_its_own_reports_folder(tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    (project / "notebooks").mkdir(parents=True)
+    (project / "pyproject.toml").write_text("")
+    monkeypatch.chdir(project / "notebooks")
+    names = config.NOTEBOOK_PARAMS["02_ann"]
+    values = {k: v for k, v in base_params(tmp_path).items() if k in names}
+    mnist = config.notebook_params("02_ann", {**values, "output_dir": None})
+    assert mnist.output_dir == str(project / "reports")
+    fashion = config.notebook_params("02_ann", {**values, "dataset": "fashion-mnist", "output_dir": None})
+    assert fashion.output_dir == str(project / "reports" / "fashion-mnist")
+    folder = tmp_path / "my-data"
+    folder.mkdir()
+    idx = config.notebook_params("02_ann", {**values, "dataset": "idx", "data_source": str(folder), "output_dir": None})
+    assert idx.output_dir == str(project / "reports" / "idx-my-data")
+    given = config.notebook_params("02_ann", {**values, "dataset": "fashion-mnist"})
+    assert given.output_dir == str(tmp_path)  # a folder given is used as it is
+
+
 def test_unknown_and_missing_parameters(tmp_path):
-    with pytest.raises(ParameterError, match="unknown parameter 'epoch' for 02_ann; valid: data_dir"):
+    with pytest.raises(ParameterError, match="unknown parameter 'epoch' for 02_ann; valid: dataset, data_dir"):
         config.validate_params("02_ann", {**base_params(tmp_path), "epoch": 3})
     params = base_params(tmp_path)
     del params["lr"]
@@ -105,7 +146,7 @@ def test_shipped_profiles_are_valid():
 
 @pytest.mark.parametrize("text,fragment", [
     ("02_ann: {epochs: 3\n", "malformed YAML"),
-    ("02_ann:\n  epoch: 3\n", "unknown key 'epoch' in section '02_ann'; valid keys: data_dir"),
+    ("02_ann:\n  epoch: 3\n", "unknown key 'epoch' in section '02_ann'; valid keys: dataset, data_dir"),
     ("08_gan:\n  epochs: 3\n", "unknown section '08_gan'; valid: common, 01_eda"),
     ("common:\n  epocs: 3\n", "unknown key 'epocs' in section 'common'"),
     ("02_ann:\n  epochs: 0\n", "section '02_ann': parameter 'epochs'"),

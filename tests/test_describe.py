@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from mnist_lib import describe, training
 from mnist_lib.data import Augmentation
@@ -81,3 +82,54 @@ def test_normalization_and_data_sentences():
     assert describe.plural(1, "epoch") == "1 epoch" and describe.plural(1200, "step") == "1,200 steps"
     assert [describe.percent(x) for x in (0.91, 0.005, 0.955, 1.0)] == ["91%", "0.5%", "95.5%", "100%"]
     assert "true digit 95.5% and every other digit 0.5%" in describe.loss_text(0.05)
+
+
+def test_class_words_backgrounds_and_the_data_sentence(tmp_path):
+    from mnist_lib import datasets
+
+    fashion = datasets.RawDataset(torch.zeros(2, 28, 28, dtype=torch.uint8), torch.tensor([0, 1]),
+                                  torch.zeros(1, 28, 28, dtype=torch.uint8), torch.tensor([1]),
+                                  dataset=datasets.FASHION_MNIST, classes=datasets.FASHION_MNIST.classes)
+    mnist = datasets.RawDataset(*(getattr(fashion, k) for k in ("train_images", "train_labels", "test_images",
+                                                                 "test_labels")))
+    assert describe.class_words(mnist) == ("digit", "digits") and describe.class_words(fashion) == ("class", "classes")
+    assert describe.foreground_word(mnist) == "strokes" and describe.foreground_word(fashion) == "object"
+    assert "true class 95.5% and every other class 0.5%" in describe.loss_text(0.05, "class")
+    assert "true class" in describe.curves_text(pd.DataFrame({"epoch": [1]}), 0.0, "class")
+    assert "the most frequent training class, **Dress**" in describe.class_balance_text(
+        pd.Series({"Dress": 120, "Coat": 100}), 0.5, noun="class")
+    text = describe.dataset_text(fashion)
+    assert text.startswith("The data: **Fashion-MNIST**, 2 training and 1 test images of 28×28 pixels in 10 classes "
+                           "(0 T-shirt/top, 1 Trouser,") and "pinned for Fashion-MNIST" in text
+    assert "(labelled 0–9)" in describe.dataset_text(mnist)
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    idx = datasets.RawDataset(*(getattr(fashion, k) for k in ("train_images", "train_labels", "test_images",
+                                                               "test_labels")), dataset=datasets.IDX,
+                              classes=tuple(str(k) for k in range(10)), sha256={"t10k-labels-idx1-ubyte": "ab" * 32},
+                              directory=folder)
+    text = describe.dataset_text(idx)
+    assert text.startswith("The data: the IDX folder **scans**") and "`t10k-labels-idx1-ubyte` " + "ab" * 32 in text
+    assert "has no classes.txt or classes.json" in text and "not pinned" in text
+    # Background: the border's commonest value, so dark-on-light images are read right.
+    light = torch.full((3, 28, 28), 255, dtype=torch.uint8)
+    light[:, 10:18, 10:18] = 0
+    assert describe.background_value(light) == 255 and describe.background_value(255 - light) == 0
+    assert "exactly 255 (background: the commonest value on the images' border)" in describe.pixel_text(
+        0.1, 0.8, 100, background=255)
+    assert "exactly 0 (background" in describe.pixel_text(0.8, 0.1, 100)
+
+
+def test_hflip_sentences_follow_the_dataset_and_the_parameter():
+    from mnist_lib import datasets
+
+    assert describe.hflip_text(True, None, datasets.FASHION_MNIST) == (
+        "Random horizontal flips are **on** (the default for Fashion-MNIST; a mirrored Fashion-MNIST image still "
+        "shows its class).")
+    assert describe.hflip_text(False, None, datasets.MNIST) == (
+        "Random horizontal flips are **off** (the default for MNIST; a mirrored digit is not the same digit).")
+    assert "as the `hflip` parameter asks" in describe.hflip_text(False, False, datasets.FASHION_MNIST)
+    assert "not known for an IDX folder" in describe.hflip_text(False, None, datasets.IDX)
+    flips = Augmentation(hflip=True)
+    assert describe.augmentation_text(flips).startswith("batch augmentation (random horizontal flips, rotation")
+    assert "flips" not in describe.augmentation_text(Augmentation())

@@ -523,3 +523,35 @@ def test_convergence_rank():
     assert M.convergence_rank(values) == {k: int(r) for k, r in expected.items()}
     with pytest.raises(ValueError, match="positive integer"):
         M.convergence_rank({"a": 0})
+
+
+# --------------------------------------------------------------------------
+# Class names (other datasets)
+# --------------------------------------------------------------------------
+
+NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+
+
+def test_tables_and_rankings_name_the_classes():
+    y = np.repeat(np.arange(10), 10)
+    p = y.copy()
+    p[y == 6] = 0  # every Shirt read as T-shirt/top
+    p[np.flatnonzero(y == 4)[:3]] = 2
+    per_class = M.per_class_metrics(y, p, class_names=NAMES)
+    assert list(per_class.index) == NAMES and per_class.index.name == "class"
+    assert per_class.loc["Shirt", "recall"] == 0 and per_class.loc["Coat", "recall"] == 0.7
+    (best, best_acc), (worst, worst_acc) = M.best_and_worst_class(y, p, class_names=NAMES)
+    assert (best, worst, worst_acc) == ("T-shirt/top", "Shirt", 0.0)  # ties go to the lowest label
+    assert M.best_and_worst_class(y, p)[1][0] == 6  # without names: the label, as before
+    pairs = M.most_confused_pairs(M.confusion(y, p), k=2, class_names=NAMES)
+    assert pairs[["true", "predicted", "count"]].values.tolist() == [["Shirt", "T-shirt/top", 10], ["Coat", "Pullover", 3]]
+    report = M.classification_report_frame(y, p, class_names=NAMES)
+    assert list(report.index[:10]) == NAMES and report.loc["Shirt", "recall"] == 0
+    probs = np.eye(10)[p] * 0.9 + 0.01
+    misses = M.find_misses(y, p, probs, class_names=NAMES)
+    assert set(misses["true"]) == {"Shirt", "Coat"} and set(misses["predicted"]) == {"T-shirt/top", "Pullover"}
+    roc = M.roc_curves(y, probs, class_names=NAMES)
+    assert list(roc) == NAMES and roc["Trouser"][2] == pytest.approx(1.0)
+    assert M.class_name(9, NAMES) == "Ankle boot" and M.class_name(9, None) == "9"
+    with pytest.raises(ValueError, match="class_names has 2 entries for 10 classes"):
+        M.per_class_metrics(y, p, class_names=NAMES[:2])

@@ -375,3 +375,61 @@ def test_learning_curves_without_train_nll_say_which_loss_is_drawn() -> None:
     assert plots.nll_column(_history()) is None
     assert plots.nll_column(_history().assign(train_nll=np.nan)) is None
     assert plots.nll_column(_history().assign(train_nll=0.1)) == "train_nll"
+
+
+# --------------------------------------------------------------------------- class names (other datasets)
+
+FASHION = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+
+
+def _texts(fig: Figure) -> list[str]:
+    """Every text a reader sees on the figure: titles, axis labels and tick labels."""
+    out = [fig._suptitle.get_text() if fig._suptitle else "", fig._supylabel.get_text() if fig._supylabel else ""]
+    for ax in fig.get_axes():
+        out += [ax.get_title(), ax.get_xlabel(), ax.get_ylabel()]
+        out += [t.get_text() for t in ax.get_xticklabels() + ax.get_yticklabels()]
+    return out
+
+
+def test_class_figures_name_the_classes_and_the_noun() -> None:
+    labels = np.repeat(np.arange(10), 3)
+    images = _images(30)
+    for fig in (plots.examples_per_digit(images, labels, per_digit=2, class_names=FASHION, noun="class"),
+                plots.class_distribution(labels, labels, class_names=FASHION, noun="class"),
+                plots.mean_images(images, labels, class_names=FASHION, noun="class")):
+        fig.canvas.draw()
+        texts = " ".join(_texts(fig))
+        assert "Ankle boot" in texts and "T-shirt/top" in texts, texts
+        assert "digit" not in texts.lower(), texts
+        plt.close(fig)
+    default = plots.class_distribution(labels, labels)  # MNIST: as before
+    assert default.get_axes()[0].get_xlabel() == "Digit"
+    plt.close(default)
+
+
+def test_evaluation_figures_name_the_classes() -> None:
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(10), 5)
+    p = np.where(rng.random(50) < 0.3, (y + 1) % 10, y)
+    cm = np.bincount(y * 10 + p, minlength=100).reshape(10, 10)
+    heat = plots.confusion_heatmap(cm, class_names=FASHION)
+    heat.canvas.draw()
+    assert [t.get_text() for t in heat.get_axes()[0].get_xticklabels()] == FASHION
+    plt.close(heat)
+    grid = plots.confusion_grid({"a": cm, "b": cm}, class_names=FASHION)
+    assert [t.get_text() for t in grid.get_axes()[1].get_yticklabels()] == FASHION
+    plt.close(grid)
+    conf = rng.uniform(0.3, 1, 50)
+    preds = plots.prediction_grid(_images(50), y, p, conf, class_names=FASHION)
+    titles = [ax.get_title() for ax in preds.get_axes()]
+    assert titles[0] == f"pred {FASHION[p[0]]} ({conf[0]:.1%})\ntrue {FASHION[y[0]]}"
+    plt.close(preds)
+    misses = plots.misses_gallery(_images(50), y, p, conf, class_names=FASHION)
+    first = int(np.flatnonzero(y != p)[np.argmax(conf[y != p])])
+    assert misses.get_axes()[0].get_title() == f"true {FASHION[y[first]]}\n→ {FASHION[p[first]]} ({conf[first]:.0%})"
+    plt.close(misses)
+    out = plots.output_grid(rng.normal(size=10), np.full(10, 0.1), class_names=FASHION)
+    assert [t.get_text() for t in out.get_axes()[1].get_xticklabels()] == FASHION  # the softmax bars
+    plt.close(out)
+    with pytest.raises(ValueError, match="class_names has 3 entries"):
+        plots.mean_images(_images(30), np.repeat(np.arange(10), 3), class_names=FASHION[:3])

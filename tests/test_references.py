@@ -19,7 +19,7 @@ def test_lookups_by_dataset_and_model():
     assert mnist.target("ann").accuracy == 98.0
     assert mnist.accuracies("mlp") == {"sgd": 0.9718, "momentum": 0.9795, "adam": 0.9783}
     assert set(mnist.group("mlp")) == {"sgd", "momentum", "adam"}
-    with pytest.raises(ParameterError, match="no reference results for dataset 'fashion'; known: mnist"):
+    with pytest.raises(ParameterError, match="no reference results for dataset 'fashion'; known: mnist, fashion-mnist"):
         references.for_dataset("fashion")
     with pytest.raises(ParameterError, match="no reference result for 'vit' on mnist; known: ann"):
         mnist.result("vit")
@@ -56,3 +56,54 @@ def test_no_notebook_or_module_types_a_reference_number():
     offenders = [f"{path.name}: {m.group(0)}" for path in files if path.name != "references.py"
                  for m in pattern.finditer(path.read_text())]
     assert not offenders, offenders
+
+
+def test_fashion_mnist_references_are_published_numbers_with_their_sources():
+    fashion = references.for_dataset("fashion-mnist")
+    assert not fashion.targets and not references.has_target("ann", "fashion-mnist")  # no targets off MNIST
+    assert references.has_reference("cnn", "fashion-mnist") and not references.has_reference("cnn", "idx")
+    assert not references.has_target("ann", "idx") and references.group("mlp", "idx") == {}
+    for result in fashion.results.values():
+        assert result.source in fashion.sources and result.model and result.epochs is None
+    # The closest published model to each series model, each with its source.
+    assert (fashion.result("ann").accuracy, fashion.result("ann").source) == (87.1, references.FASHION_PAPER)
+    assert fashion.result("lenet5").accuracy == 91.6 and "convnet.py" in fashion.result("lenet5").model
+    assert fashion.result("cnn").source == references.FASHION_README
+    table = references.benchmark_table("fashion-mnist")
+    assert table.iloc[0][["classifier", "parameters", "test accuracy (%)"]].tolist() == [
+        "2 Conv, under 100K parameters (@hardmaru)", "no preprocessing", 92.5]
+    svc = table[table.classifier == "SVC"].iloc[0]
+    assert (svc.parameters, svc["test accuracy (%)"], svc["on MNIST (%)"]) == ("C=10, kernel=rbf", 89.7, 97.3)
+    assert references.benchmark_table("mnist").empty and references.benchmark_table("idx").empty
+    sources = references.sources_text("fashion-mnist")
+    assert "arXiv:1708.07747, Table 3" in sources and "benchmark/baselines.json" in sources
+    assert "README.md.gz" in sources and "not re-tested" in sources
+    assert references.sources_text("mnist") == ""
+    assert references.convergence_target("mnist") == 97.0 and references.convergence_target("idx") == 90.0
+    assert references.finding("07_hyperparameters", "fashion-mnist") is None
+    assert references.finding("07_hyperparameters") is references.for_dataset().findings["07_hyperparameters"]
+
+
+def test_a_comparison_with_another_model_says_so_and_where_the_number_comes_from():
+    acc = metrics.accuracy_with_interval([1] * 88 + [0] * 12, [1] * 100)
+    versus = references.compare_with_reference("ann", acc, {"epochs": 10, "train_limit": None, "test_limit": None},
+                                                10, dataset="fashion-mnist")
+    assert versus.differences == ("another model: scikit-learn's MLPClassifier with one hidden layer of 100 ReLU "
+                                  "units",)  # no epoch difference: the source does not state its epochs
+    assert versus.setting_text().startswith("The Fashion-MNIST paper's scikit-learn benchmark measured 87.10% (mean "
+                                            "test accuracy of 5 runs of scikit-learn's MLPClassifier")
+    assert "(training length not stated)" in versus.text()
+    table = versus.table()
+    assert list(table.index) == ["this run", references.FASHION_PAPER] and table.iloc[1]["epochs"] == "not stated"
+    mnist = references.compare_with_reference("ann", acc, {"epochs": 10, "train_limit": None, "test_limit": None}, 10)
+    assert list(mnist.table().index) == ["this run", "the reference report"]
+    assert mnist.setting_text().startswith("The reference report measured 97.21%")
+
+
+def test_datasets_without_references_say_so():
+    assert references.no_target_text("scans") == ("No accuracy target is set for scans; the series' targets belong to "
+                                                  "the data it was tuned on.")
+    assert "no published result for this model on scans" in references.no_reference_text("ann", "scans")
+    assert references.normalization_reading(0.5, 0.2, "idx", "scans") == (
+        "There are no customary normalization constants for scans to compare with.")
+    assert "Fashion-MNIST are 0.286 and 0.353" in references.normalization_reading(0.286, 0.353, "fashion-mnist")

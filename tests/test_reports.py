@@ -25,17 +25,17 @@ pytestmark = pytest.mark.slow
 
 # Per notebook: the least number of embedded figures, and headings the report must have.
 EXPECTED = {
-    "01_eda": (7, ["Run settings", "The data set", "One raw record", "Class distribution", "Examples of every digit",
-                   "Mean image per digit", "Pixel intensities", "Normalization", "Augmentation preview"]),
+    "01_eda": (7, ["Run settings", "The data set", "One raw record", "Class distribution", "Examples of every class",
+                   "Mean image per class", "Pixel intensities", "Normalization", "Augmentation preview"]),
     "02_ann": (2, ["Run settings", "The model and its size", "Training", "Learning curves", "Test accuracy",
-                   "Misclassified digits", "Classification report"]),
+                   "Misclassified images", "Classification report"]),
     "03_lenet": (3, ["Run settings", "Architecture", "Training", "Learning curves", "Sample predictions",
-                     "Confusion matrix", "Best and worst digit", "Test accuracy"]),
+                     "Confusion matrix", "Best and worst class", "Test accuracy"]),
     "04_cnn": (5, ["Run settings", "Architecture", "Augmentation preview", "Learning curves", "Per-epoch log",
                    "Test metrics", "Confusion matrix", "ROC curves", "Calibration", "Comparison with the reference"]),
     "05_optimizers": (5, ["Run settings", "Learning curves per optimizer", "Optimizers compared epoch by epoch",
-                          "Summary table", "Comparison with the reference report", "Confusion matrices",
-                          "Best and worst digits", "McNemar"]),
+                          "Summary table", "Comparison with the reference", "Confusion matrices",
+                          "Best and worst classes", "McNemar"]),
     "06_feature_maps": (14, ["Run settings", "The chosen test image", "LeNet-5: feature maps",
                              "LeNet-5: learned conv1 kernels", "LeNet-5: the ten outputs", "CNN: feature maps",
                              "CNN: learned conv1 kernels", "CNN: the ten outputs", "Gradient saliency"]),

@@ -154,6 +154,12 @@ def test_saliency_share():
         study.saliency_share(np.ones((3, 3)), pixels)
     with pytest.raises(ValueError, match="radius"):
         study.saliency_share(saliency, pixels, radius=0)
+    # Dark on light (an inverted idx folder): the foreground is what differs from the background.
+    inverted = study.saliency_share(saliency, 1 - pixels, radius=2, foreground="object", background=1.0)
+    assert list(inverted.index) == ["object", "around the object", "elsewhere"]
+    assert inverted["saliency share"].tolist() == pytest.approx([0.5, 0.25, 0.25])
+    with pytest.raises(ValueError, match="background"):
+        study.saliency_share(saliency, pixels, background=255)
 
 
 # --------------------------------------------------------------------------- 07
@@ -314,3 +320,30 @@ def test_normalization_reading_one_clause_per_setting():
     assert text == ("With pixels in [0, 1] the MLP reaches 90.00% validation accuracy; with raw pixels 0..255 the MLP "
                     "diverged (final training loss 7.5); with dataset mean/std normalization the MLP reaches 95.00% "
                     "validation accuracy, all at the learning rate 0.05.")
+
+
+# --------------------------------------------------------------------------- other datasets
+
+
+def test_fallback_recipes_follow_the_dataset():
+    """06's fallback trains what 03 / 04 train by default on that dataset: flips for clothes, none for digits."""
+    cnn = study.RECIPES["cnn"]
+    assert cnn.train_config(1, 0).augment.hflip is False
+    assert cnn.train_config(1, 0, "fashion-mnist").augment.hflip is True
+    assert cnn.train_config(1, 0, "idx").augment.hflip is False
+    assert cnn.data_params(0, 600, 200)["dataset"] == "mnist"
+    identity = {"dataset": "idx", "data_sha256": "0123"}
+    assert {k: cnn.data_params(0, 600, 200, identity)[k] for k in identity} == identity
+
+
+def test_a_checkpoint_of_other_data_is_refused(tmp_path, mnist_raw):
+    from dataclasses import replace
+
+    from mnist_lib import datasets
+
+    _record_checkpoint(tmp_path, mnist_raw)
+    fashion_like = replace(mnist_raw, dataset=datasets.FASHION_MNIST, classes=datasets.FASHION_MNIST.classes)
+    with pytest.raises(checkpoints.CheckpointError, match=r"trained on other data \(mnist, not Fashion-MNIST\)"):
+        study._reuse("lenet5", fashion_like, tmp_path, 0, 600, 200, "cpu")
+    prepared = _prepare(tmp_path, fashion_like)
+    assert not prepared.reused and "trained on other data" in prepared.note

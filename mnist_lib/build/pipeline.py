@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from mnist_lib.build.datasets_index import choose_dataset, link_datasets
 from mnist_lib.build.diff import latest_changes
 from mnist_lib.build.execute import Execution, run_notebook
 from mnist_lib.build.executor import gpu_resources, open_executor, thread_limits, threads_here
@@ -37,7 +38,7 @@ from mnist_lib.config import (DEPENDENCIES, NOTEBOOK_PARAMS, NOTEBOOKS, Paramete
                               validate_params)
 from mnist_lib.environment import now_utc
 from mnist_lib.files import digest_of, sha256_file, write_json
-from mnist_lib.reports import NOTEBOOK_DIR, TITLES, metrics_path, predictions_path
+from mnist_lib.reports import NOTEBOOK_DIR, metrics_path, notebook_title, predictions_path
 
 
 @dataclass
@@ -91,8 +92,10 @@ def forced_notebooks(force: str | list[str] | None) -> set[str]:
     return set(names)
 
 
-def prepare_output(output: str | os.PathLike) -> Path:
-    """The output folder, created if its parent exists; one-line errors otherwise."""
+def prepare_output(output: str | os.PathLike, executed: bool = True) -> Path:
+    """The output folder, created if its parent exists; one-line errors otherwise. With
+    ``executed`` its ``executed/`` folder too (not for a reports folder that only holds
+    other data sets' folders)."""
     output = Path(output).resolve()
     if output.exists() and not output.is_dir():
         raise ParameterError(f"--output: {str(output)!r} is a file, not a folder")
@@ -103,7 +106,8 @@ def prepare_output(output: str | os.PathLike) -> Path:
     output.mkdir(exist_ok=True)
     if not os.access(output, os.W_OK | os.X_OK):
         raise ParameterError(f"--output: folder {str(output)!r} is not writable")
-    (output / "executed").mkdir(exist_ok=True)
+    if executed:
+        (output / "executed").mkdir(exist_ok=True)
     return output
 
 
@@ -437,15 +441,17 @@ def execute_plan(planned: list[Planned], *, no_input: bool, jobs: int = 1, sched
 
 
 def series_targets(names: list[str], profile, output: Path, notebook_dir: Path, data_dir: Path,
-                   source_dir: str | None, data_hashes: dict) -> list[Target]:
-    """One target per notebook of the series, all writing to ``output``."""
+                   source_dir: str | None, data_hashes: dict, dataset: str = "mnist",
+                   dataset_title: str = "MNIST") -> list[Target]:
+    """One target per notebook of the series on ``dataset``, all writing to ``output``."""
     targets = []
     for name in names:
         paths = {"data_dir": str(data_dir), "data_source": source_dir, "output_dir": str(output),
                  "checkpoint_dir": str(output / "checkpoints")}
         targets.append(Target(id=name, notebook=name, source=notebook_dir / f"{name}.ipynb", output=output,
-                              overrides=profile.params_for(name), paths=paths, data=data_hashes,
-                              timeout=profile.timeout_for(name), title=f"{name}: {TITLES.get(name, name)}",
+                              overrides={**profile.params_for(name), "dataset": dataset}, paths=paths,
+                              data=data_hashes, timeout=profile.timeout_for(name),
+                              title=f"{name}: {notebook_title(name, dataset_title)}",
                               profile=profile.name,
                               depends=tuple(d for d in DEPENDENCIES.get(name, ()) if d in names)))
     return targets
@@ -454,15 +460,18 @@ def series_targets(names: list[str], profile, output: Path, notebook_dir: Path, 
 def build_reports(profile: str = "full", only: list[str] | None = None, output: Path = Path("reports"),
                   data_dir: Path = Path("data"), source: str | None = None, no_input: bool = False,
                   force: str | list[str] | None = None, log=print,
-                  notebook_dir: Path = NOTEBOOK_DIR, jobs: int = 1, scheduler: str | None = None) -> BuildResult:
+                  notebook_dir: Path = NOTEBOOK_DIR, jobs: int = 1, scheduler: str | None = None,
+                  dataset: str | None = None) -> BuildResult:
     """Build the series: skip what is up to date, run the rest, render, record.
 
     ``force``: notebooks to rerun even when up to date (``"all"`` for every one);
     their dependents rerun too. ``notebook_dir`` is where the notebooks are
     (tests pass their own). ``jobs`` > 1 runs independent notebooks in parallel on
     a LocalCluster; ``scheduler`` (an address or a scheduler file) sends them to
-    an existing Dask cluster. Returns every run's status; the caller decides the
-    exit code.
+    an existing Dask cluster. ``dataset`` (``--dataset``) overrides the profile's
+    ``common.dataset``; a data set other than MNIST is built into its own folder
+    of ``output`` (:mod:`mnist_lib.build.datasets_index`). Returns every run's
+    status; the caller decides the exit code.
     """
     from mnist_lib.datasets import ensure_dataset
 
@@ -470,24 +479,29 @@ def build_reports(profile: str = "full", only: list[str] | None = None, output: 
     chosen = load_profile(profile)
     names = with_dependencies(only)
     forced = forced_notebooks(force)
-    output = prepare_output(output)
+    data_set = choose_dataset(chosen.common.get("dataset"), dataset, source, log)
+    root = prepare_output(output, executed=not data_set.folder)
+    output = prepare_output(data_set.output(root))
     data_dir = Path(data_dir).resolve()
-    source_dir = str(Path(source).resolve()) if source else os.environ.get("MNIST_SOURCE") or None
-    files = ensure_dataset("mnist", data_dir, source=source_dir)  # fail here, once, not in every notebook
-    targets = series_targets(names, chosen, output, Path(notebook_dir), data_dir, source_dir, dict(files.sha256))
+    source_dir = data_set.source
+    # Fail here, once, not in every notebook; the run keys hold the hashes of this data set's files.
+    files = ensure_dataset(data_set.name, data_dir, source=source_dir)
+    targets = series_targets(names, chosen, output, Path(notebook_dir), data_dir, source_dir, dict(files.sha256),
+                             data_set.name, data_set.title)
     planned = plan_targets(targets, no_input=no_input, forced=forced)
     executor = execute_plan(planned, no_input=no_input, jobs=jobs, scheduler=scheduler, log=log)
     runs = {p.target.id: p.run for p in planned}
     seconds = time.perf_counter() - started
     built = now_utc()
     write_json(output / "build.json", {
-        "profile": chosen.name, "seconds": round(seconds, 2), "finished": built, "peak_rss_mb": peak_memory_mb(),
-        "executor": executor,
+        "profile": chosen.name, "dataset": data_set.record(), "seconds": round(seconds, 2), "finished": built,
+        "peak_rss_mb": peak_memory_mb(), "executor": executor,
         "runs": {n: {"status": r.status, "seconds": round(r.seconds, 2), "error": r.error, "cached": r.cached,
                      "built": r.built, "key": r.key, "reason": r.reason} for n, r in runs.items()},
     })
     record = record_build(output, runs, chosen.name, built, seconds)
     index = write_index(output, runs, chosen.name, seconds, built, changes=latest_changes(output))
+    link_datasets(root, output, log)
     return BuildResult(runs=runs, index_path=index, seconds=seconds, record=record,
                        executor=executor or BuildResult.executor)
 

@@ -9,6 +9,7 @@ tensors with the dataset's class names and file hashes.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,13 +22,14 @@ from mnist_lib.datasets.errors import (CorruptFileError, DatasetError, DatasetUn
 from mnist_lib.datasets.idx import (FILE_NAMES, TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS, parse_idx,
                                     read_idx_file)
 from mnist_lib.datasets.registry import (DATASET_NAMES, DATASETS, DEFAULT_DATASET, FASHION_MNIST, IDX, MNIST,
-                                         MNIST_MANIFEST, Dataset, FileSpec, get_dataset, identify)
+                                         MNIST_MANIFEST, Dataset, FileSpec, get_dataset, identify, idx_title)
 from mnist_lib.datasets.sources import DatasetFiles, Source, default_sources, ensure_dataset
 
 __all__ = [
     "CorruptFileError", "DatasetError", "DatasetUnavailableError", "UnknownDatasetError", "WrongDatasetError",
     "FILE_NAMES", "DATASET_NAMES", "DATASETS", "DEFAULT_DATASET", "FASHION_MNIST", "IDX", "MNIST", "MNIST_MANIFEST",
-    "Dataset", "FileSpec", "get_dataset", "identify", "DatasetFiles", "Source", "default_sources", "ensure_dataset",
+    "Dataset", "FileSpec", "get_dataset", "identify", "idx_title", "DatasetFiles", "Source", "default_sources",
+    "ensure_dataset",
     "RawDataset", "pixel_stats", "read_dataset", "load_dataset",
 ]
 
@@ -53,6 +55,34 @@ class RawDataset:
     @property
     def name(self) -> str:
         return self.dataset.name
+
+    @property
+    def title(self) -> str:
+        """The dataset's name in prose: the registry's title ("Fashion-MNIST"), or for an ``idx``
+        folder "the IDX folder <its name>"."""
+        if self.dataset.pinned or self.directory is None:
+            return self.dataset.title
+        return idx_title(self.directory)
+
+    @property
+    def class_noun(self) -> str:
+        return self.dataset.class_noun
+
+    @property
+    def class_noun_plural(self) -> str:
+        return self.dataset.class_noun_plural
+
+    def identity(self) -> dict:
+        """What names these data in a checkpoint key: the dataset's name, and for files that are
+        not pinned (an ``idx`` folder) a digest of their SHA-256, so other files give another key."""
+        if self.dataset.pinned:
+            return {"dataset": self.name}
+        joined = "".join(f"{name}={digest};" for name, digest in sorted(self.sha256.items()))
+        return {"dataset": self.name, "data_sha256": hashlib.sha256(joined.encode()).hexdigest()[:16]}
+
+    def report_folder(self) -> str:
+        """Where this dataset's reports go inside the reports folder (see :meth:`Dataset.report_folder`)."""
+        return self.dataset.report_folder(self.directory)
 
     def pixel_stats(self) -> tuple[float, float]:
         """The training images' (mean, std) on the [0, 1] scale: the registry's published values

