@@ -1,23 +1,25 @@
 # %% [markdown]
-# # 01_eda — Exploring MNIST
+# # 01_eda — Exploring the data set
 #
-# Before any model is trained, this report looks at the data itself: how the images are split into
-# training, validation and test sets, what one raw record looks like, how balanced the ten classes are,
-# what the digits look like one by one and on average, how the pixel values are distributed, what
-# normalization does to them and what the batch augmentation produces with this run's settings. It also
-# sets the pixel statistics of the whole training set beside the constants usually passed to
-# `transforms.Normalize`.
+# Before any model is trained, this report looks at the data itself (the data set the `dataset` parameter
+# names; the section *The data set* says which): how the images are split into training, validation and
+# test sets, what one raw record looks like, how balanced the ten classes are, what the images of each
+# class look like one by one and on average, how the pixel values are distributed, what normalization
+# does to them and what the batch augmentation produces with this run's settings. It also sets the pixel
+# statistics of the whole training set beside the constants usually passed to `transforms.Normalize`,
+# where the data set has customary ones.
 
 # %% tags=["parameters"]
-data_dir = None  # where MNIST is cached (torchvision layout under MNIST/raw); None: the project's data/
-data_source = None  # a folder with the four IDX files, tried before the mirrors
+dataset = "mnist"  # mnist, fashion-mnist or idx (data_source is then the folder)
+data_dir = None  # where the data set is cached (torchvision layout: MNIST/raw, FashionMNIST/raw); None: the project's data/
+data_source = None  # a folder with the four IDX files, tried before the mirrors (for idx: the data set itself)
 seed = 0  # seed for the split, the example picks and the augmentation preview
 device = "auto"  # auto, cpu, cuda or mps
 train_limit = None  # a stratified subset of the training images (quick runs); None for all
 test_limit = None  # a stratified subset of the test images (quick runs); None for all
-output_dir = None  # where the metrics file is written; None: the project's reports/
+output_dir = None  # where the metrics file is written; None: the project's reports/ (reports/<dataset>/ for another dataset)
 checkpoint_dir = None  # where trained weights are cached (nothing is trained here); None: the project's checkpoints/
-examples_per_digit = 10  # examples per digit in the grid
+examples_per_digit = 10  # examples per class in the grid
 augment_examples = 6  # augmented versions shown next to each original
 augment = True  # preview the augmentation (random affine + brightness/contrast jitter)
 rotation = 10.0  # max rotation, degrees
@@ -26,6 +28,7 @@ scale_range = 0.1  # max relative zoom in or out
 shear = 10.0  # max shear, degrees
 brightness = 0.2  # max relative brightness change
 contrast = 0.2  # max relative contrast change
+hflip = None  # random horizontal flips of training images; None: the dataset's default (on only where a mirrored image keeps its class)
 
 # %% [markdown]
 # ## Run settings
@@ -51,12 +54,15 @@ display(run.provenance_frame())
 # %% [markdown]
 # ## The data set
 #
-# `load_mnist` reads the four IDX files after checking each against its SHA-256 digest. The raw arrays
-# are stored exactly as in the files: 8-bit unsigned integers from 0 (background) to 255 (full ink),
-# with integer labels 0-9.
+# `data.load_dataset` reads the four IDX files of the data set named by the `dataset` parameter after
+# checking each: against the SHA-256 digest pinned for a registered data set, or, for an idx folder,
+# its format (magic numbers, shapes, label range, counts that agree), recording the SHA-256 it computes.
+# The raw arrays are stored exactly as in the files: 8-bit unsigned integers from 0 to 255, with integer
+# labels 0-9 that stand for the ten classes named below.
 
 # %%
-raw = data.load_mnist(P.data_dir, source=P.data_source)
+raw = data.load_dataset(P.dataset, P.data_dir, source=P.data_source)
+NOUN, NOUNS = describe.class_words(raw)  # what one class is called: digit(s) for MNIST, class(es) otherwise
 splits = data.prepare_data(raw, seed=P.seed, train_limit=P.train_limit, test_limit=P.test_limit,
                            normalization="dataset", image_size=28, device=run.device)
 raw_table = pd.DataFrame([
@@ -66,6 +72,7 @@ raw_table = pd.DataFrame([
                     ("test_images", raw.test_images), ("test_labels", raw.test_labels)]
 ]).set_index("array")
 display(raw_table)
+display(Markdown(describe.dataset_text(raw)))
 
 # %% [markdown]
 # `prepare_data` holds out a seeded, stratified twelfth of the training images as a validation set
@@ -85,17 +92,17 @@ if P.train_limit is not None or P.test_limit is not None:
 display(Markdown(
     f"The splits hold **{sizes['train']:,}** training, **{sizes['validation']:,}** validation and "
     f"**{sizes['test']:,}** test images.{subset_note} After normalization the training pixels run from "
-    f"**{split_stats.loc['train', 'min']:.4f}** (background) to **{split_stats.loc['train', 'max']:.4f}** "
-    f"(full ink), with mean {round(split_stats.loc['train', 'mean'], 4) + 0.0:.4f} and standard deviation "
+    f"**{split_stats.loc['train', 'min']:.4f}** (pixel value 0) to **{split_stats.loc['train', 'max']:.4f}** "
+    f"(pixel value 255), with mean {round(split_stats.loc['train', 'mean'], 4) + 0.0:.4f} and standard deviation "
     f"{split_stats.loc['train', 'std']:.4f} by construction."
 ))
 
 # %% [markdown]
 # ## One raw record
 #
-# The first training image, printed as the raw 28×28 `uint8` tensor: each number is one pixel, 0 is
-# background and 255 is full ink. The digit can be read in the numbers; the image below shows the same
-# record.
+# The first training image, printed as the raw 28×28 `uint8` tensor: each number is one pixel, from 0
+# to 255. The shape can be read in the numbers; the image below shows the same record, with its label
+# and the name of its class.
 
 # %%
 # Wide enough for one image row per line; restored afterwards so later tensors print as usual.
@@ -103,16 +110,16 @@ torch.set_printoptions(linewidth=200, threshold=28 * 28 + 1)
 print(raw.train_images[0])
 torch.set_printoptions(profile="default")
 first_label = int(raw.train_labels[0])
-print(f"label: {first_label}  (dtype {raw.train_labels.dtype}, shape {tuple(raw.train_images[0].shape)})")
+print(f"label: {first_label}, {raw.classes[first_label]}  (dtype {raw.train_labels.dtype}, shape {tuple(raw.train_images[0].shape)})")
 
 # %%
-reports.show(plots.image_grid(raw.train_images[:1], titles=[f"training image 0, label {first_label}"],
+reports.show(plots.image_grid(raw.train_images[:1], titles=[f"training image 0, label {first_label} ({raw.classes[first_label]})"],
                               suptitle="The record above as an image"))
 
 # %% [markdown]
 # ## Class distribution
 #
-# How many images each digit has in the training and test splits. A strongly unbalanced set would make
+# How many images each class has in the training and test splits. A strongly unbalanced set would make
 # plain accuracy misleading and call for per-class metrics or reweighting; the bars show whether that
 # is needed here.
 
@@ -120,60 +127,65 @@ reports.show(plots.image_grid(raw.train_images[:1], titles=[f"training image 0, 
 train_idx = torch.from_numpy(splits.train_index)
 train_images = raw.train_images[train_idx]
 train_labels = raw.train_labels[train_idx]
-reports.show(plots.class_distribution(train_labels, raw.test_labels[torch.from_numpy(splits.test_index)]))
+reports.show(plots.class_distribution(train_labels, raw.test_labels[torch.from_numpy(splits.test_index)],
+                                      class_names=raw.classes, noun=NOUN))
 
 # %% [markdown]
-# The same counts as a table, with each digit's share of its split (the validation split included):
+# The same counts as a table, with each class's share of its split (the validation split included):
 
 # %%
 counts = pd.DataFrame({name: np.bincount(y.cpu().numpy(), minlength=10)
                        for name, y in [("train", splits.y_train), ("validation", splits.y_val),
                                        ("test", splits.y_test)]})
-counts.index.name = "digit"
+counts.index = pd.Index(raw.classes, name=NOUN)
 shares = counts / counts.sum()
 class_table = pd.concat([counts.add_suffix(" count"), shares.add_suffix(" share")], axis=1)
 class_table.loc["total"] = class_table.sum()
 display(class_table.style.format({c: "{:,.0f}" for c in class_table.columns if c.endswith("count")})
         .format({c: "{:.2%}" for c in class_table.columns if c.endswith("share")}))
-display(Markdown(describe.class_balance_text(counts["train"], shares["test"].max())))
+display(Markdown(describe.class_balance_text(counts["train"], shares["test"].max(), noun=NOUN)))
 
 # %% [markdown]
-# ## Examples of every digit
+# ## Examples of every class
 #
-# Randomly chosen (seeded) training images, one row per digit. The variety within a row is what a
-# classifier has to absorb: stroke thickness, slant, open or closed loops, the crossed 7 and the many
-# shapes of 2 and 4.
+# Randomly chosen (seeded) training images, one row per class. The variety within a row is what a
+# classifier has to absorb; the likeness between rows is what it has to tell apart.
 
 # %%
-reports.show(plots.examples_per_digit(train_images, train_labels, per_digit=P.examples_per_digit, seed=P.seed))
+reports.show(plots.examples_per_digit(train_images, train_labels, per_digit=P.examples_per_digit, seed=P.seed,
+                                      class_names=raw.classes, noun=NOUN))
 
 # %% [markdown]
-# ## Mean image per digit
+# ## Mean image per class
 #
-# Averaging all training images of a digit shows where its ink usually lies. Sharp, bright regions mean
-# the writers agree; blurred ones mean they vary. MNIST digits were size-normalized to fit a 20×20 box
-# and centred by their centre of mass in the 28×28 frame; the share of ink inside the central 20×20 box,
-# below the figure, shows how much of the border stays empty.
+# Averaging all training images of a class shows where its foreground (the pixels that differ from the
+# background) usually lies. Sharp regions mean the images of the class agree; blurred ones mean they
+# vary. Below the figure, the share of the foreground inside the central 20×20 box shows how much of the
+# border stays empty.
 
 # %%
-reports.show(plots.mean_images(train_images, train_labels))
+reports.show(plots.mean_images(train_images, train_labels, class_names=raw.classes, noun=NOUN))
 height, width = train_images.shape[1:]
 top, left = (height - 20) // 2, (width - 20) // 2
-centre_share = float(train_images[:, top:top + 20, left:left + 20].double().sum() / train_images.double().sum())
-display(Markdown(f"**{centre_share:.2%}** of the training split's ink (summed pixel values) lies in the central "
-                 f"20×20 box of the {height}×{width} frame."))
+background = describe.background_value(train_images)  # the commonest value on the images' border
+foreground = (train_images.double() - background).abs()
+centre_share = float(foreground[:, top:top + 20, left:left + 20].sum() / foreground.sum())
+display(Markdown(f"**{centre_share:.2%}** of the training split's foreground (the summed distance of every pixel from "
+                 f"the background value {background}) lies in the central 20×20 box, which is "
+                 f"{400 / (height * width):.0%} of the {height}×{width} frame."))
 
 # %% [markdown]
 # ## Pixel intensities
 #
-# The histogram of every pixel value in the training split (log scale, because one value dominates):
+# The histogram of every pixel value in the training split (log scale, so that rare values stay visible):
 
 # %%
 reports.show(plots.pixel_histogram(train_images))
 n_pixels = train_images.numel()
 zero_share = float((train_images == 0).sum()) / n_pixels
 full_share = float((train_images == 255).sum()) / n_pixels
-display(Markdown(describe.pixel_text(zero_share, full_share, n_pixels)))
+background_share = float((train_images == background).sum()) / n_pixels
+display(Markdown(describe.pixel_text(zero_share, full_share, n_pixels, background=background)))
 
 # %% [markdown]
 # ## Normalization
@@ -207,10 +219,10 @@ display(Markdown(
     f"The training split has mean **{splits.mean:.4f}** and standard deviation **{splits.std:.4f}** "
     f"(all {len(raw.train_labels):,} training images: {all_mean:.4f} / {all_std:.4f}). Normalizing "
     f"with them gives mean {round(after_mean, 4) + 0.0:.4f} and standard deviation {after_std:.4f}: "
-    f"the background moves "
-    f"from 0 to {-splits.mean / splits.std:.4f} and full ink from 1 to {(1 - splits.mean) / splits.std:.4f}. "
+    f"pixel value 0 moves "
+    f"from 0 to {-splits.mean / splits.std:.4f} and pixel value 255 from 1 to {(1 - splits.mean) / splits.std:.4f}. "
     "The shape of the histogram does not change; only its axis is shifted and stretched. "
-    + references.normalization_reading(all_mean, all_std)
+    + references.normalization_reading(all_mean, all_std, P.dataset, raw.title)
 ))
 
 # %% [markdown]
@@ -220,8 +232,8 @@ display(Markdown(
 # a random rotation, shift, zoom and shear, plus a brightness and contrast jitter, each drawn within the
 # ranges set by the parameters. When `augment` is on, each row below is one training image (the first six
 # of the training split) followed by augmented versions drawn with a seeded generator. The transforms
-# should stay small enough that every version is still clearly the same digit; a 6 rotated too far becomes
-# a 9.
+# should stay small enough that every version still clearly shows its class. Horizontal flips, when on,
+# mirror half of the images; the sentence under the figure says whether they are on and why.
 
 # %%
 aug = config.augmentation_from(P)
@@ -234,7 +246,8 @@ else:
     augmented = [splits.unnormalize(data.augment_batch(originals, aug, generator, splits.mean, splits.std))
                  for _ in range(P.augment_examples)]
     reports.show(plots.augmentation_preview(splits.unnormalize(originals), augmented))
-    display(Markdown(f"This run's augmentation: {describe.augmentation_text(aug)}."))
+    display(Markdown(f"This run's augmentation: {describe.augmentation_text(aug)}. "
+                     + describe.hflip_text(aug.hflip, P.hflip, raw.dataset)))
 
 # %% [markdown]
 # ## Conclusions
@@ -243,12 +256,12 @@ else:
 image_shape = "×".join(str(n) for n in raw.train_images.shape[1:])
 image_dtype = str(raw.train_images.dtype).replace("torch.", "")
 display(Markdown(
-    f"- MNIST here is {sizes['train']:,} training, {sizes['validation']:,} validation and {sizes['test']:,} "
+    f"- {raw.title[:1].upper() + raw.title[1:]} here is {sizes['train']:,} training, {sizes['validation']:,} validation and {sizes['test']:,} "
     f"test images of {image_shape} `{image_dtype}` pixels, stored as float32 tensors for the models.\n"
     f"- The training shares of the ten classes lie between {shares['train'].min():.2%} and "
     f"{shares['train'].max():.2%}.\n"
-    f"- {zero_share:.1%} of the training pixels are background; {centre_share:.1%} of the ink lies in the "
-    "central 20×20 box.\n"
+    f"- {background_share:.1%} of the training pixels are exactly the background value {background}; "
+    f"{centre_share:.1%} of the foreground lies in the central 20×20 box.\n"
     f"- The training split's mean and standard deviation are {splits.mean:.4f} and {splits.std:.4f}; "
     "normalizing with them centres the inputs at 0 with unit spread."
 ))
@@ -258,7 +271,8 @@ metrics_file = reports.finish_run(
     run,
     headline={"train / validation / test": f"{sizes['train']:,} / {sizes['validation']:,} / {sizes['test']:,}",
               "training mean / std": f"{splits.mean:.4f} / {splits.std:.4f}",
-              "zero pixels": f"{zero_share:.2%}"},
+              f"background pixels (value {background})": f"{background_share:.2%}"},
+    dataset=reports.dataset_record(raw),
     sizes=sizes,
     train_mean=splits.mean,
     train_std=splits.std,
@@ -267,6 +281,8 @@ metrics_file = reports.finish_run(
     normalized_mean=after_mean,
     normalized_std=after_std,
     zero_pixel_share=zero_share,
+    background_value=background,
+    background_share=background_share,
     centre_ink_share=centre_share,
     class_counts={name: counts[name].tolist() for name in counts.columns},
 )

@@ -1,21 +1,23 @@
 # %% [markdown]
 # # 02_ann — A fully connected network (784-120-84-10)
 #
-# The simplest neural network for MNIST: every 28×28 image is flattened into a vector of 784 pixel
+# The simplest neural network of the series: every 28×28 image is flattened into a vector of 784 pixel
 # values and passed through two fully connected hidden layers of 120 and 84 ReLU units to 10 output
-# scores, one per digit. The network knows nothing about the image's 2-D structure, which makes it the
+# scores, one per class. The network knows nothing about the image's 2-D structure, which makes it the
 # baseline the convolutional networks of the next notebooks are measured against. This report shows
-# its size, how it trains, how accurate it is on the test set (beside the reference report's result and
-# the series' target, both from `mnist_lib.references`) and which digits it gets wrong.
+# its size, how it trains, how accurate it is on the test set (beside a published result and the
+# series' target where the data set has them, both from `mnist_lib.references`) and which images it
+# gets wrong.
 
 # %% tags=["parameters"]
-data_dir = None  # where MNIST is cached (torchvision layout under MNIST/raw); None: the project's data/
-data_source = None  # a folder with the four IDX files, tried before the mirrors
+dataset = "mnist"  # mnist, fashion-mnist or idx (data_source is then the folder)
+data_dir = None  # where the data set is cached (torchvision layout: MNIST/raw, FashionMNIST/raw); None: the project's data/
+data_source = None  # a folder with the four IDX files, tried before the mirrors (for idx: the data set itself)
 seed = 0  # seed for the split, the initial weights and the shuffling
 device = "auto"  # auto, cpu, cuda or mps
 train_limit = None  # a stratified subset of the training images (quick runs); None for all
 test_limit = None  # a stratified subset of the test images (quick runs); None for all
-output_dir = None  # where the metrics file is written; None: the project's reports/
+output_dir = None  # where the metrics file is written; None: the project's reports/ (reports/<dataset>/ for another dataset)
 checkpoint_dir = None  # where trained weights are cached (not used by this notebook); None: the project's checkpoints/
 epochs = 10  # passes over the training set
 batch_size = 128  # images per optimizer step
@@ -25,7 +27,7 @@ scheduler = "onecycle"  # none, step, cosine or onecycle
 weight_decay = 0.05  # L2 penalty
 label_smoothing = 0.1  # label smoothing of the cross-entropy loss
 normalization = "dataset"  # dataset (train mean/std), half, none or raw
-misses_shown = 32  # misclassified digits in the gallery (0 for none)
+misses_shown = 32  # misclassified images in the gallery (0 for none)
 
 # %% [markdown]
 # ## Run settings
@@ -37,7 +39,7 @@ misses_shown = 32  # misclassified digits in the gallery (0 for none)
 import pandas as pd
 from IPython.display import Markdown, display
 
-from mnist_lib import config, data, describe, metrics, models, plots, reports, training
+from mnist_lib import config, data, describe, metrics, models, plots, references, reports, training
 
 reports.setup_notebook()
 run = reports.start_run("02_ann", globals())
@@ -47,11 +49,12 @@ display(run.provenance_frame())
 # %% [markdown]
 # ## Data
 #
-# The verified MNIST files are split into training, validation (a stratified twelfth of the training
+# The verified data files are split into training, validation (a stratified twelfth of the training
 # images, used to pick the best epoch) and test sets; the test set is only used for the final numbers.
 
 # %%
-raw = data.load_mnist(P.data_dir, source=P.data_source)
+raw = data.load_dataset(P.dataset, P.data_dir, source=P.data_source)
+NOUN, NOUNS = describe.class_words(raw)  # what one class is called: digit(s) for MNIST, class(es) otherwise
 splits = data.prepare_data(raw, seed=P.seed, train_limit=P.train_limit, test_limit=P.test_limit,
                            normalization=P.normalization, image_size=28, device=run.device)
 sizes = splits.sizes()
@@ -59,7 +62,8 @@ display(splits.describe().style.format({"min": "{:.4f}", "max": "{:.4f}", "mean"
                                         "images": "{:,}"}))
 display(Markdown(
     f"Training on **{sizes['train']:,}** images, selecting on **{sizes['validation']:,}** and testing on "
-    f"**{sizes['test']:,}**; {describe.normalization_text(P.normalization, splits.mean, splits.std)}."
+    f"**{sizes['test']:,}**; {describe.normalization_text(P.normalization, splits.mean, splits.std)}. "
+    + describe.dataset_text(raw)
 ))
 
 # %% [markdown]
@@ -94,7 +98,7 @@ display(Markdown(
 # under the log names the ones this run used. The mini-batches are reshuffled every epoch. After each
 # epoch the model is measured on the validation split; at the end the weights of the best validation
 # epoch are restored. In the log, `train_loss` is the loss the optimizer minimized and `train_nll` the
-# plain negative log-likelihood of the true digit on the same batches (the two are equal without label
+# plain negative log-likelihood of the true class on the same batches (the two are equal without label
 # smoothing); `val_loss` is the negative log-likelihood on the validation split.
 
 # %%
@@ -107,7 +111,7 @@ display(log.style.format({"train_loss": "{:.4f}", "train_nll": "{:.4f}", "val_lo
                           "train_accuracy": "{:.2%}", "val_accuracy": "{:.2%}", "lr": "{:.2e}", "seconds": "{:.1f}"})
         .highlight_max(subset=["val_accuracy"], color="#d7f0d7"))
 display(Markdown(
-    describe.training_setup(cfg) + f" {epochs_text} ran in **{history.train_seconds:.1f} s** of training on "
+    describe.training_setup(cfg, NOUN) + f" {epochs_text} ran in **{history.train_seconds:.1f} s** of training on "
     f"{run.device}. The best validation accuracy, **{history.best_val_accuracy:.2%}**, came in epoch "
     f"**{history.best_epoch}** (highlighted); those weights are the ones evaluated below. The `lr` column "
     "is the learning rate at the start of each epoch."
@@ -128,7 +132,7 @@ reports.show(plots.learning_curves(frame, title="ANN 784-120-84-10: learning cur
 last = frame.iloc[-1]
 gap = last["train_accuracy"] - last["val_accuracy"]
 display(Markdown(
-    describe.curves_text(frame, P.label_smoothing) + " "
+    describe.curves_text(frame, P.label_smoothing, NOUN) + " "
     f"In the last epoch the training accuracy is {last['train_accuracy']:.2%} and the validation accuracy "
     f"{last['val_accuracy']:.2%}, a gap of {100 * gap:+.2f} percentage points; validation loss went from "
     f"{frame['val_loss'].iloc[0]:.4f} after the first epoch to {last['val_loss']:.4f}."
@@ -143,24 +147,40 @@ display(Markdown(
 # %%
 pred = training.evaluate(model, splits.x_test, splits.y_test)
 acc = metrics.accuracy_with_interval(pred.targets, pred.preds)
-reference = reports.compare_with_reference("ann", acc, P, epochs_run=len(history.records))
-REFERENCE = reference.reference  # the reference report's test accuracy (%)
-measured, low, high = reference.measured, reference.low, reference.high
-display(reference.table())
-display(Markdown(f"Test accuracy: **{acc}**. " + reference.setting_text() + " " + reference.text()))
+measured, low, high = 100 * acc.accuracy, 100 * acc.low, 100 * acc.high
+if references.has_reference("ann", P.dataset):
+    reference = reports.compare_with_reference("ann", acc, P, epochs_run=len(history.records), dataset=P.dataset)
+    REFERENCE = reference.reference  # the published test accuracy (%) this run is set beside
+    display(reference.table())
+    display(Markdown(f"Test accuracy: **{acc}**. " + reference.setting_text() + " " + reference.text()))
+else:
+    reference, REFERENCE = None, None
+    display(Markdown(f"Test accuracy: **{acc}**. " + references.no_reference_text("ann", raw.title)))
+benchmarks = references.benchmark_table(P.dataset)
+if len(benchmarks):
+    display(Markdown(f"Published results on {raw.title}, for context (best first):"))
+    display(benchmarks.style.format({"test accuracy (%)": "{:.1f}", "on MNIST (%)": "{:.1f}"}, na_rep="—")
+            .hide(axis="index"))
+if references.sources_text(P.dataset):
+    display(Markdown(references.sources_text(P.dataset)))
 
 # %%
-target_check = reports.check_target("ann", measured, P)
-display(Markdown(target_check.text()))
+if references.has_target("ann", P.dataset):
+    target_check = reports.check_target("ann", measured, P, dataset=P.dataset)
+    display(Markdown(target_check.text()))
+else:
+    target_check = None
+    display(Markdown(references.no_target_text(raw.title)))
 
 # %% [markdown]
-# ## Misclassified digits
+# ## Misclassified images
 #
 # Every test image the network gets wrong, with its index in the full test set, the true label, the
 # prediction and the probability the network gave its (wrong) answer.
 
 # %%
-misses = metrics.find_misses(pred.targets, pred.preds, pred.probs, indices=splits.test_index)
+misses = metrics.find_misses(pred.targets, pred.preds, pred.probs, indices=splits.test_index,
+                             class_names=raw.classes)
 first_indices = misses["index"].head(20).tolist()
 display(Markdown(
     f"**{len(misses):,}** of {len(pred.targets):,} test images are misclassified "
@@ -171,7 +191,7 @@ display(misses.head(10).style.format({"confidence": "{:.1%}", "true_prob": "{:.1
 
 # %% [markdown]
 # The gallery shows the mistakes the network was most confident about (pixel values un-normalized for
-# display). Some may be ambiguous or badly written even for a human reader; the ones that look clear hint
+# display). Some may be ambiguous even for a human reader; the ones that look clear hint
 # at what a network that ignores the 2-D layout of the pixels misses.
 
 # %%
@@ -180,30 +200,31 @@ if P.misses_shown == 0 or len(misses) == 0:
                                         else "there are no misclassified test images.")))
 else:
     reports.show(plots.misses_gallery(splits.unnormalize(splits.x_test), pred.targets, pred.preds,
-                                      pred.confidence, max_items=P.misses_shown))
+                                      pred.confidence, max_items=P.misses_shown, class_names=raw.classes))
     confident = misses.sort_values("confidence", ascending=False).iloc[0]
     display(Markdown(
-        f"The most confident mistake is test image {int(confident['index'])}: a {int(confident['true'])} "
-        f"read as {int(confident['predicted'])} with {confident['confidence']:.1%} probability. "
+        f"The most confident mistake is test image {int(confident['index'])}: a **{confident['true']}** "
+        f"read as **{confident['predicted']}** with {confident['confidence']:.1%} probability. "
         f"{(misses['confidence'] > 0.9).mean():.0%} of the mistakes were made with more than 90% confidence."
     ))
 
 # %% [markdown]
 # ## Classification report
 #
-# Precision (of the images predicted as a digit, the share that really are that digit), recall (of the
-# images of a digit, the share found) and their harmonic mean F1, per class and averaged.
+# Precision (of the images predicted as a class, the share that really are that class), recall (of the
+# images of a class, the share found) and their harmonic mean F1, per class and averaged.
 
 # %%
-report = metrics.classification_report_frame(pred.targets, pred.preds)
+report = metrics.classification_report_frame(pred.targets, pred.preds, class_names=raw.classes)
 display(report.style.format(precision=4, na_rep=""))
-(best, best_acc), (worst, worst_acc) = metrics.best_and_worst_class(pred.targets, pred.preds)
-digit_rows = report.loc[[str(d) for d in range(10) if str(d) in report.index]]
-low_precision = digit_rows["precision"].idxmin()
+(best, best_acc), (worst, worst_acc) = metrics.best_and_worst_class(pred.targets, pred.preds,
+                                                                    class_names=raw.classes)
+class_rows = report.loc[list(raw.classes)]
+low_precision = class_rows["precision"].idxmin()
 display(Markdown(
-    f"Digit **{best}** is recognized best (recall {best_acc:.2%}) and digit **{worst}** worst "
+    f"{NOUN.capitalize()} **{best}** is recognized best (recall {best_acc:.2%}) and {NOUN} **{worst}** worst "
     f"(recall {worst_acc:.2%}). The lowest precision belongs to **{low_precision}** "
-    f"({digit_rows.loc[low_precision, 'precision']:.2%}): other digits are most often mistaken for it. "
+    f"({class_rows.loc[low_precision, 'precision']:.2%}): other {NOUNS} are most often mistaken for it. "
     f"The macro-averaged F1 is {report.loc['macro avg', 'f1-score']:.4f}."
 ))
 
@@ -215,9 +236,10 @@ display(Markdown(
     f"- The 784-120-84-10 network has {n_params:,} parameters ({params_mb:.2f} MB as float32), "
     f"{first['params'] / n_params:.0%} of them in the first layer.\n"
     f"- After {epochs_text} ({history.train_seconds:.1f} s) it reaches **{measured:.2f}%** "
-    f"test accuracy (95% CI {low:.2f}–{high:.2f}%), {measured - REFERENCE:+.2f} points from the reference "
-    f"{REFERENCE:.2f}%.\n"
-    f"- It misclassifies {len(misses):,} of {len(pred.targets):,} test digits; digit {worst} is the hardest "
+    f"test accuracy (95% CI {low:.2f}–{high:.2f}%)"
+    + (f", {measured - REFERENCE:+.2f} points from the published {REFERENCE:.2f}% ({reference.source})"
+       if reference is not None else "") + ".\n"
+    f"- It misclassifies {len(misses):,} of {len(pred.targets):,} test images; {NOUN} {worst} is the hardest "
     f"(recall {worst_acc:.2%}).\n"
     "- Having no notion of neighbouring pixels, it is the baseline for the convolutional networks of "
     "03_lenet and 04_cnn."
@@ -228,10 +250,11 @@ reports.save_predictions(run, {"test_accuracy": pred}, splits.test_index)
 metrics_file = reports.finish_run(
     run,
     headline={"test accuracy": f"{measured:.2f}% (95% CI {low:.2f}–{high:.2f}%)",
-              "target": target_check.short(),
+              **({"target": target_check.short()} if target_check is not None else {}),
               "parameters": f"{n_params:,}",
               "train seconds": f"{history.train_seconds:.1f}"},
-    target=target_check.to_dict(),
+    dataset=reports.dataset_record(raw),
+    target=target_check.to_dict() if target_check is not None else None,
     test_accuracy=measured,
     test_accuracy_low=low,
     test_accuracy_high=high,
@@ -244,9 +267,9 @@ metrics_file = reports.finish_run(
     misses=len(misses),
     test_size=len(pred.targets),
     reference_accuracy=REFERENCE,
-    difference_to_reference=measured - REFERENCE,
+    difference_to_reference=measured - REFERENCE if REFERENCE is not None else None,
     macro_f1=float(report.loc["macro avg", "f1-score"]),
-    best_class={"digit": best, "recall": best_acc},
-    worst_class={"digit": worst, "recall": worst_acc},
+    best_class={"label": raw.classes.index(best), "name": best, "recall": best_acc},
+    worst_class={"label": raw.classes.index(worst), "name": worst, "recall": worst_acc},
     history=history.to_dict()["records"],
 )

@@ -1,23 +1,24 @@
 # %% [markdown]
 # # 03_lenet — LeNet-5
 #
-# LeNet-5 (LeCun et al., 1998) was the first convolutional network to read handwritten digits in
-# production. Instead of connecting every pixel to every unit, it slides small 5×5 filters over the
-# image, so the same feature detector is reused at every position, and average pooling halves the
-# resolution between the convolutions. It expects 32×32 inputs, so the 28×28 MNIST digits are padded
-# with two background pixels on each side. This report shows the architecture and its size, the
-# training log, sample predictions, the confusion matrix, the best and worst recognized digits and the
-# test accuracy beside the reference report's result and the series' target (both from
+# LeNet-5 (LeCun et al., 1998) was the first convolutional network to be used in production, reading
+# handwritten cheques. Instead of connecting every pixel to every unit, it slides small 5×5 filters over
+# the image, so the same feature detector is reused at every position, and average pooling halves the
+# resolution between the convolutions. It expects 32×32 inputs, so the 28×28 images are padded with two
+# pixels of zeros on each side. This report shows the architecture and its size, the training log,
+# sample predictions, the confusion matrix, the best and worst recognized classes and the test accuracy
+# beside a published result and the series' target where the data set has them (both from
 # `mnist_lib.references`). The trained weights are saved as a checkpoint that 06_feature_maps reuses.
 
 # %% tags=["parameters"]
-data_dir = None  # where MNIST is cached (torchvision layout under MNIST/raw); None: the project's data/
-data_source = None  # a folder with the four IDX files, tried before the mirrors
+dataset = "mnist"  # mnist, fashion-mnist or idx (data_source is then the folder)
+data_dir = None  # where the data set is cached (torchvision layout: MNIST/raw, FashionMNIST/raw); None: the project's data/
+data_source = None  # a folder with the four IDX files, tried before the mirrors (for idx: the data set itself)
 seed = 0  # seed for the split, the initial weights, the shuffling and the augmentation
 device = "auto"  # auto, cpu, cuda or mps
 train_limit = None  # a stratified subset of the training images (quick runs); None for all
 test_limit = None  # a stratified subset of the test images (quick runs); None for all
-output_dir = None  # where the metrics file is written; None: the project's reports/
+output_dir = None  # where the metrics file is written; None: the project's reports/ (reports/<dataset>/ for another dataset)
 checkpoint_dir = None  # where trained weights are cached and reused; None: the project's checkpoints/
 epochs = 15  # passes over the training set
 batch_size = 128  # images per optimizer step
@@ -34,7 +35,8 @@ scale_range = 0.08  # max relative zoom in or out (with augment)
 shear = 8.0  # max shear, degrees (with augment)
 brightness = 0.0  # max relative brightness change (with augment)
 contrast = 0.0  # max relative contrast change (with augment)
-samples_shown = 32  # test digits in the prediction grid
+hflip = None  # random horizontal flips of training images; None: the dataset's default (on only where a mirrored image keeps its class)
+samples_shown = 32  # test images in the prediction grid
 
 # %% [markdown]
 # ## Run settings
@@ -48,7 +50,7 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import Markdown, display
 
-from mnist_lib import checkpoints, config, data, describe, metrics, models, plots, reports, training
+from mnist_lib import checkpoints, config, data, describe, metrics, models, plots, references, reports, training
 
 reports.setup_notebook()
 run = reports.start_run("03_lenet", globals())
@@ -58,13 +60,14 @@ display(run.provenance_frame())
 # %% [markdown]
 # ## Data
 #
-# The images are padded from 28×28 to 32×32 (zeros, i.e. background, two pixels on every side) and then
+# The images are padded from 28×28 to 32×32 (zeros, two pixels on every side) and then
 # normalized as the `normalization` parameter asks. The validation split picks the best epoch; the test
 # split is only used for the final numbers.
 
 # %%
 IMAGE_SIZE, RESIZE_MODE = models.model_input_size("lenet5"), "pad"
-raw = data.load_mnist(P.data_dir, source=P.data_source)
+raw = data.load_dataset(P.dataset, P.data_dir, source=P.data_source)
+NOUN, NOUNS = describe.class_words(raw)  # what one class is called: digit(s) for MNIST, class(es) otherwise
 splits = data.prepare_data(raw, seed=P.seed, train_limit=P.train_limit, test_limit=P.test_limit,
                            normalization=P.normalization, image_size=IMAGE_SIZE, resize_mode=RESIZE_MODE,
                            device=run.device)
@@ -74,7 +77,8 @@ display(splits.describe().style.format({"min": "{:.4f}", "max": "{:.4f}", "mean"
 display(Markdown(
     f"Training on **{sizes['train']:,}** images of {IMAGE_SIZE}×{IMAGE_SIZE}, selecting on "
     f"**{sizes['validation']:,}** and testing on **{sizes['test']:,}**; "
-    f"{describe.normalization_text(P.normalization, splits.mean, splits.std, padded=True)}."
+    f"{describe.normalization_text(P.normalization, splits.mean, splits.std, padded=True)}. "
+    + describe.dataset_text(raw)
 ))
 
 # %% [markdown]
@@ -115,11 +119,11 @@ display(Markdown(
 # `checkpoint_dir`; its weights and its training log are loaded instead. Either way the checkpoint is what
 # 06_feature_maps inspects. Each row of the log carries the time (UTC) at which the epoch ended;
 # `train_loss` is the loss the optimizer minimized and `train_nll` the plain negative log-likelihood of
-# the true digit on the same batches (equal without label smoothing).
+# the true class on the same batches (equal without label smoothing).
 
 # %%
 cfg = config.train_config_from(P)
-data_params = {"train_limit": P.train_limit, "test_limit": P.test_limit, "normalization": P.normalization,
+data_params = {**raw.identity(), "train_limit": P.train_limit, "test_limit": P.test_limit, "normalization": P.normalization,
                "image_size": IMAGE_SIZE, "resize_mode": RESIZE_MODE, "seed": P.seed}
 checkpoint_params = {"train": cfg.to_dict(), "data": data_params}
 Path(P.checkpoint_dir).mkdir(parents=True, exist_ok=True)
@@ -137,7 +141,7 @@ else:
                      "val_accuracy": "{:.2%}", "lr": "{:.2e}", "seconds": "{:.1f}"})
             .highlight_max(subset=["val_accuracy"], color="#d7f0d7"))
     display(Markdown(
-        f"{weights.sentence()} {describe.training_setup(cfg)} "
+        f"{weights.sentence()} {describe.training_setup(cfg, NOUN)} "
         f"{describe.plural(len(history.records), 'epoch')} took "
         f"**{history.train_seconds:.1f} s** of training{' in that run' if loaded else ''}; the best "
         f"validation accuracy, **{history.best_val_accuracy:.2%}**, came in epoch **{history.best_epoch}** "
@@ -157,7 +161,7 @@ else:
     reports.show(plots.learning_curves(frame, title="LeNet-5: learning curves", label_smoothing=P.label_smoothing))
     last = frame.iloc[-1]
     display(Markdown(
-        describe.curves_text(frame, P.label_smoothing) + " "
+        describe.curves_text(frame, P.label_smoothing, NOUN) + " "
         + describe.train_metrics_note(cfg.augment is not None, model) + " "
         f"In the last epoch the training accuracy is {last['train_accuracy']:.2%} and the validation "
         f"accuracy {last['val_accuracy']:.2%} (gap {100 * (last['train_accuracy'] - last['val_accuracy']):+.2f} "
@@ -168,7 +172,7 @@ else:
 # %% [markdown]
 # ## Sample predictions
 #
-# The first test digits with the network's prediction and its confidence (the softmax probability of
+# The first test images with the network's prediction and its confidence (the softmax probability of
 # the predicted class); wrong predictions are in red. The images are shown un-normalized, with the
 # two-pixel padding the network sees.
 
@@ -176,10 +180,10 @@ else:
 pred = training.evaluate(model, splits.x_test, splits.y_test)
 shown = min(P.samples_shown, len(pred.targets))
 reports.show(plots.prediction_grid(splits.unnormalize(splits.x_test[:shown]), pred.targets[:shown],
-                                   pred.preds[:shown], pred.confidence[:shown]))
+                                   pred.preds[:shown], pred.confidence[:shown], class_names=raw.classes))
 sample_conf = pred.confidence[:shown]
 display(Markdown(
-    f"{int((pred.preds[:shown] == pred.targets[:shown]).sum())} of these {shown} digits are right. The median "
+    f"{int((pred.preds[:shown] == pred.targets[:shown]).sum())} of these {shown} images are right. The median "
     f"confidence is {100 * float(pd.Series(sample_conf).median()):.1f}% and the lowest "
     f"{100 * float(sample_conf.min()):.1f}%; over the whole test split "
     f"{(pred.confidence > 0.99).mean():.1%} of the predictions are made with more than 99% confidence."
@@ -188,34 +192,36 @@ display(Markdown(
 # %% [markdown]
 # ## Confusion matrix
 #
-# Rows are the true digits, columns the predictions; the diagonal holds the correct answers and every
+# Rows are the true classes, columns the predictions; the diagonal holds the correct answers and every
 # off-diagonal cell counts one kind of mistake.
 
 # %%
 cm = metrics.confusion(pred.targets, pred.preds)
-reports.show(plots.confusion_heatmap(cm, title="LeNet-5: confusion matrix on the test split (counts)"))
-pairs = metrics.most_confused_pairs(cm, k=5)
+reports.show(plots.confusion_heatmap(cm, title="LeNet-5: confusion matrix on the test split (counts)",
+                                     class_names=raw.classes))
+pairs = metrics.most_confused_pairs(cm, k=5, class_names=raw.classes)
 display(pairs.style.format({"share_of_true": "{:.2%}"}).hide(axis="index"))
 if len(pairs):
     top = pairs.iloc[0]
     display(Markdown(
-        f"The most frequent mistake is a **{int(top['true'])}** read as **{int(top['predicted'])}** "
-        f"({int(top['count'])} times, {top['share_of_true']:.2%} of all {int(top['true'])}s). The {len(pairs)} most "
+        f"The most frequent mistake is a **{top['true']}** read as **{top['predicted']}** "
+        f"({int(top['count'])} times, {top['share_of_true']:.2%} of the {top['true']} test images). The {len(pairs)} most "
         f"frequent confusions make up {int(pairs['count'].sum())} of the {int(cm.sum() - cm.trace())} errors."
     ))
 
 # %% [markdown]
-# ## Best and worst digit
+# ## Best and worst class
 #
-# Precision, recall (the per-class accuracy), F1 and support for every digit:
+# Precision, recall (the per-class accuracy), F1 and support for every class:
 
 # %%
-per_class = metrics.per_class_metrics(pred.targets, pred.preds)
+per_class = metrics.per_class_metrics(pred.targets, pred.preds, class_names=raw.classes)
 display(per_class.style.format({"precision": "{:.2%}", "recall": "{:.2%}", "f1": "{:.4f}",
                                 "accuracy": "{:.2%}"}))
-(best, best_acc), (worst, worst_acc) = metrics.best_and_worst_class(pred.targets, pred.preds)
+(best, best_acc), (worst, worst_acc) = metrics.best_and_worst_class(pred.targets, pred.preds,
+                                                                    class_names=raw.classes)
 display(Markdown(
-    f"The best recognized digit is **{best}** ({best_acc:.2%} of its {int(per_class.loc[best, 'support'])} "
+    f"The best recognized {NOUN} is **{best}** ({best_acc:.2%} of its {int(per_class.loc[best, 'support'])} "
     f"test images right) and the worst is **{worst}** ({worst_acc:.2%} of "
     f"{int(per_class.loc[worst, 'support'])})."
 ))
@@ -229,15 +235,24 @@ display(Markdown(
 # %%
 acc = metrics.accuracy_with_interval(pred.targets, pred.preds)
 epochs_run = len(history.records) if history is not None else None
-reference = reports.compare_with_reference("lenet5", acc, P, epochs_run=epochs_run)
-REFERENCE = reference.reference  # the reference report's test accuracy (%)
-measured, low, high = reference.measured, reference.low, reference.high
-display(reference.table())
-display(Markdown(f"Test accuracy: **{acc}**. " + reference.setting_text() + " " + reference.text()))
+measured, low, high = 100 * acc.accuracy, 100 * acc.low, 100 * acc.high
+if references.has_reference("lenet5", P.dataset):
+    reference = reports.compare_with_reference("lenet5", acc, P, epochs_run=epochs_run, dataset=P.dataset)
+    REFERENCE = reference.reference  # the published test accuracy (%) this run is set beside
+    display(reference.table())
+    display(Markdown(f"Test accuracy: **{acc}**. " + reference.setting_text() + " " + reference.text() + " "
+                     + references.sources_text(P.dataset)))
+else:
+    reference, REFERENCE = None, None
+    display(Markdown(f"Test accuracy: **{acc}**. " + references.no_reference_text("lenet5", raw.title)))
 
 # %%
-target_check = reports.check_target("lenet5", measured, P)
-display(Markdown(target_check.text()))
+if references.has_target("lenet5", P.dataset):
+    target_check = reports.check_target("lenet5", measured, P, dataset=P.dataset)
+    display(Markdown(target_check.text()))
+else:
+    target_check = None
+    display(Markdown(references.no_target_text(raw.title)))
 
 # %% [markdown]
 # ## Conclusions
@@ -248,9 +263,10 @@ ann_params = models.count_parameters(models.build_model("ann"))
 display(Markdown(
     f"- LeNet-5 has {n_params:,} parameters ({params_mb:.2f} MB as float32), "
     f"{ann_params / n_params:.1f}× fewer than the fully connected network of 02_ann ({ann_params:,}).\n"
-    f"- It reaches **{measured:.2f}%** test accuracy (95% CI {low:.2f}–{high:.2f}%), "
-    f"{measured - REFERENCE:+.2f} points from the reference {REFERENCE:.2f}%.\n"
-    f"- Digit {best} is recognized best ({best_acc:.2%}), digit {worst} worst ({worst_acc:.2%}).\n"
+    f"- It reaches **{measured:.2f}%** test accuracy (95% CI {low:.2f}–{high:.2f}%)"
+    + (f", {measured - REFERENCE:+.2f} points from the published {REFERENCE:.2f}% ({reference.source})"
+       if reference is not None else "") + ".\n"
+    f"- {NOUN.capitalize()} {best} is recognized best ({best_acc:.2%}), {NOUN} {worst} worst ({worst_acc:.2%}).\n"
     f"- The weights are in `{checkpoint}` for 06_feature_maps."
 ))
 
@@ -259,11 +275,12 @@ reports.save_predictions(run, {"test_accuracy": pred}, splits.test_index)
 metrics_file = reports.finish_run(
     run,
     headline={"test accuracy": f"{measured:.2f}% (95% CI {low:.2f}–{high:.2f}%)",
-              "target": target_check.short(),
+              **({"target": target_check.short()} if target_check is not None else {}),
               "parameters": f"{n_params:,}",
               "train seconds": f"{train_seconds:.1f}" if train_seconds is not None else
               f"none: weights reused (trained in {weights.train_seconds:.1f} s on {weights.trained_at})"},
-    target=target_check.to_dict(),
+    dataset=reports.dataset_record(raw),
+    target=target_check.to_dict() if target_check is not None else None,
     test_accuracy=measured,
     test_accuracy_low=low,
     test_accuracy_high=high,
@@ -280,9 +297,9 @@ metrics_file = reports.finish_run(
     misses=int(cm.sum() - cm.trace()),
     test_size=len(pred.targets),
     reference_accuracy=REFERENCE,
-    difference_to_reference=measured - REFERENCE,
-    best_class={"digit": best, "recall": best_acc},
-    worst_class={"digit": worst, "recall": worst_acc},
+    difference_to_reference=measured - REFERENCE if REFERENCE is not None else None,
+    best_class={"label": raw.classes.index(best), "name": best, "recall": best_acc},
+    worst_class={"label": raw.classes.index(worst), "name": worst, "recall": worst_acc},
     checkpoint={"path": str(checkpoint.resolve()), "model": "lenet5", "params": checkpoint_params,
                 "seed": P.seed, "mean": splits.mean, "std": splits.std, "normalization": P.normalization,
                 "image_size": IMAGE_SIZE, "resize_mode": RESIZE_MODE},

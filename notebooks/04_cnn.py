@@ -4,10 +4,11 @@
 # This report trains the convolutional network of the series: three blocks of 3×3 convolution, batch
 # normalization, ReLU and max pooling (4, 16 and 64 channels), then a 576-128-32-10 head with dropout and
 # batch normalization, ending in a log-softmax (trained with the negative log-likelihood). Training batches
-# can be augmented on the fly with a random affine transform (rotation, shift, zoom, shear) and brightness /
-# contrast jitter (the `augment` parameter), and the input normalization is the `normalization` parameter;
-# the sections below state the settings of this run, and the last one sets its test accuracy beside the
-# reference report's (from `mnist_lib.references`), naming every way the two settings differ.
+# can be augmented on the fly with a random affine transform (rotation, shift, zoom, shear), brightness /
+# contrast jitter and, where the data set allows it, horizontal flips (the `augment` and `hflip`
+# parameters), and the input normalization is the `normalization` parameter; the sections below state the
+# settings of this run, and the last one sets its test accuracy beside a published result where the data
+# set has one (from `mnist_lib.references`), naming every way the two settings differ.
 #
 # The weights are chosen by validation accuracy (the best epoch is restored); the test set is used once, at
 # the end, for every number below: accuracy with its 95% interval, precision, recall and F1, one-vs-rest
@@ -15,13 +16,14 @@
 # as a checkpoint that `06_feature_maps` reuses.
 
 # %% tags=["parameters"]
-data_dir = None  # where MNIST is cached (torchvision layout under MNIST/raw); None: the project's data/
-data_source = None  # a folder with the four IDX files, tried before the mirrors
+dataset = "mnist"  # mnist, fashion-mnist or idx (data_source is then the folder)
+data_dir = None  # where the data set is cached (torchvision layout: MNIST/raw, FashionMNIST/raw); None: the project's data/
+data_source = None  # a folder with the four IDX files, tried before the mirrors (for idx: the data set itself)
 seed = 0  # seed for the split, the initial weights, the shuffling and the augmentation
 device = "auto"  # auto, cpu, cuda or mps
 train_limit = None  # a stratified subset of the training images (quick runs); None for all
 test_limit = None  # a stratified subset of the test images (quick runs); None for all
-output_dir = None  # where the metrics file is written; None: the project's reports/
+output_dir = None  # where the metrics file is written; None: the project's reports/ (reports/<dataset>/ for another dataset)
 checkpoint_dir = None  # where the trained weights are cached (06_feature_maps reads them); None: the project's checkpoints/
 epochs = 20  # passes over the training set
 batch_size = 128  # images per optimizer step
@@ -38,6 +40,7 @@ scale_range = 0.1  # max relative zoom in or out
 shear = 5.0  # max shear, degrees
 brightness = 0.2  # max relative brightness change
 contrast = 0.2  # max relative contrast change
+hflip = None  # random horizontal flips of training images; None: the dataset's default (on only where a mirrored image keeps its class)
 
 # %% [markdown]
 # ## Run settings
@@ -52,7 +55,7 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
-from mnist_lib import checkpoints, config, data, describe, metrics, models, plots, reports, training
+from mnist_lib import checkpoints, config, data, describe, metrics, models, plots, references, reports, training
 
 reports.setup_notebook()
 run = reports.start_run("04_cnn", globals())
@@ -69,7 +72,8 @@ display(run.provenance_frame())
 # %%
 MODEL = "cnn"
 IMAGE_SIZE = models.model_input_size(MODEL)
-raw = data.load_mnist(P.data_dir, source=P.data_source)
+raw = data.load_dataset(P.dataset, P.data_dir, source=P.data_source)
+NOUN, NOUNS = describe.class_words(raw)  # what one class is called: digit(s) for MNIST, class(es) otherwise
 splits = data.prepare_data(raw, seed=P.seed, train_limit=P.train_limit, test_limit=P.test_limit,
                            normalization=P.normalization, image_size=IMAGE_SIZE, device=run.device)
 sizes = splits.sizes()
@@ -78,7 +82,8 @@ display(splits.describe().style.format({"min": "{:.3f}", "max": "{:.3f}", "mean"
 display(Markdown(
     f"**{sizes['train']:,}** training, **{sizes['validation']:,}** validation and **{sizes['test']:,}** test "
     f"images; {describe.normalization_text(P.normalization, splits.mean, splits.std)}, so the pixels run from "
-    f"{float(splits.x_train.min()):.1f} (background) to {float(splits.x_train.max()):.1f} (full ink)."
+    f"{float(splits.x_train.min()):.1f} (pixel value 0) to {float(splits.x_train.max()):.1f} (pixel value 255). "
+    + describe.dataset_text(raw)
 ))
 
 # %% [markdown]
@@ -115,7 +120,8 @@ else:
     display(Markdown(
         f"Rotation up to ±{augmentation.rotation:g}°, shift up to ±{augmentation.translate:.0%} of the image, "
         f"zoom {augmentation.scale[0]:g}–{augmentation.scale[1]:g}, shear up to ±{augmentation.shear:g}°, "
-        f"brightness and contrast ±{augmentation.brightness:.0%} / ±{augmentation.contrast:.0%}."
+        f"brightness and contrast ±{augmentation.brightness:.0%} / ±{augmentation.contrast:.0%}. "
+        + describe.hflip_text(augmentation.hflip, P.hflip, raw.dataset)
     ))
 
 # %% [markdown]
@@ -129,12 +135,12 @@ else:
 # %%
 cfg = config.train_config_from(P)
 Path(P.checkpoint_dir).mkdir(parents=True, exist_ok=True)
-data_params = {"train_limit": P.train_limit, "test_limit": P.test_limit, "normalization": P.normalization,
+data_params = {**raw.identity(), "train_limit": P.train_limit, "test_limit": P.test_limit, "normalization": P.normalization,
                "image_size": IMAGE_SIZE, "seed": P.seed}
 checkpoint_params = {"train": cfg.to_dict(), "data": data_params}
 weights = checkpoints.fit_or_load(model, MODEL, splits, cfg, P.checkpoint_dir, data_params, desc=MODEL)
 history, loaded, checkpoint_file = weights.history, weights.loaded, weights.path
-display(Markdown(describe.training_setup(cfg) + " " + weights.sentence()))
+display(Markdown(describe.training_setup(cfg, NOUN) + " " + weights.sentence()))
 
 # %% [markdown]
 # ### Learning curves
@@ -152,7 +158,7 @@ else:
                                        label_smoothing=P.label_smoothing))
     best = epoch_log.loc[epoch_log["epoch"] == history.best_epoch].iloc[0]
     display(Markdown(
-        describe.curves_text(epoch_log, P.label_smoothing) + " "
+        describe.curves_text(epoch_log, P.label_smoothing, NOUN) + " "
         + describe.train_metrics_note(cfg.augment is not None, model) + " "
         f"Validation accuracy peaks at **{best['val_accuracy']:.2%}** in epoch **{history.best_epoch}** of "
         f"{len(epoch_log)}; the final training loss is {epoch_log['train_loss'].iloc[-1]:.4f} "
@@ -178,9 +184,9 @@ if history is not None:
 # ## Test metrics
 #
 # The selected weights are evaluated once on the test set. Accuracy comes with a 95% Wilson interval;
-# precision, recall and F1 are averaged over the ten digits either equally (macro) or by class frequency
+# precision, recall and F1 are averaged over the ten classes either equally (macro) or by class frequency
 # (weighted); the AUC is the mean one-vs-rest area under the ROC curve; log loss is the mean negative
-# log-probability of the true digit; the expected calibration error (ECE) is the average gap between
+# log-probability of the true class; the expected calibration error (ECE) is the average gap between
 # confidence and accuracy.
 
 # %%
@@ -204,48 +210,54 @@ display(Markdown(
 ))
 
 # %%
-target_check = reports.check_target("cnn", 100 * acc.accuracy, P)
-display(Markdown(target_check.text()))
+if references.has_target("cnn", P.dataset):
+    target_check = reports.check_target("cnn", 100 * acc.accuracy, P, dataset=P.dataset)
+    display(Markdown(target_check.text()))
+else:
+    target_check = None
+    display(Markdown(references.no_target_text(raw.title)))
 
 # %% [markdown]
 # ## Confusion matrix
 #
-# Rows are the true digits, columns the predictions: everything off the diagonal is a mistake. The table
+# Rows are the true classes, columns the predictions: everything off the diagonal is a mistake. The table
 # after it lists the most frequent mistakes.
 
 # %%
 cm = metrics.confusion(pred.targets, pred.preds)
-reports.show(plots.confusion_heatmap(cm, title=f"CNN confusion matrix on {acc.n:,} test images (counts)"))
-pairs = metrics.most_confused_pairs(cm, k=5)
+reports.show(plots.confusion_heatmap(cm, title=f"CNN confusion matrix on {acc.n:,} test images (counts)",
+                                     class_names=raw.classes))
+pairs = metrics.most_confused_pairs(cm, k=5, class_names=raw.classes)
 display(pairs.style.format({"share_of_true": "{:.2%}"}).hide(axis="index"))
-per_class = metrics.per_class_metrics(pred.targets, pred.preds)
-(best_digit, best_acc), (worst_digit, worst_acc) = metrics.best_and_worst_class(pred.targets, pred.preds)
+per_class = metrics.per_class_metrics(pred.targets, pred.preds, class_names=raw.classes)
+(best_class, best_acc), (worst_class, worst_acc) = metrics.best_and_worst_class(pred.targets, pred.preds,
+                                                                                class_names=raw.classes)
 top = next(pairs.itertuples(index=False), None)  # itertuples keeps each column's integer type
 if top is None:
     display(Markdown("There is not a single mistake on the test images."))
 else:
     display(Markdown(
         f"The CNN makes {acc.n - acc.correct:,} mistakes. The most frequent is a **{top.true}** read as "
-        f"**{top.predicted}** ({top.count} times, {top.share_of_true:.2%} of the {top.true}s). "
-        f"The best-recognised digit is {best_digit} ({best_acc:.2%}), the hardest {worst_digit} ({worst_acc:.2%})."
+        f"**{top.predicted}** ({top.count} times, {top.share_of_true:.2%} of the {top.true} test images). "
+        f"The best-recognised {NOUN} is {best_class} ({best_acc:.2%}), the hardest {worst_class} ({worst_acc:.2%})."
     ))
 
 # %% [markdown]
 # ## ROC curves
 #
-# One curve per digit, treating that digit as the positive class and the other nine as negatives, with its
+# One curve per class, treating that class as the positive one and the other nine as negatives, with its
 # area under the curve (AUC). The right panel zooms into the top-left corner, where the curves of a strong
 # classifier crowd together.
 
 # %%
-roc = metrics.roc_curves(pred.targets, pred.probs)
+roc = metrics.roc_curves(pred.targets, pred.probs, class_names=raw.classes)
 reports.show(plots.roc_curves_plot(roc))
-auc_by_digit = pd.Series({digit: auc for digit, (_, _, auc) in roc.items()})
+auc_by_class = pd.Series({name: auc for name, (_, _, auc) in roc.items()})
 display(Markdown(
-    f"Every digit's AUC is between **{auc_by_digit.min():.4f}** (digit {auc_by_digit.idxmin()}) and "
-    f"**{auc_by_digit.max():.4f}** (digit {auc_by_digit.idxmax()}), with a mean of {auc_by_digit.mean():.4f}. "
-    "A digit's AUC is the probability that a random image of that digit gets a higher probability for it than a "
-    "random image of another digit: 0.5 is chance, 1 a perfect ranking."
+    f"Every {NOUN}'s AUC is between **{auc_by_class.min():.4f}** ({NOUN} {auc_by_class.idxmin()}) and "
+    f"**{auc_by_class.max():.4f}** ({NOUN} {auc_by_class.idxmax()}), with a mean of {auc_by_class.mean():.4f}. "
+    f"A {NOUN}'s AUC is the probability that a random image of that {NOUN} gets a higher probability for it than a "
+    f"random image of another {NOUN}: 0.5 is chance, 1 a perfect ranking."
 ))
 
 # %% [markdown]
@@ -269,17 +281,28 @@ display(Markdown(
 # %% [markdown]
 # ## Comparison with the reference
 #
-# The reference report's test accuracy for this architecture (from `mnist_lib.references`) beside this
-# run's measurement; the text names how the reference was measured and every way this run's setting
-# differs from it.
+# The published test accuracy for this architecture, where the data set has one (from
+# `mnist_lib.references`), beside this run's measurement; the text names where the reference comes from,
+# how it was measured and every way this run's setting differs from it.
 
 # %%
 epochs_run = len(history.records) if history is not None else None
-reference = reports.compare_with_reference("cnn", acc, P, epochs_run=epochs_run)
-REFERENCE_ACCURACY, REFERENCE_EPOCHS = reference.reference / 100, reference.reference_epochs
-difference = reference.difference / 100
-display(reference.table())
-display(Markdown(f"This run measures **{acc}**. " + reference.setting_text() + " " + reference.text()))
+if references.has_reference("cnn", P.dataset):
+    reference = reports.compare_with_reference("cnn", acc, P, epochs_run=epochs_run, dataset=P.dataset)
+    REFERENCE_ACCURACY, REFERENCE_EPOCHS = reference.reference / 100, reference.reference_epochs
+    difference = reference.difference / 100
+    display(reference.table())
+    display(Markdown(f"This run measures **{acc}**. " + reference.setting_text() + " " + reference.text()))
+else:
+    reference, REFERENCE_ACCURACY, REFERENCE_EPOCHS, difference = None, None, None, None
+    display(Markdown(f"This run measures **{acc}**. " + references.no_reference_text("cnn", raw.title)))
+benchmarks = references.benchmark_table(P.dataset)
+if len(benchmarks):
+    display(Markdown(f"Published results on {raw.title}, for context (best first):"))
+    display(benchmarks.style.format({"test accuracy (%)": "{:.1f}", "on MNIST (%)": "{:.1f}"}, na_rep="—")
+            .hide(axis="index"))
+if references.sources_text(P.dataset):
+    display(Markdown(references.sources_text(P.dataset)))
 
 # %% [markdown]
 # ## Conclusions
@@ -293,10 +316,10 @@ display(Markdown(
     + (f" ({best_epoch} of {epochs_run})" if best_epoch is not None else "") + ".\n"
     f"- Macro F1 {summary['f1_macro']:.2%}, mean one-vs-rest AUC {summary['auc_roc_ovr']:.4f}, "
     f"log loss {summary['log_loss']:.4f}, expected calibration error {calib.ece:.4f}.\n"
-    f"- Hardest digit: {worst_digit} ({worst_acc:.2%} recognised); most frequent mistake: "
-    + (f"{top.true} → {top.predicted} ({top.count} times).\n" if top is not None else "none.\n")
-    + f"- Against the reference's {REFERENCE_ACCURACY:.2%} ({REFERENCE_EPOCHS} epochs): {difference * 100:+.2f} "
-    "percentage points."
+    f"- Hardest {NOUN}: {worst_class} ({worst_acc:.2%} recognised); most frequent mistake: "
+    + (f"{top.true} → {top.predicted} ({top.count} times)." if top is not None else "none.")
+    + (f"\n- Against the published {REFERENCE_ACCURACY:.2%} ({reference.source}): {difference * 100:+.2f} "
+       "percentage points." if reference is not None else "")
 ))
 
 # %%
@@ -307,12 +330,13 @@ reports.save_predictions(run, {"test_accuracy": pred}, splits.test_index)
 metrics_file = reports.finish_run(
     run,
     headline={"test accuracy": f"{acc.accuracy:.2%} (95% CI {100 * acc.low:.2f}–{100 * acc.high:.2f}%)",
-              "target": target_check.short(),
+              **({"target": target_check.short()} if target_check is not None else {}),
               "parameters": f"{n_params:,}",
               "ECE": f"{calib.ece:.4f}",
               "train seconds": f"{train_seconds:.1f}" if train_seconds is not None else
               f"none: weights reused (trained in {weights.train_seconds:.1f} s on {weights.trained_at})"},
-    target=target_check.to_dict(),
+    dataset=reports.dataset_record(raw),
+    target=target_check.to_dict() if target_check is not None else None,
     test_accuracy=round(100 * acc.accuracy, 4),
     test_accuracy_low=round(100 * acc.low, 4),
     test_accuracy_high=round(100 * acc.high, 4),
@@ -325,7 +349,7 @@ metrics_file = reports.finish_run(
     parameters=n_params,
     **{k: summary[k] for k in ("precision_macro", "recall_macro", "f1_macro", "precision_weighted",
                                "recall_weighted", "f1_weighted", "auc_roc_ovr", "log_loss", "ece")},
-    reference_accuracy=100 * REFERENCE_ACCURACY,
-    difference_to_reference=round(100 * difference, 4),
+    reference_accuracy=100 * REFERENCE_ACCURACY if reference is not None else None,
+    difference_to_reference=round(100 * difference, 4) if reference is not None else None,
     checkpoint=checkpoint,
 )

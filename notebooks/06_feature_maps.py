@@ -12,13 +12,14 @@
 # with the same recipe (the section *Models* says which happened).
 
 # %% tags=["parameters"]
-data_dir = None  # where MNIST is cached (torchvision layout under MNIST/raw); None: the project's data/
-data_source = None  # a folder with the four IDX files, tried before the mirrors
+dataset = "mnist"  # mnist, fashion-mnist or idx (data_source is then the folder)
+data_dir = None  # where the data set is cached (torchvision layout: MNIST/raw, FashionMNIST/raw); None: the project's data/
+data_source = None  # a folder with the four IDX files, tried before the mirrors (for idx: the data set itself)
 seed = 0  # seed for splits, initial weights, shuffling and augmentation
 device = "auto"  # auto, cpu, cuda or mps
 train_limit = None  # a stratified subset of the training images (quick runs); None for all
 test_limit = None  # a stratified subset of the test images (quick runs); None for all
-output_dir = None  # where the metrics file is written; None: the project's reports/
+output_dir = None  # where the metrics file is written; None: the project's reports/ (reports/<dataset>/ for another dataset)
 checkpoint_dir = None  # where trained weights are cached; None: the project's checkpoints/
 image_index = 0  # position of the test image to look at, within the (limited) test set
 fallback_epochs = 3  # epochs to train a model here when the checkpoint of 03 / 04 cannot be reused
@@ -34,7 +35,7 @@ fallback_epochs = 3  # epochs to train a model here when the checkpoint of 03 / 
 from IPython.display import Markdown, display
 import pandas as pd
 
-from mnist_lib import data, features, plots, reports, study, training
+from mnist_lib import data, describe, features, plots, reports, study, training
 
 reports.setup_notebook()
 run = reports.start_run("06_feature_maps", globals())
@@ -54,14 +55,15 @@ run.provenance_frame()
 # recorded mean and standard deviation.
 
 # %%
-raw = data.load_mnist(P.data_dir, source=P.data_source)
+raw = data.load_dataset(P.dataset, P.data_dir, source=P.data_source)
+NOUN, NOUNS = describe.class_words(raw)  # what one class is called: digit(s) for MNIST, class(es) otherwise
 common = dict(output_dir=P.output_dir, checkpoint_dir=P.checkpoint_dir, seed=P.seed, train_limit=P.train_limit,
               test_limit=P.test_limit, fallback_epochs=P.fallback_epochs, device=run.device)
 lenet = study.prepare_model("lenet5", raw, **common)
 cnn = study.prepare_model("cnn", raw, **common)
 lenet_test = training.evaluate(lenet.model, lenet.splits.x_test, lenet.splits.y_test)
 cnn_test = training.evaluate(cnn.model, cnn.splits.x_test, cnn.splits.y_test)
-display(Markdown(f"- **LeNet-5**: {lenet.note}.\n- **CNN**: {cnn.note}."))
+display(Markdown(describe.dataset_text(raw) + f"\n\n- **LeNet-5**: {lenet.note}.\n- **CNN**: {cnn.note}."))
 sources = pd.DataFrame([{**m.summary(), "test accuracy": p.accuracy}
                         for m, p in ((lenet, lenet_test), (cnn, cnn_test))]).set_index("model")
 display(sources.style.format({"test accuracy": "{:.2%}", "mean": "{:.4f}", "std": "{:.4f}", "parameters": "{:,}"}))
@@ -84,11 +86,12 @@ x_cnn, _, pixels_cnn = cnn.test_image(P.image_index)
 lenet_raw, lenet_probs = features.class_outputs(lenet.model, x_lenet)
 cnn_raw, cnn_probs = features.class_outputs(cnn.model, x_cnn)
 lenet_pred, cnn_pred = int(lenet_probs[0].argmax()), int(cnn_probs[0].argmax())
-reports.show(plots.image_grid(pixels_cnn[None], titles=[f"test #{P.image_index}: label {label}"],
+NAMES = raw.classes  # label k is NAMES[k]
+reports.show(plots.image_grid(pixels_cnn[None], titles=[f"test #{P.image_index}: {NAMES[label]} (label {label})"],
                               suptitle="The chosen test image"))
 display(Markdown(
-    f"Test image #{P.image_index} shows a **{label}**. LeNet-5 predicts **{lenet_pred}** "
-    f"({lenet_probs[0, lenet_pred]:.1%} confidence), the CNN predicts **{cnn_pred}** "
+    f"Test image #{P.image_index} shows a **{NAMES[label]}**. LeNet-5 predicts **{NAMES[lenet_pred]}** "
+    f"({lenet_probs[0, lenet_pred]:.1%} confidence), the CNN predicts **{NAMES[cnn_pred]}** "
     f"({cnn_probs[0, cnn_pred]:.1%})."))
 
 # %% [markdown]
@@ -98,7 +101,7 @@ display(Markdown(
 # one panel per channel, each on its own colour scale (yellow: the map's largest
 # values, dark purple: its smallest).
 # `conv1` has 6 maps of 28x28: each is one 5x5 filter slid over the image, and they
-# typically respond to strokes of one orientation or to the digit's edges. `conv2`
+# typically respond to edges or lines of one orientation. `conv2`
 # combines them into 16 maps of 10x10 at a coarser scale. `conv3` has 120 maps of
 # size 1x1 (its 5x5 kernels cover the whole 5x5 input), so each map is a single
 # number: they are drawn as bars, first all 120, then the first 24 enlarged.
@@ -130,7 +133,7 @@ display(Markdown(
 #
 # The six 5x5 kernels of the first convolution, on one shared colour scale (red
 # positive, blue negative weights). A kernel with a red band next to a blue band is
-# an edge or stroke detector of that orientation; compare each with its feature map
+# an edge or line detector of that orientation; compare each with its feature map
 # above.
 
 # %%
@@ -144,11 +147,11 @@ reports.show(plots.kernel_grid(features.conv_kernels(lenet.model, "conv1"), "LeN
 # runner-up decides how confident the prediction is.
 
 # %%
-reports.show(plots.output_grid(lenet_raw[0], lenet_probs[0], raw_label="Logit"))
+reports.show(plots.output_grid(lenet_raw[0], lenet_probs[0], class_names=NAMES, raw_label="Logit"))
 runner_up = int(lenet_probs[0].argsort()[-2])
 display(Markdown(
-    f"LeNet-5's largest logit is class {lenet_pred} ({lenet_raw[0, lenet_pred]:.2f}), the runner-up class "
-    f"{runner_up} ({lenet_raw[0, runner_up]:.2f}, probability {lenet_probs[0, runner_up]:.2%})."))
+    f"LeNet-5's largest logit is class {NAMES[lenet_pred]} ({lenet_raw[0, lenet_pred]:.2f}), the runner-up class "
+    f"{NAMES[runner_up]} ({lenet_raw[0, runner_up]:.2f}, probability {lenet_probs[0, runner_up]:.2%})."))
 
 # %% [markdown]
 # ## CNN: feature maps
@@ -172,13 +175,13 @@ silent = int((active == 0).sum())
 display(Markdown(
     f"On average {float(active.mean()):.0%} of the 9 positions of a `conv3` map are active (above zero) for this "
     f"image; {silent} of the 64 maps are silent everywhere"
-    + (", their filters look for patterns this digit does not contain." if silent else ".")))
+    + (", their filters look for patterns this image does not contain." if silent else ".")))
 
 # %% [markdown]
 # ## CNN: learned conv1 kernels
 #
 # The CNN starts with only four 3x3 kernels. They are too small to describe whole
-# strokes; they act as simple gradient or blob detectors, and the later layers
+# shapes; they act as simple gradient or blob detectors, and the later layers
 # build shapes from them.
 
 # %%
@@ -191,7 +194,7 @@ reports.show(plots.kernel_grid(features.conv_kernels(cnn.model, "conv1"), "CNN c
 # most 0); the softmax bars are their exponentials.
 
 # %%
-reports.show(plots.output_grid(cnn_raw[0], cnn_probs[0], raw_label="Log-probability"))
+reports.show(plots.output_grid(cnn_raw[0], cnn_probs[0], class_names=NAMES, raw_label="Log-probability"))
 
 # %% [markdown]
 # ## Gradient saliency
@@ -199,32 +202,36 @@ reports.show(plots.output_grid(cnn_raw[0], cnn_probs[0], raw_label="Log-probabil
 # For each model, the magnitude of the gradient of the predicted class's score
 # with respect to every input pixel: where a small change of the image would move
 # that score most. The overlay shows whether the network's attention lies on the
-# strokes of the digit, around them (where a missing or extra stroke would change
-# the class), or elsewhere. The CNN's map is usually speckled: max pooling passes
+# image's foreground (the pixels that differ from the background), around it (where
+# a missing or extra part would change the class), or elsewhere. The CNN's map is usually speckled: max pooling passes
 # the gradient back through only one pixel of each pooling window.
 
 # %%
 lenet_saliency = features.gradient_saliency(lenet.model, x_lenet)
 cnn_saliency = features.gradient_saliency(cnn.model, x_cnn)
 reports.show(plots.saliency_plot(pixels_lenet, lenet_saliency,
-                                 title=f"LeNet-5: saliency of class {lenet_pred} (label {label})"))
+                                 title=f"LeNet-5: saliency of class {NAMES[lenet_pred]} (label {NAMES[label]})"))
 reports.show(plots.saliency_plot(pixels_cnn, cnn_saliency,
-                                 title=f"CNN: saliency of class {cnn_pred} (label {label})"))
+                                 title=f"CNN: saliency of class {NAMES[cnn_pred]} (label {NAMES[label]})"))
 
 # %%
-lenet_share = study.saliency_share(lenet_saliency, pixels_lenet)
-cnn_share = study.saliency_share(cnn_saliency, pixels_cnn)
+FOREGROUND = describe.foreground_word(raw)  # "strokes" for digits, "object" otherwise
+BACKGROUND = describe.background_value(raw.train_images) / 255  # the border's commonest value, on the [0, 1] scale
+lenet_share = study.saliency_share(lenet_saliency, pixels_lenet, foreground=FOREGROUND, background=BACKGROUND)
+cnn_share = study.saliency_share(cnn_saliency, pixels_cnn, foreground=FOREGROUND, background=BACKGROUND)
 shares = pd.concat({"LeNet-5": lenet_share, "CNN": cnn_share}, axis=1)
 display(shares.style.format("{:.1%}"))
-lenet_on, cnn_on = lenet_share.loc["strokes", "saliency share"], cnn_share.loc["strokes", "saliency share"]
-around = {name: share.loc["around the strokes"] for name, share in (("LeNet-5", lenet_share), ("the CNN", cnn_share))}
+lenet_on, cnn_on = lenet_share.loc[FOREGROUND, "saliency share"], cnn_share.loc[FOREGROUND, "saliency share"]
+around = {name: share.loc[f"around the {FOREGROUND}"]
+          for name, share in (("LeNet-5", lenet_share), ("the CNN", cnn_share))}
 display(Markdown(
-    "The table splits each saliency map into the digit's strokes (pixels brighter than 0.5), the band within "
-    "3 pixels around them, and the rest of the image (LeNet-5's input is padded to 32x32, so its areas differ). "
-    + " ".join(f"For {name}, the band around the strokes holds {row['saliency share']:.1%} of the saliency on "
+    f"The table splits each saliency map into the image's {FOREGROUND} (pixels that differ from the background "
+    f"value {BACKGROUND:g} by more than 0.5), the band within 3 pixels around it, and the rest of the image "
+    "(LeNet-5's input is padded to 32x32, so its areas differ). "
+    + " ".join(f"For {name}, the band around the {FOREGROUND} holds {row['saliency share']:.1%} of the saliency on "
                f"{row['area share']:.1%} of the area"
-               + (" (more than its share: the network watches where extra ink would change the digit)."
-                  if row["saliency share"] > row["area share"] else ".")
+               + (" (more than its share: the network watches where more or less foreground would change the "
+                  "class)." if row["saliency share"] > row["area share"] else ".")
                for name, row in around.items())))
 
 
@@ -233,7 +240,7 @@ display(Markdown(
 
 # %%
 def verdict(pred):
-    return "correctly" if pred == label else f"wrongly (as {pred})"
+    return "correctly" if pred == label else f"wrongly (as {NAMES[pred]})"
 
 
 def maps_text(maps):
@@ -246,26 +253,28 @@ display(Markdown(f"""
 - Weights of LeNet-5: {lenet.note}; of the CNN: {cnn.note}.
 - On the {len(lenet.splits.y_test):,} test images, LeNet-5 reaches **{lenet_test.accuracy:.2%}** and the CNN
   **{cnn_test.accuracy:.2%}** accuracy.
-- Test image #{P.image_index} (a {label}) is classified {verdict(lenet_pred)} by LeNet-5 with
+- Test image #{P.image_index} (a {NAMES[label]}) is classified {verdict(lenet_pred)} by LeNet-5 with
   {lenet_probs[0, lenet_pred]:.1%} confidence and {verdict(cnn_pred)} by the CNN with {cnn_probs[0, cnn_pred]:.1%}.
 - Layer by layer the maps lose spatial detail and gain channels: LeNet-5 goes from {maps_text(lenet_maps)},
   the CNN from {maps_text(cnn_maps)}.
-- Share of the saliency on the strokes themselves: {lenet_on:.1%} (LeNet-5) and {cnn_on:.1%} (CNN); around
-  them: {around["LeNet-5"]["saliency share"]:.1%} and {around["the CNN"]["saliency share"]:.1%}.
+- Share of the saliency on the {FOREGROUND}: {lenet_on:.1%} (LeNet-5) and {cnn_on:.1%} (CNN); around
+  it: {around["LeNet-5"]["saliency share"]:.1%} and {around["the CNN"]["saliency share"]:.1%}.
 """))
 
 # %%
 reports.finish_run(
     run,
     headline={
-        "image": f"test #{P.image_index}, label {label}",
-        "LeNet-5": f"predicts {lenet_pred} ({lenet_probs[0, lenet_pred]:.1%}); test accuracy {lenet_test.accuracy:.2%}",
-        "CNN": f"predicts {cnn_pred} ({cnn_probs[0, cnn_pred]:.1%}); test accuracy {cnn_test.accuracy:.2%}",
+        "image": f"test #{P.image_index}, {NAMES[label]}",
+        "LeNet-5": f"predicts {NAMES[lenet_pred]} ({lenet_probs[0, lenet_pred]:.1%}); test accuracy {lenet_test.accuracy:.2%}",
+        "CNN": f"predicts {NAMES[cnn_pred]} ({cnn_probs[0, cnn_pred]:.1%}); test accuracy {cnn_test.accuracy:.2%}",
         "weights": ", ".join(f"{name} {'reused' if m.reused else 'trained here'}"
                              for name, m in (("LeNet-5", lenet), ("CNN", cnn))),
     },
+    dataset=reports.dataset_record(raw),
     image_index=P.image_index,
     image_label=label,
+    image_class=NAMES[label],
     predictions={"lenet5": {"predicted": lenet_pred, "confidence": float(lenet_probs[0, lenet_pred])},
                  "cnn": {"predicted": cnn_pred, "confidence": float(cnn_probs[0, cnn_pred])}},
     reused_checkpoints={"lenet5": lenet.reused, "cnn": cnn.reused},

@@ -1,7 +1,7 @@
 # %% [markdown]
 # # 07_hyperparameters — A hyperparameter study
 #
-# How much do the usual knobs matter for a fully connected network on MNIST? Starting
+# How much do the usual knobs matter for a fully connected network on this data set? Starting
 # from a base configuration (the 784-128-64-10 MLP on inputs standardized with the
 # training split's mean and standard deviation, trained with the `optimizer`, `lr`,
 # `batch_size`, `scheduler` and `epochs` parameters; the section *Data and the base
@@ -11,17 +11,18 @@
 # configurations), the test accuracy (reported only), training seconds and the
 # parameter count. The best configuration by validation accuracy is then examined
 # class by class, with examples of its correct and wrong predictions. The conclusions
-# set the measured effect of each factor beside the reference report's finding (from
-# `mnist_lib.references`).
+# set the measured effect of each factor beside a reference finding where the data set has
+# one (from `mnist_lib.references`).
 
 # %% tags=["parameters"]
-data_dir = None  # where MNIST is cached (torchvision layout under MNIST/raw); None: the project's data/
-data_source = None  # a folder with the four IDX files, tried before the mirrors
+dataset = "mnist"  # mnist, fashion-mnist or idx (data_source is then the folder)
+data_dir = None  # where the data set is cached (torchvision layout: MNIST/raw, FashionMNIST/raw); None: the project's data/
+data_source = None  # a folder with the four IDX files, tried before the mirrors (for idx: the data set itself)
 seed = 0  # seed for splits, initial weights, shuffling and augmentation
 device = "auto"  # auto, cpu, cuda or mps
 train_limit = None  # a stratified subset of the training images (quick runs); None for all
 test_limit = None  # a stratified subset of the test images (quick runs); None for all
-output_dir = None  # where the metrics file is written; None: the project's reports/
+output_dir = None  # where the metrics file is written; None: the project's reports/ (reports/<dataset>/ for another dataset)
 checkpoint_dir = None  # where trained weights are cached; None: the project's checkpoints/
 epochs = 5  # passes over the training set, for every configuration
 batch_size = 128  # batch size of the base configuration
@@ -63,14 +64,16 @@ run.provenance_frame()
 # once.
 
 # %%
-raw = data.load_mnist(P.data_dir, source=P.data_source)
+raw = data.load_dataset(P.dataset, P.data_dir, source=P.data_source)
+NOUN, NOUNS = describe.class_words(raw)  # what one class is called: digit(s) for MNIST, class(es) otherwise
 base = study.StudyConfig(hidden=study.BASE_HIDDEN, normalization="dataset", lr=P.lr, batch_size=P.batch_size)
 hp = study.HyperparameterStudy(raw, base=base, epochs=P.epochs, optimizer=P.optimizer, scheduler=P.scheduler,
                                seed=P.seed, train_limit=P.train_limit, test_limit=P.test_limit, device=run.device)
 display(hp.splits(base.normalization).describe())
+display(Markdown(describe.dataset_text(raw)))
 display(Markdown(f"Base configuration: {base.describe()}; optimizer {describe.optimizer_text(P.optimizer)}; "
                  f"{describe.schedule_text(P.scheduler, None)}; {describe.plural(P.epochs, 'epoch')}. "
-                 + study.divergence_rule()))
+                 + study.divergence_rule(classes=NOUNS)))
 
 # %% [markdown]
 # ## Normalization
@@ -184,7 +187,7 @@ display(Markdown(
 #
 # The configuration with the highest validation accuracy among those that did not
 # diverge (the test set plays no part in the choice). Its per-class F1 score on the
-# test set shows which digits remain hardest; the classification report gives
+# test set shows which classes remain hardest; the classification report gives
 # precision, recall and F1 for every class.
 
 # %%
@@ -192,27 +195,28 @@ best = hp.best_run()
 best_acc = metrics.accuracy_with_interval(best.test.targets, best.test.preds)
 display(Markdown(f"Best by validation accuracy: **{best.label}** — {best.config.describe()}: "
                  f"{best.val_accuracy:.2%} validation accuracy, test accuracy **{best_acc}**."))
-per_class = metrics.per_class_metrics(best.test.targets, best.test.preds)
+per_class = metrics.per_class_metrics(best.test.targets, best.test.preds, class_names=raw.classes)
 reports.show(plots.per_class_bar(per_class, "f1", title=f"Per-class F1 on the test set: {best.label}"))
-display(metrics.classification_report_frame(best.test.targets, best.test.preds))
+display(metrics.classification_report_frame(best.test.targets, best.test.preds, class_names=raw.classes))
 worst = per_class.f1.idxmin()
-display(Markdown(f"The hardest digit is {worst} (F1 {per_class.f1.min():.3f}), the easiest "
+display(Markdown(f"The hardest {NOUN} is {worst} (F1 {per_class.f1.min():.3f}), the easiest "
                  f"{per_class.f1.idxmax()} (F1 {per_class.f1.max():.3f})."))
 
 # %% [markdown]
 # ## Correct and wrong predictions
 #
 # Test images the best configuration gets right (with its confidence), then the
-# ones it gets wrong, most confident mistakes first. Some mistakes may be digits that
-# a person would also hesitate over; confident mistakes on clear digits show what
+# ones it gets wrong, most confident mistakes first. Some mistakes may be images that
+# a person would also hesitate over; confident mistakes on clear images show what
 # a fully connected network, which ignores the spatial layout, fails to learn here.
 
 # %%
 pixels = hp.test_pixels()
 right = study.example_indices(best.test, correct=True, k=16)
 reports.show(plots.prediction_grid(pixels[right], best.test.targets[right], best.test.preds[right],
-                                   best.test.confidence[right]))
-reports.show(plots.misses_gallery(pixels, best.test.targets, best.test.preds, best.test.confidence, max_items=24))
+                                   best.test.confidence[right], class_names=raw.classes))
+reports.show(plots.misses_gallery(pixels, best.test.targets, best.test.preds, best.test.confidence, max_items=24,
+                                  class_names=raw.classes))
 n_wrong = int((best.test.preds != best.test.targets).sum())
 display(Markdown(f"{n_wrong:,} of {len(best.test.targets):,} test images are misclassified."))
 
@@ -222,7 +226,9 @@ display(Markdown(f"{n_wrong:,} of {len(best.test.targets):,} test images are mis
 # %%
 effects = study.factor_effects({"normalization": norm, "hidden": hidden, "lr": lrs,
                                 "train_fraction": fractions, "batch_size": batches})
-finding = references.for_dataset().findings["07_hyperparameters"]
+finding = references.finding("07_hyperparameters", P.dataset)
+finding_text = (study.finding_reading(effects, finding) if finding is not None
+                else f"there is no reference finding for {raw.title} to compare with.")
 most, least = fractions.loc[fractions.train_images.idxmax()], fractions.loc[fractions.train_images.idxmin()]
 display(Markdown(f"""
 - **Normalization**: validation accuracy {study.val_text(norm, 'dataset')} with dataset normalization,
@@ -235,7 +241,7 @@ display(Markdown(f"""
   {least.train_images:,}.
 - **Best configuration** (by validation): {best.label}, test accuracy **{best_acc}**, trained in
   {best.train_seconds:.2f} s.
-- **Against the reference**: {study.finding_reading(effects, finding)}
+- **Against the reference**: {finding_text}
 """))
 
 # %%
@@ -247,6 +253,7 @@ reports.finish_run(
         "test accuracy": str(best_acc),
         "configurations": f"{len(every)} trained in {every.train_seconds.sum():.1f} s",
     },
+    dataset=reports.dataset_record(raw),
     test_accuracy=round(100 * best_acc.accuracy, 4),
     test_accuracy_low=round(100 * best_acc.low, 4),
     test_accuracy_high=round(100 * best_acc.high, 4),
