@@ -115,4 +115,4 @@ def test_reference_comparison_names_how_the_setting_differs():
     quick = reports.compare_with_reference("cnn", acc, {"epochs": 3, "train_limit": 6000, "test_limit": 2000}, 3)
     assert quick.differences == ("3 epochs instead of 100", "6,000 of the 60,000 training images",
                                  "a 2,000-image test subset")
-    assert "**outside**" in quick.text() and list(quick.table().index) == ["this run", "reference report"]
+    assert "**outside**" in quick.text() and list(quick.table().index) == ["this run", "the reference report"]

@@ -128,7 +128,7 @@ def test_point_ids_are_safe_folder_names():
 
 @pytest.mark.parametrize("text, message", [
     ("notebooks: [02_ann, 09_gan]\ngrid: {seed: [0]}\n", "notebooks: unknown notebook '09_gan'; valid: 01_eda"),
-    ("notebooks: [02_ann]\ngrid: {sed: [0]}\n", "grid: unknown parameter 'sed' for 02_ann; valid: seed"),
+    ("notebooks: [02_ann]\ngrid: {sed: [0]}\n", "grid: unknown parameter 'sed' for 02_ann; valid: dataset, seed"),
     ("notebooks: [02_ann, 05_optimizers]\ngrid: {optimizer: [adam]}\n",
      "grid: unknown parameter 'optimizer' for 05_optimizers; valid:"),
     ("notebooks: [02_ann]\ngrid: {seed: [0, -1]}\n", "grid: parameter 'seed': expected a whole number in [0, "),
