@@ -60,6 +60,16 @@ def small_splits(mnist_raw):
     return prepare_data(mnist_raw, train_limit=3000, test_limit=1000, seed=0)
 
 
+def run_cli(capsys, *args) -> tuple[int, str, str]:
+    """``python -m mnist_lib ARGS`` in this process (what the entry point calls): exit code, stdout, stderr.
+    One test per command family still runs the real entry point in a subprocess."""
+    from mnist_lib import cli
+
+    code = cli.main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
 def run_build(output: Path, data_dir: Path, source: Path, *extra: str, timeout: int = 900):
     """The real report build, through the CLI, as a user runs it."""
     import subprocess

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import run_cli
 from mnist_lib import config
 from mnist_lib.config import ParameterError
 
@@ -170,30 +171,38 @@ def cli(*args, env=None):
                           env={**os.environ, **(env or {})}, timeout=120)
 
 
+def test_the_entry_point_prints_one_line_and_exits_2():
+    """The real ``python -m mnist_lib`` (the other CLI tests call the same main in-process)."""
+    done = cli("reports", "--profile", "fast")
+    assert done.returncode == 2
+    assert "unknown profile 'fast'" in done.stderr and "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
 @pytest.mark.parametrize("args,fragment", [
     (("reports", "--profile", "fast"), "unknown profile 'fast'"),
     (("reports", "--only", "02_ann,09_x"), "--only: unknown notebook '09_x'"),
 ])
-def test_cli_bad_input_is_one_line_and_exit_2(args, fragment):
-    done = cli(*args)
-    assert done.returncode == 2
-    assert fragment in done.stderr and "Traceback" not in done.stderr
-    assert len(done.stderr.strip().splitlines()) == 1
+def test_cli_bad_input_is_one_line_and_exit_2(capsys, args, fragment):
+    code, out, err = run_cli(capsys, *args)
+    assert code == 2
+    assert fragment in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
 
 
-def test_cli_data_with_a_bad_source_names_every_source(tmp_path):
+def test_cli_data_with_a_bad_source_names_every_source(capsys, tmp_path):
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "train-images-idx3-ubyte").write_bytes(b"\x00\x00\x08\x03garbage")
-    done = cli("data", "--offline", "--data-dir", str(tmp_path / "d"), "--source", str(tmp_path / "src"))
-    assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert f"local folder {tmp_path / 'src'}: CorruptFileError: truncated" in done.stderr
-    assert "python -m mnist_lib data --source DIR" in done.stderr
+    code, out, err = run_cli(capsys, "data", "--offline", "--data-dir", tmp_path / "d", "--source", tmp_path / "src")
+    assert code == 2 and "Traceback" not in err
+    assert f"local folder {tmp_path / 'src'}: CorruptFileError: truncated" in err
+    assert "python -m mnist_lib data --source DIR" in err
 
 
-def test_cli_data_prints_a_verified_location(tmp_path, mnist_source):
-    done = cli("data", "--data-dir", str(tmp_path / "d"), "--source", str(mnist_source))
-    assert done.returncode == 0, done.stderr
-    assert f"MNIST verified in {tmp_path / 'd' / 'MNIST' / 'raw'}" in done.stdout
+def test_cli_data_prints_a_verified_location(capsys, tmp_path, mnist_source):
+    code, out, err = run_cli(capsys, "data", "--data-dir", tmp_path / "d", "--source", mnist_source)
+    assert code == 0, err
+    assert f"MNIST verified in {tmp_path / 'd' / 'MNIST' / 'raw'}" in out
 
 
 # --------------------------------------------------------------------------- paths resolve against the project

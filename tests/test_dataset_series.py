@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import REPO
+from conftest import REPO, run_cli
 from mnist_lib import config, datasets, reports
 from mnist_lib.build import datasets_index
 from mnist_lib.build.datasets_index import BuildDataset, built_datasets, choose_dataset, link_datasets
@@ -125,11 +125,10 @@ def test_a_profile_sets_the_data_set_in_common_only(tmp_path):
     (["--dataset", "cifar"], "error: --dataset: unknown dataset 'cifar' (valid: mnist, fashion-mnist, idx)"),
     (["--dataset", "idx"], "error: --source: dataset 'idx' reads the folder given as --source DIR"),
 ])
-def test_cli_reports_dataset_errors_are_one_line(tmp_path, args, fragment):
-    done = subprocess.run([sys.executable, "-m", "mnist_lib", "reports", "--profile", "quick", "--output",
-                           str(tmp_path / "out"), *args], capture_output=True, text=True, cwd=REPO, timeout=120)
-    assert done.returncode == 2 and done.stderr.strip().startswith(fragment), done.stderr
-    assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
+def test_cli_reports_dataset_errors_are_one_line(capsys, tmp_path, args, fragment):
+    code, out, err = run_cli(capsys, "reports", "--profile", "quick", "--output", tmp_path / "out", *args)
+    assert code == 2 and err.strip().startswith(fragment), err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
 
 
 # --------------------------------------------------------------------------- the data sets of a reports folder

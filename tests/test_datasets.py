@@ -23,7 +23,8 @@ import numpy as np
 import pytest
 import torch
 
-from mnist_lib import cli, data, datasets
+from conftest import run_cli
+from mnist_lib import data, datasets
 from mnist_lib.datasets import idx, sources
 from mnist_lib.datasets.errors import (CorruptFileError, DatasetUnavailableError, UnknownDatasetError,
                                        WrongDatasetError)
@@ -554,10 +555,8 @@ def test_data_mnist_shortcuts_behave_as_before(tmp_path):
 # --------------------------------------------------------------------------- python -m mnist_lib data --dataset
 
 
-def run_cli(capsys, *args):
-    code = cli.main(["data", *map(str, args)])
-    out, err = capsys.readouterr()
-    return code, out, err
+def run_data_cli(capsys, *args):
+    return run_cli(capsys, "data", *args)
 
 
 @pytest.mark.parametrize("args,expected", [
@@ -569,29 +568,29 @@ def run_cli(capsys, *args):
      "error: --source: '/no/such/folder' is not a folder"),
 ])
 def test_cli_data_bad_input_is_one_line_and_exit_2(capsys, args, expected):
-    code, out, err = run_cli(capsys, *args)
+    code, out, err = run_data_cli(capsys, *args)
     assert code == 2 and err.strip() == expected and out == ""
 
 
 def test_cli_data_idx_folder(capsys, tmp_path):
     folder, blobs = idx_folder(tmp_path / "mine", gz=True, classes=("classes.txt", "\n".join(f"k{i}" for i in range(10))))
-    code, out, err = run_cli(capsys, "--dataset", "idx", "--source", folder)
+    code, out, err = run_data_cli(capsys, "--dataset", "idx", "--source", folder)
     assert code == 0, err
     assert f"IDX folder verified in {folder.resolve()}" in out
     assert "classes: k0, k1, k2, k3, k4, k5, k6, k7, k8, k9" in out
     assert f"{hashlib.sha256(blobs[idx.TRAIN_IMAGES]).hexdigest()}  {idx.TRAIN_IMAGES}" in out
     (folder / f"{idx.TRAIN_LABELS}.gz").write_bytes(gzip.compress(_labels(np.arange(40) % 11)))
-    code, out, err = run_cli(capsys, "--dataset", "idx", "--source", folder)
+    code, out, err = run_data_cli(capsys, "--dataset", "idx", "--source", folder)
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert err.startswith(f"error: {folder / idx.TRAIN_LABELS}.gz: label 10 outside 0-9")
 
 
 @needs_fashion
 def test_cli_data_fashion_mnist(capsys, fashion_data_dir, tmp_path):
-    code, out, err = run_cli(capsys, "--dataset", "fashion-mnist", "--data-dir", fashion_data_dir, "--offline")
+    code, out, err = run_data_cli(capsys, "--dataset", "fashion-mnist", "--data-dir", fashion_data_dir, "--offline")
     assert code == 0, err
     assert f"Fashion-MNIST verified in {fashion_data_dir / 'FashionMNIST' / 'raw'}" in out
     assert "classes: T-shirt/top, Trouser, Pullover, Dress, Coat, Sandal, Shirt, Sneaker, Bag, Ankle boot" in out
-    code, out, err = run_cli(capsys, "--dataset", "mnist", "--data-dir", tmp_path, "--offline", "--source",
+    code, out, err = run_data_cli(capsys, "--dataset", "mnist", "--data-dir", tmp_path, "--offline", "--source",
                              FASHION_DIR)
     assert code == 2 and "Fashion-MNIST file train-images-idx3-ubyte, not MNIST's" in err

@@ -378,6 +378,7 @@ def validate_workflow(path: Path) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow  # check-jsonschema starts a Python of its own (about 5 s)
 def test_the_pages_workflow_passes_the_workflow_schema_and_uses_the_official_pages_actions(tmp_path):
     import yaml
 
@@ -430,9 +431,9 @@ def test_the_pairing_check_notices_an_edit_on_either_side(tmp_path):
     assert paired_script(Path(notebook)) == script.read_text()
     script.write_text(script.read_text().replace("epochs = 10", "epochs = 11"))
     assert paired_script(Path(notebook)) != script.read_text()
-    done = subprocess.run([sys.executable, "-m", "jupytext", "--sync", str(notebook)], capture_output=True,
-                          text=True, timeout=120)  # what make sync-notebooks runs: the newer side wins
-    assert done.returncode == 0, done.stderr
+    from jupytext.cli import jupytext as jupytext_cli
+
+    jupytext_cli(["--quiet", "--sync", str(notebook)])  # what make sync-notebooks runs: the newer side wins
     assert "epochs = 11" in "".join(nbformat.read(notebook, as_version=4).cells[1].source)
     assert paired_script(Path(notebook)) == script.read_text()
 
