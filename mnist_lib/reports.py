@@ -117,6 +117,7 @@ def setup_notebook() -> None:
 
         shell = get_ipython()
         if shell is not None:
+            shell.set_custom_exc(user_error_types(), _one_line_error)
             shell.run_line_magic("matplotlib", "inline")
             shell.run_line_magic("config", "InlineBackend.figure_formats = ['png']")
             shell.run_line_magic("config", "InlineBackend.rc = {'figure.dpi': 96, 'savefig.dpi': 96}")
@@ -127,6 +128,21 @@ def setup_notebook() -> None:
     pd.set_option("display.precision", 4)
     pd.set_option("display.max_rows", 60)
     pd.set_option("display.max_colwidth", 120)
+
+
+def user_error_types() -> tuple[type[BaseException], ...]:
+    """Errors that describe a bad value the user gave (a parameter, a path, a data file): a notebook
+    shows them as one line, without the library's traceback."""
+    from mnist_lib.config import ParameterError
+    from mnist_lib.datasets.errors import DatasetError
+
+    return (ParameterError, DatasetError)
+
+
+def _one_line_error(shell, etype, value, tb, tb_offset=None) -> list[str]:
+    """IPython custom-exception handler: the error as ``Name: message`` and nothing else (papermill
+    and nbconvert show it, the cell still counts as failed)."""
+    return [f"{etype.__name__}: {value}"]
 
 
 def start_run(notebook: str, namespace: Mapping[str, Any]) -> Run:

@@ -162,6 +162,8 @@ def comparable(metrics: dict) -> dict:
     drop = re.compile(r"seconds|environment|_dir$|path|date|timestamp|^time|images_per_s|checkpoint$|loaded_from", re.I)
 
     timing = re.compile(r"\b\d+(\.\d+)? ?s\b")  # "16 trained in 1.1 s"
+    # "trained 1 epoch on 2026-11-30T13:02:11+00:00 by commit ...": each build trains its own weights
+    stamp = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d)?(\.\d+)?(Z|[+-]\d\d:?\d\d| UTC)?")
 
     def clean(value):
         if isinstance(value, dict):
@@ -169,6 +171,8 @@ def comparable(metrics: dict) -> dict:
                     if not drop.search(str(k)) and not (isinstance(v, str) and timing.search(v))}
         if isinstance(value, list):
             return [clean(v) for v in value]
+        if isinstance(value, str):
+            return stamp.sub("<date>", value)
         return value
 
     return clean(metrics)
