@@ -224,8 +224,12 @@ def test_on_a_local_cluster_a_failed_notebook_is_reported_and_its_dependents_ski
     for name in config.NOTEBOOKS:
         nbformat.write(stand_in(name, fail=name == "03_lenet"), folder / f"{name}.ipynb")
     out = tmp_path / "out"
+    threads_before = {name: os.environ.get(name) for name in executor.THREAD_VARIABLES}
     result = pipeline.build_reports(profile="quick", output=out, data_dir=data[0], source=str(data[1]),
                                     notebook_dir=folder, log=lambda *a: None, jobs=2)
+    # The cluster's nannies ran in this process and left its thread settings as they were (a later
+    # in-process build must not run on one thread).
+    assert {name: os.environ.get(name) for name in executor.THREAD_VARIABLES} == threads_before
     status = {name: run.status for name, run in result.runs.items()}
     assert status == {"01_eda": "ok", "02_ann": "ok", "03_lenet": "failed", "04_cnn": "ok", "05_optimizers": "ok",
                       "06_feature_maps": "skipped", "07_hyperparameters": "ok"}

@@ -35,6 +35,11 @@ SCHEDULER_ENV = "MNIST_REPORTS_SCHEDULER"
 THREADS_ENV = "MNIST_REPORTS_THREADS"
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 START_TOPIC = "mnist-reports-start"
+# Dask's nanny writes its pre-spawn variables (OMP_NUM_THREADS=1 and the like among its defaults) into the
+# environment of the process that runs it, this one, for good: every later notebook this process starts would
+# run on one thread. A worker here only starts notebook processes, whose thread limits the executor sets
+# itself, so the nanny gets only its memory-trim setting.
+NANNY_PRE_SPAWN = {"distributed.nanny.pre-spawn-environ": {"MALLOC_TRIM_THRESHOLD_": 65536}}
 _ADDRESS = re.compile(r"^([a-z]+://)?[\w.\-\[\]:]+:\d+$")
 
 
@@ -268,19 +273,22 @@ def _local(jobs: int, on_start):
 
     from distributed import Client, LocalCluster
 
+    import dask
+
     cores, gpus = available_cores(), cuda_devices()
-    cluster = LocalCluster(n_workers=0, threads_per_worker=1, processes=True, dashboard_address=None,
-                           silence_logs=logging.ERROR, memory_limit=0)
-    try:
-        base = cluster.new_spec
-        for i, options in enumerate(local_worker_options(jobs, gpus, cores)):
-            cluster.worker_spec[i] = {"cls": base["cls"], "options": {**base["options"], **options}}
-        cluster.scale(jobs)
-        client = Client(cluster)
-        client.wait_for_workers(jobs, timeout=120)
-    except BaseException:
-        cluster.close()
-        raise
+    with dask.config.set(NANNY_PRE_SPAWN):  # read when each nanny is made, during the wait below
+        cluster = LocalCluster(n_workers=0, threads_per_worker=1, processes=True, dashboard_address=None,
+                               silence_logs=logging.ERROR, memory_limit=0)
+        try:
+            base = cluster.new_spec
+            for i, options in enumerate(local_worker_options(jobs, gpus, cores)):
+                cluster.worker_spec[i] = {"cls": base["cls"], "options": {**base["options"], **options}}
+            cluster.scale(jobs)
+            client = Client(cluster)
+            client.wait_for_workers(jobs, timeout=120)
+        except BaseException:
+            cluster.close()
+            raise
     threads = threads_per_run(cores, jobs)
     return DaskExecutor(client, cluster, on_start=on_start,
                         description=f"LocalCluster of {jobs} single-threaded workers, {threads} torch "
