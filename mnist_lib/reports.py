@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,9 +141,16 @@ def user_error_types() -> tuple[type[BaseException], ...]:
 
 
 def _one_line_error(shell, etype, value, tb, tb_offset=None) -> list[str]:
-    """IPython custom-exception handler: the error as ``Name: message`` and nothing else (papermill
-    and nbconvert show it, the cell still counts as failed)."""
-    return [f"{etype.__name__}: {value}"]
+    """IPython custom-exception handler: the error as ``Name: message`` and nothing else. The shell
+    leaves showing it to the handler; ``_showtraceback`` is how IPython's own ``showtraceback`` emits
+    an error output (ipykernel sends it as the cell's error, which papermill and nbconvert show)."""
+    stb = [f"{etype.__name__}: {value}"]
+    show = getattr(shell, "_showtraceback", None)
+    if show is not None:
+        show(etype, value, stb)
+    else:
+        print(stb[0], file=sys.stderr)
+    return stb
 
 
 def start_run(notebook: str, namespace: Mapping[str, Any]) -> Run:
