@@ -76,7 +76,7 @@ CASES = {
                 "batch_sizes": "64,256"},
         present=["optimizer `adam` (Adam)", "`cosine` schedule", "1 epoch.", "lr 0.001, batch 64",
                  "The reference report found that", "smallest rate, 0.001,"],
-        absent=[r"(?i)momentum", r"(?<![\d.])0\.05(?![\d%])", r"256-128-64", r"512-256", r"0\.0003", r"\b5 epochs",
+        absent=[r"(?i)momentum", r"(?<![\d.])0\.05(?![\d%]| s\b)", r"256-128-64", r"512-256", r"0\.0003", r"\b5 epochs",
                 r"\b3\.0\b"],
     ),
 }
