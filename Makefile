@@ -61,11 +61,17 @@ reports-quick:
 check-reports: $(STAMP)
 	$(PY) -m mnist_lib check-reports --reports reports
 
+# Two test files at a time (pytest-xdist; a file's tests stay on one worker, so a session fixture such as
+# the quick build is built once): most of a build's wall time is imports and kernel start-ups on one core.
+# TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 2
+XDIST = $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS) --dist loadfile)
+
 test: $(STAMP)
-	MNIST_SOURCE=$(MNIST_SOURCE) $(PY) -m pytest $(PYTEST_ARGS)
+	MNIST_SOURCE=$(MNIST_SOURCE) $(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
-	MNIST_SOURCE=$(MNIST_SOURCE) $(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+	MNIST_SOURCE=$(MNIST_SOURCE) $(PY) -m pytest -m "not slow" $(XDIST) $(PYTEST_ARGS)
 
 # Jupytext (a dependency) pairs every notebook with its py:percent script (notebooks/jupytext.toml):
 # saving in JupyterLab writes both files.
