@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import platform
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -145,11 +144,7 @@ def _one_line_error(shell, etype, value, tb, tb_offset=None) -> list[str]:
     leaves showing it to the handler; ``_showtraceback`` is how IPython's own ``showtraceback`` emits
     an error output (ipykernel sends it as the cell's error, which papermill and nbconvert show)."""
     stb = [f"{etype.__name__}: {value}"]
-    show = getattr(shell, "_showtraceback", None)
-    if show is not None:
-        show(etype, value, stb)
-    else:
-        print(stb[0], file=sys.stderr)
+    shell._showtraceback(etype, value, stb)
     return stb
 
 

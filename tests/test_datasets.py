@@ -472,9 +472,7 @@ def test_real_mnist_verifies_and_torchvision_reads_it(mnist_data_dir, mnist_raw)
 
 
 @pytest.fixture(scope="session")
-def fashion_data_dir(tmp_path_factory):
-    if not (FASHION_DIR / "t10k-labels-idx1-ubyte.gz").is_file():
-        pytest.fail(f"Debian's dataset-fashion-mnist is not in {FASHION_DIR}: apt-get install dataset-fashion-mnist")
+def fashion_data_dir(tmp_path_factory, fashion_source):
     data_dir = tmp_path_factory.mktemp("fashion-data")
     datasets.ensure_dataset("fashion-mnist", data_dir, sources=sources.default_sources("fashion-mnist", offline=True))
     return data_dir

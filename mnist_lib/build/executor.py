@@ -271,9 +271,8 @@ def _connect(scheduler: str, on_start):
 def _local(jobs: int, on_start):
     import logging
 
-    from distributed import Client, LocalCluster
-
     import dask
+    from distributed import Client, LocalCluster
 
     cores, gpus = available_cores(), cuda_devices()
     with dask.config.set(NANNY_PRE_SPAWN):  # read when each nanny is made, during the wait below
