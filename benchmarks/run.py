@@ -41,13 +41,13 @@ made the same way (device, smoke or not, the same subset).
 from __future__ import annotations
 
 import argparse
-import contextlib
+import inspect
 import json
 import os
 import statistics
 import sys
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -57,7 +57,8 @@ import torch.nn.functional as F
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from mnist_lib import data, models, reports, study, training  # noqa: E402
+from mnist_lib import config, data, execution, models, reports, study, training  # noqa: E402
+from mnist_lib.build.keys import notebook_defaults  # noqa: E402
 from mnist_lib.build.site import refresh_index  # noqa: E402
 from mnist_lib.files import atomic_write_text, write_json  # noqa: E402
 
@@ -65,7 +66,6 @@ TARGET = 0.99
 SECTIONS = ("floor", "in_memory", "dataloader", "canonical", "model_epochs", "settings")
 RECIPE_PIPELINES = ("in_memory", "dataloader", "canonical")
 DEVICES = ("cpu", "cuda")
-SETTINGS_MODELS = ("ann", "mlp", "lenet5", "cnn")
 EVAL_BATCH_SIZES = (250, 1000, 2000, 5000)
 SMOKE_TRAIN_LIMIT = 640
 SMOKE_TEST_LIMIT = 500
@@ -378,87 +378,133 @@ def epoch_seconds(data_dir: Path, seed: int, train_limit, device) -> dict[str, f
     return out
 
 
-# --------------------------------------------------------------------------- execution settings (issue 13)
+# --------------------------------------------------------------------------- execution settings
 
 
 @dataclass(frozen=True)
 class ExecSetting:
-    """How a model runs: intra-op threads, memory format, torch.compile."""
+    """One row of the settings table: a name and the :class:`mnist_lib.execution.ExecSettings` it runs
+    with (threads always explicit)."""
 
     name: str
-    threads: int
-    channels_last: bool = False
-    compile: bool = False
+    settings: execution.ExecSettings
+
+    @property
+    def threads(self) -> int:
+        return self.settings.threads
+
+    @property
+    def channels_last(self) -> bool:
+        return self.settings.memory_format == "channels_last"
+
+    @property
+    def compile(self) -> bool:
+        return self.settings.compile
+
+    @property
+    def precision(self) -> str:
+        return self.settings.precision
 
 
 def exec_settings(thread_counts: list[int], default_threads: int, compile_models: bool) -> list[ExecSetting]:
-    rows = [ExecSetting("eager", default_threads)]
-    rows += [ExecSetting(f"eager, {t} thread{'s' if t > 1 else ''}", t) for t in thread_counts if t != default_threads]
-    rows.append(ExecSetting("channels_last", default_threads, channels_last=True))
+    """Eager at the default thread count, eager at each other count, channels_last, torch.compile
+    (unless ``compile_models`` is False) and bf16 autocast (measured, never chosen: precision is the user's call)."""
+    E = execution.ExecSettings
+    rows = [ExecSetting("eager", E(threads=default_threads))]
+    rows += [ExecSetting(f"eager, {plural(t, 'thread')}", E(threads=t)) for t in thread_counts if t != default_threads]
+    rows.append(ExecSetting("channels_last", E(memory_format="channels_last", threads=default_threads)))
     if compile_models:
-        rows.append(ExecSetting("torch.compile", default_threads, compile=True))
+        rows.append(ExecSetting("torch.compile", E(compile=True, threads=default_threads)))
+    rows.append(ExecSetting("bf16 autocast", E(precision="bf16", threads=default_threads)))
     return rows
 
 
-@contextlib.contextmanager
-def intra_op_threads(n: int):
-    """Run the block with ``n`` intra-op threads, then restore the previous count."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
+intra_op_threads = execution.intra_op_threads
 
 
 def has_convolutions(model: nn.Module) -> bool:
     return any(isinstance(m, nn.Conv2d) for m in model.modules())
 
 
+@dataclass(frozen=True)
+class ModelRecipe:
+    """How a notebook trains a model by default (its parameters cell): what the settings table
+    measures with, and how many images one full-profile run trains on."""
+
+    notebook: str
+    optimizer: str
+    lr: float
+    batch_size: int
+    epochs: int
+    runs: int = 1  # 05 trains one MLP per optimizer
+
+    @property
+    def full_run_images(self) -> int:
+        """Training images over one full-profile run: all training images but prepare_data's validation share."""
+        val_share = inspect.signature(data.prepare_data).parameters["val_size"].default
+        return self.epochs * self.runs * (config.TRAIN_SIZE - round(config.TRAIN_SIZE * val_share))
+
+
+SETTINGS_NOTEBOOKS = {"ann": "02_ann", "mlp": "05_optimizers", "lenet5": "03_lenet", "cnn": "04_cnn"}
+SETTINGS_MODELS = tuple(SETTINGS_NOTEBOOKS)
+
+
+def model_recipe(name: str) -> ModelRecipe:
+    """The recipe of ``name`` read from its notebook's parameters cell (05: Adam, the costliest step of its
+    optimizers, at its learning rate, times the number of optimizers)."""
+    notebook = SETTINGS_NOTEBOOKS[name]
+    defaults = notebook_defaults(REPO / "notebooks" / f"{notebook}.ipynb")
+    if "optimizers" in defaults:
+        optimizers = [o.strip() for o in str(defaults["optimizers"]).split(",") if o.strip()]
+        optimizer = "adam" if "adam" in optimizers else optimizers[0]
+        return ModelRecipe(notebook, optimizer, float(defaults["learning_rates"][optimizer]),
+                           int(defaults["batch_size"]), int(defaults["epochs"]), runs=len(optimizers))
+    return ModelRecipe(notebook, defaults["optimizer"], float(defaults["lr"]), int(defaults["batch_size"]),
+                       int(defaults["epochs"]))
+
+
 class SettingRunner:
-    """One model under one execution setting, with pre-built random batches on the device.
+    """One model under one execution setting: the library's own training step
+    (:func:`mnist_lib.training.train_step`) and evaluation on pre-built random batches on the device.
 
     Building it runs (and for ``torch.compile``, compiles) the first training step and the first
     evaluation batch; ``compile_s`` is the wall time of those first calls.
     """
 
     def __init__(self, name: str, setting: ExecSetting, device: torch.device, batch_size: int, eval_batch: int,
-                 seed: int, backend: str):
+                 seed: int, backend: str, recipe: ModelRecipe | None = None):
         self.setting, self.device, self.eval_batch = setting, device, eval_batch
+        recipe = recipe or ModelRecipe("", "adam", 1e-3, batch_size, 1)
         size = models.model_input_size(name)
         generator = torch.Generator().manual_seed(seed)
-        fmt = torch.channels_last if setting.channels_last else torch.contiguous_format
-        self.x = torch.randn(8, batch_size, 1, size, size, generator=generator).to(device)
-        self.x = [xb.contiguous(memory_format=fmt) for xb in self.x]
+        self.x = list(torch.randn(8, batch_size, 1, size, size, generator=generator).to(device))
         self.y = torch.randint(0, 10, (8, batch_size), generator=generator).to(device)
         self.x_eval = torch.randn(max(EVAL_BATCH_SIZES), 1, size, size, generator=generator).to(device)
-        self.x_eval = self.x_eval.contiguous(memory_format=fmt)
+        self.y_eval = torch.randint(0, 10, (len(self.x_eval),), generator=generator).to(device)
         torch.manual_seed(seed)
-        self.model = models.build_model(name).to(device=device, memory_format=fmt)
-        self.criterion = training.loss_function(self.model)
-        self.optimizer = training.make_optimizer("adam", self.model.parameters(), 1e-3)
+        self.model = models.build_model(name).to(device)
+        execution.prepare_model(self.model, setting.settings)
+        self.config = training.TrainConfig(batch_size=batch_size, optimizer=recipe.optimizer, lr=recipe.lr,
+                                           execution=setting.settings)
+        self.optimizer = training.make_optimizer(recipe.optimizer, self.model.parameters(), recipe.lr)
         self.forward = torch.compile(self.model, backend=backend) if setting.compile else self.model
+        self.sums = torch.zeros(2, device=device)
         with self.threads():
             start = clock(device)
             self.train_step(0)
-            self.evaluate(self.x_eval[:eval_batch])
+            self.evaluate(self.x_eval[:eval_batch], self.y_eval[:eval_batch])
             self.compile_s = clock(device) - start if setting.compile else None
 
     def threads(self):
         return intra_op_threads(self.setting.threads)
 
     def train_step(self, i: int) -> None:
-        self.optimizer.zero_grad(set_to_none=True)
-        self.criterion(self.forward(self.x[i % len(self.x)]), self.y[i % len(self.y)]).backward()
-        self.optimizer.step()
+        xb, yb = self.x[i % len(self.x)], self.y[i % len(self.y)]
+        loss, nll, _ = training.train_step(self.model, self.forward, self.optimizer, None, xb, yb, self.config)
+        self.sums += torch.stack((loss, nll)) * len(yb)  # as fit accumulates, on the device
 
-    def evaluate(self, xb: torch.Tensor) -> None:
-        self.model.eval()
-        try:
-            with torch.inference_mode():
-                self.forward(xb)
-        finally:
-            self.model.train()
+    def evaluate(self, xb: torch.Tensor, yb: torch.Tensor) -> None:
+        training.evaluate(self.model, xb, yb, len(xb))
 
     def train_images_per_s(self, min_seconds: float, min_steps: int = 3) -> float:
         with self.threads():
@@ -470,14 +516,14 @@ class SettingRunner:
             return steps * len(self.y[0]) / (clock(self.device) - start)
 
     def eval_images_per_s(self, batch_size: int, min_seconds: float, min_batches: int = 2) -> float:
-        chunks = self.x_eval.split(batch_size)
+        chunks = list(zip(self.x_eval.split(batch_size), self.y_eval.split(batch_size)))
         with self.threads():
-            self.evaluate(chunks[0])  # warm-up
+            self.evaluate(*chunks[0])  # warm-up
             done, images, start = 0, 0, clock(self.device)
             while done < min_batches or time.perf_counter() - start < min_seconds:
-                chunk = chunks[done % len(chunks)]
-                self.evaluate(chunk)
-                images += len(chunk)
+                xb, yb = chunks[done % len(chunks)]
+                self.evaluate(xb, yb)
+                images += len(xb)
                 done += 1
             return images / (clock(self.device) - start)
 
@@ -489,34 +535,78 @@ class SettingsPlan:
     thread_counts: list[int]
     compile_backend: str
     eval_batch_sizes: tuple[int, ...] = EVAL_BATCH_SIZES
-    batch_size: int = 128
-    eval_batch: int = field(default_factory=lambda: training.TrainConfig().eval_batch_size)
+    eval_batch: int = execution.DEFAULT_EVAL_BATCH
+    margin: float = 1.05
+
+
+def choose_setting(entry: dict, recipe: ModelRecipe, default_threads: int, margin: float,
+                   device_type: str = "cpu") -> dict:
+    """The setting a model should run with by default, from its measured rows.
+
+    A row other than eager is chosen only if it trains at least ``margin`` times faster than eager
+    (beyond the noise of these machines) and saves time over one full-profile run of its notebook
+    once its compile seconds are paid; bf16 is never chosen (it changes the arithmetic; the user
+    asks for it). The evaluation batch is the fastest measured.
+    """
+    rows = entry["rows"]
+    eager = rows["eager"]["train_images_per_s_median"]
+    images = recipe.full_run_images
+    best, best_saved, best_speedup = "eager", 0.0, 1.0
+    for name, row in rows.items():
+        ips = row["train_images_per_s_median"]
+        if name == "eager" or ips is None or row["precision"] != "fp32":
+            continue
+        speedup = ips / eager
+        saved = images / eager - images / ips - (row["compile_s"] or 0.0)
+        if speedup >= margin and saved > best_saved:
+            best, best_saved, best_speedup = name, saved, speedup
+    row = rows[best]
+    threads = None if row["threads"] == default_threads else row["threads"]
+    measured = execution.Measured(memory_format="channels_last" if row["channels_last"] else "contiguous",
+                                  compile=row["compile"], threads=threads,
+                                  eval_batch_size=int(entry["fastest_eval_batch"]))
+    return {"setting": best, "speedup": best_speedup, "seconds_saved_full_run": best_saved,
+            "full_run_images": images, "memory_format": measured.memory_format, "compile": measured.compile,
+            "threads": threads, "eval_batch_size": measured.eval_batch_size,
+            "library_default": _library_default(entry["name"], device_type, measured)}
+
+
+def _library_default(name: str, device_type: str, measured: execution.Measured) -> bool:
+    """Whether mnist_lib's table (``execution.MEASURED``) already holds this choice for the device."""
+    entry = execution.measured_default(name, device_type)
+    current = entry or execution.Measured()
+    return (current.memory_format, current.compile, current.threads, current.eval_batch_size) == \
+        (measured.memory_format, measured.compile, measured.threads, measured.eval_batch_size)
 
 
 def settings_table(plan: SettingsPlan, device: torch.device, seed: int, log) -> dict:
     """Training and evaluation images/s of every model under every execution setting, median of
-    ``plan.repeats`` rounds; within a round every (model, setting) is measured once, in turn."""
+    ``plan.repeats`` rounds; within a round every (model, setting) is measured once, in turn. Each
+    model trains with its notebook's optimizer, learning rate and batch size."""
     default_threads = torch.get_num_threads()
     settings = exec_settings(plan.thread_counts, default_threads, compile_models=plan.compile_backend != "none")
     out: dict = {"device": device.type, "default_threads": default_threads, "repeats": plan.repeats,
-                 "batch_size": plan.batch_size, "optimizer": "adam", "eval_batch_size": plan.eval_batch,
-                 "eval_batch_sizes": list(plan.eval_batch_sizes), "min_seconds": plan.min_seconds,
+                 "eval_batch_size": plan.eval_batch, "eval_batch_sizes": list(plan.eval_batch_sizes),
+                 "min_seconds": plan.min_seconds, "margin": plan.margin,
                  "compile": {"mode": "default", "backend": plan.compile_backend}, "models": {}}
     runners: dict[tuple[str, str], SettingRunner] = {}
+    recipes = {name: model_recipe(name) for name in SETTINGS_MODELS}
     for name in SETTINGS_MODELS:
-        probe = models.build_model(name)
-        entry = out["models"][name] = {"parameters": models.count_parameters(probe),
-                                       "input_size": models.model_input_size(name), "rows": {}, "eval_by_batch": {}}
+        probe, recipe = models.build_model(name), recipes[name]
+        entry = out["models"][name] = {"name": name, "parameters": models.count_parameters(probe),
+                                       "input_size": models.model_input_size(name), "recipe": asdict(recipe),
+                                       "rows": {}, "eval_by_batch": {}}
         for setting in settings:
             row = entry["rows"][setting.name] = {"threads": setting.threads, "channels_last": setting.channels_last,
-                                                 "compile": setting.compile, "train_images_per_s": [],
-                                                 "eval_images_per_s": [], "compile_s": None, "note": None}
+                                                 "compile": setting.compile, "precision": setting.precision,
+                                                 "train_images_per_s": [], "eval_images_per_s": [],
+                                                 "compile_s": None, "note": None}
             if setting.channels_last and not has_convolutions(probe):
                 row["note"] = "n/a: no convolutions"
                 continue
             try:
-                runner = SettingRunner(name, setting, device, plan.batch_size, plan.eval_batch, seed,
-                                       plan.compile_backend)
+                runner = SettingRunner(name, setting, device, recipe.batch_size, plan.eval_batch, seed,
+                                       plan.compile_backend, recipe)
             except Exception as exc:  # a compiler missing on this machine, say: recorded, not fatal
                 row["note"] = f"failed: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
                 log(f"settings: {name} / {setting.name}: {row['note']}")
@@ -539,7 +629,7 @@ def settings_table(plan: SettingsPlan, device: torch.device, seed: int, log) -> 
                 entry["eval_by_batch"][str(b)].append(eager.eval_images_per_s(b, plan.min_seconds))
             log(f"[{rep + 1}/{plan.repeats}] settings {name}: " + ", ".join(
                 f"{s}: {fmt(median(r['train_images_per_s']), ',.0f', '-')}" for s, r in entry["rows"].items()))
-    for entry in out["models"].values():
+    for name, entry in out["models"].items():
         for row in entry["rows"].values():
             row["train_images_per_s_median"] = median(row["train_images_per_s"])
             row["eval_images_per_s_median"] = median(row["eval_images_per_s"])
@@ -548,6 +638,7 @@ def settings_table(plan: SettingsPlan, device: torch.device, seed: int, log) -> 
         entry["fastest_train"] = max(measured, key=lambda s: measured[s]["train_images_per_s_median"])
         entry["fastest_eval"] = max(measured, key=lambda s: measured[s]["eval_images_per_s_median"])
         entry["fastest_eval_batch"] = int(max(entry["eval_by_batch_median"], key=entry["eval_by_batch_median"].get))
+        entry["chosen"] = choose_setting(entry, recipes[name], default_threads, plan.margin, device.type)
     return out
 
 
@@ -890,24 +981,25 @@ def _ratio_text(r: dict, name: str, row: dict) -> str:
 
 def settings_markdown(s: dict, load: str = "") -> list[str]:
     backend = s["compile"]["backend"]
-    lines = ["", f"## Execution settings per model ({s['device']}; pre-built random tensors, training batch "
-             f"{s['batch_size']} with {s['optimizer']}, evaluation batch {s['eval_batch_size']} under "
-             f"inference_mode; median of {s['repeats']} interleaved rounds, at least {s['min_seconds']:g} s each; "
-             f"default {s['default_threads']} intra-op threads)", "", load, "",
-             "| model | setting | threads | training images/s | vs eager | evaluation images/s | vs eager "
+    lines = ["", f"## Execution settings per model ({s['device']}; the library's training step on pre-built random "
+             f"tensors, each model with its notebook's optimizer, learning rate and batch size; evaluation in batches "
+             f"of {s['eval_batch_size']:,} under inference_mode; median of {s['repeats']} interleaved rounds, at least "
+             f"{s['min_seconds']:g} s each; default {s['default_threads']} intra-op threads)", "", load, "",
+             "| model (recipe) | setting | threads | training images/s | vs eager | evaluation images/s | vs eager "
              "| compile (s) |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for name, entry in s["models"].items():
         eager = entry["rows"]["eager"]
+        r = entry.get("recipe") or {}
+        model = f"{name} ({r['optimizer']}, batch {r['batch_size']})" if r else name
         for setting, row in entry["rows"].items():
-            label = setting + (f" (backend {backend})" if row["compile"] and backend != "inductor"
-                               else "")
+            label = setting + (f" (backend {backend})" if row["compile"] and backend != "inductor" else "")
             if row["train_images_per_s_median"] is None:
-                lines.append(f"| {name} | {label} | {row['threads']} | {row['note']} | | | | |")
+                lines.append(f"| {model} | {label} | {row['threads']} | {row['note']} | | | | |")
                 continue
             marks = [m for m, key in (("fastest training", "fastest_train"), ("fastest evaluation", "fastest_eval"))
                      if entry[key] == setting]
             lines.append(
-                f"| {name} | {label}{' (' + ', '.join(marks) + ')' if marks else ''} | {row['threads']} "
+                f"| {model} | {label}{' (' + ', '.join(marks) + ')' if marks else ''} | {row['threads']} "
                 f"| {row['train_images_per_s_median']:,.0f} "
                 f"| {row['train_images_per_s_median'] / eager['train_images_per_s_median']:.2f}x "
                 f"| {row['eval_images_per_s_median']:,.0f} "
@@ -920,6 +1012,18 @@ def settings_markdown(s: dict, load: str = "") -> list[str]:
     for name, entry in s["models"].items():
         lines.append(f"| {name} | " + " | ".join(f"{entry['eval_by_batch_median'][str(b)]:,.0f}" for b in sizes)
                      + f" | {entry['fastest_eval_batch']} |")
+    chosen = {name: entry["chosen"] for name, entry in s["models"].items() if entry.get("chosen")}
+    if chosen:
+        lines += ["", f"Chosen per model: a setting other than eager only where it trains at least "
+                  f"{s.get('margin', 1.05):.2f}x faster and, its compile seconds paid, saves time over one full-profile "
+                  "run of the notebook; bf16 is never chosen (precision is the user's choice). The library's table "
+                  "(`mnist_lib.execution.MEASURED`) takes these after the full series confirms the accuracy.", "",
+                  "| model | chosen | training speed-up | seconds saved per full run | evaluation batch "
+                  "| in the library's table |", "| --- | --- | --- | --- | --- | --- |"]
+        for name, c in chosen.items():
+            lines.append(f"| {name} | {c['setting']} | {c['speedup']:.2f}x | {c['seconds_saved_full_run']:.0f} "
+                         f"({c['full_run_images']:,} images) | {c['eval_batch_size']:,} "
+                         f"| {'yes' if c['library_default'] else 'no'} |")
     return lines
 
 

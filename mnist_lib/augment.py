@@ -87,8 +87,8 @@ def draw_affine(n: int, aug: Augmentation, height: int, width: int, generator: t
     angle = _uniform(n, -aug.rotation, aug.rotation, generator, device)
     shear = _uniform(n, -aug.shear, aug.shear, generator, device)
     scale = _uniform(n, aug.scale[0], aug.scale[1], generator, device)
-    size = torch.tensor([width, height], dtype=angle.dtype, device=device)
-    translate = _uniform(2 * n, -aug.translate, aug.translate, generator, device).view(n, 2) * size
+    shift = _uniform(2 * n, -aug.translate, aug.translate, generator, device).view(n, 2)
+    translate = torch.stack((shift[:, 0] * width, shift[:, 1] * height), dim=1)  # no host-to-device copy
     return AffineParams(angle=angle, translate=translate, scale=scale, shear=shear)
 
 
@@ -116,7 +116,8 @@ def sampling_theta(params: AffineParams, height: int, width: int) -> torch.Tenso
     pixel_shift = -(inverse @ shift)
     # Pixels to normalized: x / (W / 2), y / (H / 2). Conjugating by that diagonal keeps a
     # rotation a rotation on a non-square image.
-    half = torch.tensor([width / 2, height / 2], dtype=forward.dtype, device=forward.device)
+    half = forward.new_empty(2)  # filled on the device: no host-to-device copy in the training step
+    half[0], half[1] = width / 2, height / 2
     inverse = inverse * half.view(1, 1, 2) / half.view(1, 2, 1)
     return torch.cat([inverse, pixel_shift / half.view(1, 2, 1)], dim=2)
 

@@ -18,6 +18,7 @@ import yaml
 
 from mnist_lib.data import NORMALIZATIONS
 from mnist_lib.datasets import DATASET_NAMES, DEFAULT_DATASET, get_dataset
+from mnist_lib.execution import MEMORY_FORMATS, PRECISIONS
 from mnist_lib.training import DEVICES, OPTIMIZERS, SCHEDULERS
 
 NOTEBOOKS = ("01_eda", "02_ann", "03_lenet", "04_cnn", "05_optimizers", "06_feature_maps", "07_hyperparameters")
@@ -247,6 +248,15 @@ TRAINING: dict[str, Param] = {
     "label_smoothing": Param("float", "label smoothing", low=0, high=0.5),
     "normalization": Param("choice", "input normalization", choices=NORMALIZATIONS),
 }
+# How the model runs (mnist_lib.execution): auto / none take the setting measured fastest for the model and device.
+EXECUTION: dict[str, Param] = {
+    "memory_format": Param("choice", "memory format of weights and activations (auto: the measured fastest)",
+                           choices=MEMORY_FORMATS),
+    "compile_model": Param("bool", "torch.compile the training step (none: the measured choice)", optional=True),
+    "threads": Param("int", "intra-op threads of the training loop (none: the measured choice, at most the "
+                            "process's)", low=1, high=1024, optional=True),
+    "precision": Param("choice", "fp32, or bf16 autocast of the training step", choices=PRECISIONS),
+}
 AUGMENT: dict[str, Param] = {
     "augment": Param("bool", "random affine + jitter on training batches"),
     "rotation": Param("float", "max rotation, degrees", low=0, high=180),
@@ -262,13 +272,14 @@ NOTEBOOK_PARAMS: dict[str, dict[str, Param]] = {
     "01_eda": {**COMMON, "examples_per_digit": Param("int", "examples per digit in the grid", low=1, high=30),
                "augment_examples": Param("int", "augmented versions per original", low=1, high=12),
                **AUGMENT},
-    "02_ann": {**COMMON, **TRAINING, "misses_shown": Param("int", "misclassified digits in the gallery", low=0,
+    "02_ann": {**COMMON, **TRAINING, **EXECUTION, "misses_shown": Param("int", "misclassified digits in the gallery", low=0,
                                                            high=200)},
-    "03_lenet": {**COMMON, **TRAINING, **AUGMENT,
+    "03_lenet": {**COMMON, **TRAINING, **EXECUTION, **AUGMENT,
                  "samples_shown": Param("int", "test digits in the prediction grid", low=1, high=200)},
-    "04_cnn": {**COMMON, **TRAINING, **AUGMENT},
+    "04_cnn": {**COMMON, **TRAINING, **EXECUTION, **AUGMENT},
     "05_optimizers": {**COMMON, **{k: TRAINING[k] for k in ("epochs", "batch_size", "scheduler", "weight_decay",
                                                              "normalization")},
+                      **EXECUTION,
                       "optimizers": Param("list", "optimizers to compare", choices=OPTIMIZERS),
                       "learning_rates": Param("map", "learning rate of each optimizer", choices=OPTIMIZERS, low=0,
                                               high=100, low_inclusive=False),
@@ -280,6 +291,7 @@ NOTEBOOK_PARAMS: dict[str, dict[str, Param]] = {
                                                  high=1000)},
     "07_hyperparameters": {**COMMON, **{k: TRAINING[k] for k in ("epochs", "batch_size", "optimizer", "lr",
                                                                   "scheduler")},
+                           **EXECUTION,
                            "learning_rates": Param("list", "learning rates of the sweep", item="float", low=0,
                                                    high=1000, low_inclusive=False),
                            "hidden_layers": Param("list", "hidden sizes, '-'-joined, e.g. 128-64 ('linear' for "
@@ -421,14 +433,19 @@ def augmentation_from(params: Mapping[str, Any]):
                         hflip=resolved_hflip(params))
 
 
-def train_config_from(params: Mapping[str, Any], **overrides):
-    """A TrainConfig from a notebook's validated parameters."""
+def train_config_from(params: Mapping[str, Any], model: str | None = None, device: Any = "cpu", **overrides):
+    """A TrainConfig from a notebook's validated parameters. With ``model`` (a registered model name)
+    it runs with that model's execution setting on ``device``: the measured default, overridden
+    by the notebook's ``memory_format``, ``compile_model``, ``threads`` and ``precision``."""
+    from mnist_lib.execution import settings_from_params
     from mnist_lib.training import TrainConfig
 
     values = dict(epochs=params["epochs"], batch_size=params["batch_size"], optimizer=params.get("optimizer", "adam"),
                   lr=params.get("lr", 1e-3), scheduler=params.get("scheduler", "none"),
                   weight_decay=params.get("weight_decay", 0.0), label_smoothing=params.get("label_smoothing", 0.0),
                   augment=augmentation_from(params), seed=params["seed"])
+    if model is not None:
+        values["execution"] = settings_from_params(model, device, params)
     values.update(overrides)
     return TrainConfig(**values)
 

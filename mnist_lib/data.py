@@ -215,7 +215,8 @@ def batches(x: torch.Tensor, y: torch.Tensor, batch_size: int, *, shuffle: bool 
     n = len(y)
     if shuffle:
         generator = torch.Generator().manual_seed(seed * 100_003 + epoch)
-        order = torch.randperm(n, generator=generator).to(x.device)
+        # Drawn on the CPU (the same order on every device), moved once per epoch.
+        order = torch.randperm(n, generator=generator, device="cpu").to(x.device)
         for start in range(0, n, batch_size):
             idx = order[start : start + batch_size]
             yield x.index_select(0, idx), y.index_select(0, idx)

@@ -15,6 +15,7 @@ import pandas as pd
 import torch
 
 from mnist_lib.data import Augmentation
+from mnist_lib.execution import ExecSettings
 from mnist_lib.training import OPTIMIZERS, SCHEDULERS, TrainConfig, label_smoothing_floor, make_optimizer
 
 OPTIMIZER_NAMES = {
@@ -127,6 +128,31 @@ def training_setup(cfg: TrainConfig, noun: str = "digit") -> str:
             f"{schedule_text(cfg.scheduler, cfg.lr)}; batch size {cfg.batch_size}; "
             f"{plural(cfg.epochs, 'epoch')}; loss: {loss_text(cfg.label_smoothing, noun)}; "
             f"{augmentation_text(cfg.augment)}.")
+
+
+def execution_text(settings: ExecSettings, model_title: str, device: torch.device | str,
+                   process_threads: int | None = None) -> str:
+    """How the training ran (memory format, compile, threads, precision, evaluation batch) and where
+    that setting came from: the measured default for the model and device, the notebook's parameters,
+    or the plain default where nothing was measured. ``process_threads``: the thread count the
+    process had (default: torch's now), stated when the setting leaves threads alone."""
+    device_type = torch.device(device).type
+    threads = settings.threads or process_threads or torch.get_num_threads()
+    layout = "the channels_last memory format" if settings.memory_format == "channels_last" else \
+        "the default (contiguous) memory format"
+    mode = "compiled with `torch.compile` (default mode)" if settings.compile else "eager mode"
+    precision = "bfloat16 autocast in the training step (evaluation in float32)" if settings.precision == "bf16" \
+        else "float32"
+    origin = {
+        "measured": f"the setting measured fastest for {model_title} on {device_type.upper()} (`benchmarks/run.py`, "
+                    "execution settings table)",
+        "plain": f"the plain setting: no faster one was measured for {model_title} on {device_type.upper()}",
+    }[settings.source]
+    if settings.overrides:
+        origin = (f"{' and '.join(f'`{name}`' for name in settings.overrides)} set by this notebook's parameters, "
+                  f"the rest {origin}")
+    return (f"Execution: {mode}, {layout}, {plural(threads, 'intra-op thread')}, {precision}, evaluation in "
+            f"batches of {settings.eval_batch_size:,} under `torch.inference_mode`; {origin}.")
 
 
 def normalization_text(normalization: str, mean: float, std: float, padded: bool = False) -> str:

@@ -30,6 +30,7 @@ from mnist_lib import models, training
 from mnist_lib.data import NORMALIZATIONS, Augmentation, DataSplits, MnistRaw, prepare_data, stratified_subset
 from mnist_lib.checkpoints import CheckpointError, checkpoint_key, fit_or_load, load_checkpoint
 from mnist_lib.training import History, Predictions, TrainConfig
+from mnist_lib.execution import ExecSettings, resolve
 
 __all__ = [
     "CHECKPOINT_FIELDS",
@@ -260,7 +261,8 @@ def prepare_model(model_name: str, raw: MnistRaw, *, output_dir: str | os.PathLi
     splits = prepare_data(raw, seed=seed, train_limit=train_limit, test_limit=test_limit,
                           normalization=recipe.normalization, image_size=recipe.image_size,
                           resize_mode=recipe.resize_mode or "pad", device=device)
-    cfg = recipe.train_config(fallback_epochs, seed, raw.name)
+    # The fallback runs with the model's measured execution setting on this device, as 03 / 04 would.
+    cfg = replace(recipe.train_config(fallback_epochs, seed, raw.name), execution=resolve(model_name, device))
     data_params = recipe.data_params(seed, train_limit, test_limit, raw.identity())
     params = {"train": cfg.to_dict(), "data": data_params}
     Path(checkpoint_dir).mkdir(parents=True, exist_ok=True)
@@ -456,6 +458,7 @@ class HyperparameterStudy:
     test_limit: int | None = None
     device: str | torch.device = "cpu"
     progress: bool | None = None
+    execution: ExecSettings = ExecSettings()
     _splits: dict = field(default_factory=dict, init=False, repr=False)
     _runs: dict = field(default_factory=dict, init=False, repr=False)
 
@@ -468,7 +471,7 @@ class HyperparameterStudy:
     def train_config(self, config: StudyConfig) -> TrainConfig:
         """The TrainConfig of one configuration."""
         return TrainConfig(epochs=self.epochs, batch_size=config.batch_size, optimizer=self.optimizer, lr=config.lr,
-                           scheduler=self.scheduler, seed=self.seed)
+                           scheduler=self.scheduler, seed=self.seed, execution=self.execution)
 
     def splits(self, normalization: str) -> DataSplits:
         """Train/validation/test data with ``normalization`` (prepared once)."""
@@ -500,8 +503,8 @@ class HyperparameterStudy:
             label = config.label(self.base)
             model = training.seeded_model("mlp_custom", self.seed, device=self.device, hidden=config.hidden)
             history = training.fit(model, data, self.train_config(config), progress=self.progress, desc=label)
-            val = training.evaluate(model, data.x_val, data.y_val)
-            test = training.evaluate(model, data.x_test, data.y_test)
+            val = training.evaluate(model, data.x_val, data.y_val, self.execution.eval_batch_size)
+            test = training.evaluate(model, data.x_test, data.y_test, self.execution.eval_batch_size)
             self._runs[config] = StudyRun(config, label, history, val.accuracy, test,
                                           models.count_parameters(model), len(data.y_train))
         return self._runs[config]

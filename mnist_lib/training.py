@@ -3,7 +3,10 @@ and ``evaluate`` (checkpoints are in :mod:`mnist_lib.checkpoints`).
 
 The loop is the plain one (zero_grad, forward, loss, backward, step) over
 in-memory tensors from :func:`mnist_lib.data.batches`; augmentation, when asked
-for, runs on whole batches on the data's device.
+for, runs on whole batches on the data's device. How the model runs (memory
+format, ``torch.compile``, threads, bf16 autocast, evaluation batch) is the
+config's :class:`mnist_lib.execution.ExecSettings`. Nothing in the step reads a
+value back from the device: sums stay on it and are read once per epoch.
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from mnist_lib import execution
 from mnist_lib.data import Augmentation, DataSplits, augment_batch, batches, num_batches
+from mnist_lib.execution import ExecSettings
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop")
 SCHEDULERS = ("none", "step", "cosine", "onecycle")
@@ -83,26 +88,35 @@ class TrainConfig:
     label_smoothing: float = 0.0
     augment: Augmentation | None = None
     seed: int = 0
-    eval_batch_size: int = 2000
     restore_best: bool = True
+    execution: ExecSettings = ExecSettings()
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {self.optimizer!r}")
         if self.scheduler not in SCHEDULERS:
             raise ValueError(f"scheduler must be one of {SCHEDULERS}, got {self.scheduler!r}")
-        for name in ("epochs", "batch_size", "eval_batch_size"):
+        for name in ("epochs", "batch_size"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ValueError(f"{name} must be a whole number >= 1, got {getattr(self, name)!r}")
         if not (isinstance(self.lr, (int, float)) and self.lr > 0 and math.isfinite(self.lr)):
             raise ValueError(f"lr must be a positive number, got {self.lr!r}")
         if self.weight_decay < 0 or not 0 <= self.momentum < 1 or not 0 <= self.label_smoothing < 1:
             raise ValueError("weight_decay must be >= 0, momentum and label_smoothing in [0, 1)")
+        if not isinstance(self.execution, ExecSettings):
+            raise ValueError(f"execution must be an ExecSettings, got {self.execution!r}")
+
+    @property
+    def eval_batch_size(self) -> int:
+        """Images per evaluation batch (the execution setting's)."""
+        return self.execution.eval_batch_size
 
     def to_dict(self) -> dict:
-        """Plain values (for reports, metrics files and checkpoint keys)."""
+        """Plain values (for reports, metrics files and checkpoint keys). Where the execution setting
+        came from (``source``, ``overrides``) is left out: it does not shape the weights."""
         d = asdict(self)
         d["augment"] = asdict(self.augment) if self.augment is not None else None
+        d["execution"] = {k: v for k, v in self.execution.to_dict().items() if k not in ("source", "overrides")}
         return d
 
 
@@ -134,9 +148,12 @@ def make_scheduler(name: str, optimizer, total_steps: int):
     if name == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(total_steps, 1))
     if name == "onecycle":
+        # A quarter of the steps warming up; at least one step in each phase, so very short runs (fewer
+        # than 8 steps) warm up over their first two steps instead of dividing by zero.
         max_lr = [group["lr"] for group in optimizer.param_groups]
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, total_steps=max(total_steps, 2),
-                                                   pct_start=0.25)
+        total = max(total_steps, 4)
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, total_steps=total,
+                                                   pct_start=max(0.25, 2 / total))
     raise ValueError(f"scheduler must be one of {SCHEDULERS}, got {name!r}")
 
 
@@ -321,9 +338,12 @@ class Predictions:
         return self.probs.max(axis=1)
 
 
-@torch.no_grad()
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 2000) -> Predictions:
-    """Outputs, probabilities, predictions and mean loss of ``model`` on (x, y), in eval mode."""
+@torch.inference_mode()
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+             batch_size: int = execution.DEFAULT_EVAL_BATCH) -> Predictions:
+    """Outputs, probabilities, predictions and mean loss of ``model`` on (x, y), in eval mode,
+    under ``torch.inference_mode`` in batches of ``batch_size``, in float32; one read from the
+    device at the end."""
     was_training = model.training
     model.eval()
     try:
@@ -337,6 +357,25 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
 
 
 EpochCallback = Callable[[EpochRecord, nn.Module], bool | None]
+
+
+def train_step(model: nn.Module, forward: Callable, optimizer, scheduler, xb: torch.Tensor, yb: torch.Tensor,
+               config: TrainConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One optimizer (and schedule) step on a batch: (optimized loss, plain NLL, correct answers),
+    all left on the device, unread. ``forward`` is the model or its compiled form
+    (:func:`mnist_lib.execution.training_forward`); with ``precision = "bf16"`` the forward pass
+    runs under bfloat16 autocast and the loss in float32."""
+    settings = config.execution
+    optimizer.zero_grad(set_to_none=True)
+    with execution.autocast(settings, xb.device):
+        out = forward(execution.as_input(xb, settings))
+    log_probs = log_probabilities(model, out.float())
+    loss, nll = smoothed_nll(log_probs, yb, config.label_smoothing)
+    loss.backward()
+    optimizer.step()
+    if scheduler is not None:
+        scheduler.step()
+    return loss.detach(), nll.detach(), (out.detach().argmax(1) == yb).sum()
 
 
 def fit(model: nn.Module, data: DataSplits, config: TrainConfig = TrainConfig(), *, progress: bool | None = None,
@@ -355,6 +394,8 @@ def fit(model: nn.Module, data: DataSplits, config: TrainConfig = TrainConfig(),
     """
     device = data.device
     model.to(device)
+    execution.prepare_model(model, config.execution)
+    forward = execution.training_forward(model, config.execution)
     torch.manual_seed(config.seed)
     aug_generator = torch.Generator(device=device).manual_seed(config.seed + 7)
     optimizer = make_optimizer(config.optimizer, model.parameters(), config.lr, config.momentum, config.weight_decay)
@@ -363,6 +404,7 @@ def fit(model: nn.Module, data: DataSplits, config: TrainConfig = TrainConfig(),
     history = History(config=config.to_dict())
     best_state, best_acc = None, -1.0
     with contextlib.ExitStack() as stack:
+        stack.enter_context(execution.intra_op_threads(config.execution.threads))
         bar = _progress_bar(steps_per_epoch * config.epochs, desc or type(model).__name__, progress, stack)
         for epoch in range(1, config.epochs + 1):
             start = time.perf_counter()
@@ -374,15 +416,9 @@ def fit(model: nn.Module, data: DataSplits, config: TrainConfig = TrainConfig(),
             for xb, yb in batches(data.x_train, data.y_train, config.batch_size, seed=config.seed, epoch=epoch):
                 if config.augment is not None:
                     xb = augment_batch(xb, config.augment, aug_generator, data.mean, data.std)
-                optimizer.zero_grad(set_to_none=True)
-                out = model(xb)
-                loss, nll = smoothed_nll(log_probabilities(model, out), yb, config.label_smoothing)
-                loss.backward()
-                optimizer.step()
-                if scheduler is not None:
-                    scheduler.step()
-                sums += torch.stack((loss.detach(), nll.detach())) * len(yb)
-                correct += (out.detach().argmax(1) == yb).sum()
+                loss, nll, n_right = train_step(model, forward, optimizer, scheduler, xb, yb, config)
+                sums += torch.stack((loss, nll)) * len(yb)
+                correct += n_right
                 bar.update(1)
             # The epoch's one read from the device.
             (loss_total, nll_total), n_correct = sums.tolist(), int(correct)

@@ -27,6 +27,10 @@ scheduler = "onecycle"  # none, step, cosine or onecycle
 weight_decay = 0.05  # L2 penalty
 label_smoothing = 0.1  # label smoothing of the cross-entropy loss
 normalization = "dataset"  # dataset (train mean/std), half, none or raw
+memory_format = "auto"  # auto (the setting measured fastest for this model and device), contiguous or channels_last
+compile_model = None  # torch.compile the training step: True or False; None: the measured choice
+threads = None  # intra-op threads while training; None: the measured choice (at most the process's)
+precision = "fp32"  # fp32, or bf16 (bfloat16 autocast of the training step, for devices that support it)
 misses_shown = 32  # misclassified images in the gallery (0 for none)
 
 # %% [markdown]
@@ -102,7 +106,7 @@ display(Markdown(
 # smoothing); `val_loss` is the negative log-likelihood on the validation split.
 
 # %%
-cfg = config.train_config_from(P)
+cfg = config.train_config_from(P, model="ann", device=run.device)
 history = training.fit(model, splits, cfg, desc="ANN 784-120-84-10")
 n_epochs = len(history.records)
 epochs_text = describe.plural(n_epochs, "epoch")
@@ -114,7 +118,8 @@ display(Markdown(
     describe.training_setup(cfg, NOUN) + f" {epochs_text} ran in **{history.train_seconds:.1f} s** of training on "
     f"{run.device}. The best validation accuracy, **{history.best_val_accuracy:.2%}**, came in epoch "
     f"**{history.best_epoch}** (highlighted); those weights are the ones evaluated below. The `lr` column "
-    "is the learning rate at the start of each epoch."
+    "is the learning rate at the start of each epoch. "
+    + describe.execution_text(cfg.execution, "the ANN", run.device)
 ))
 
 # %% [markdown]
@@ -145,7 +150,7 @@ display(Markdown(
 # interval: the range of accuracies consistent with this many correct answers out of this many images.
 
 # %%
-pred = training.evaluate(model, splits.x_test, splits.y_test)
+pred = training.evaluate(model, splits.x_test, splits.y_test, cfg.eval_batch_size)
 acc = metrics.accuracy_with_interval(pred.targets, pred.preds)
 measured, low, high = 100 * acc.accuracy, 100 * acc.low, 100 * acc.high
 if references.has_reference("ann", P.dataset):

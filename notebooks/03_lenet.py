@@ -28,6 +28,10 @@ scheduler = "onecycle"  # none, step, cosine or onecycle
 weight_decay = 0.0  # L2 penalty
 label_smoothing = 0.0  # label smoothing of the cross-entropy loss
 normalization = "dataset"  # dataset (train mean/std), half, none or raw
+memory_format = "auto"  # auto (the setting measured fastest for this model and device), contiguous or channels_last
+compile_model = None  # torch.compile the training step: True or False; None: the measured choice
+threads = None  # intra-op threads while training; None: the measured choice (at most the process's)
+precision = "fp32"  # fp32, or bf16 (bfloat16 autocast of the training step, for devices that support it)
 augment = True  # random affine + brightness/contrast jitter on training batches
 rotation = 8.0  # max rotation, degrees (with augment)
 translate = 0.08  # max shift, fraction of the image (with augment)
@@ -122,7 +126,7 @@ display(Markdown(
 # the true class on the same batches (equal without label smoothing).
 
 # %%
-cfg = config.train_config_from(P)
+cfg = config.train_config_from(P, model="lenet5", device=run.device)
 data_params = {**raw.identity(), "train_limit": P.train_limit, "test_limit": P.test_limit, "normalization": P.normalization,
                "image_size": IMAGE_SIZE, "resize_mode": RESIZE_MODE, "seed": P.seed}
 checkpoint_params = {"train": cfg.to_dict(), "data": data_params}
@@ -145,7 +149,8 @@ else:
         f"{describe.plural(len(history.records), 'epoch')} took "
         f"**{history.train_seconds:.1f} s** of training{' in that run' if loaded else ''}; the best "
         f"validation accuracy, **{history.best_val_accuracy:.2%}**, came in epoch **{history.best_epoch}** "
-        "(highlighted), and those weights are the ones evaluated below."
+        "(highlighted), and those weights are the ones evaluated below. "
+        + describe.execution_text(cfg.execution, "LeNet-5", run.device)
     ))
 
 # %% [markdown]
@@ -177,7 +182,7 @@ else:
 # two-pixel padding the network sees.
 
 # %%
-pred = training.evaluate(model, splits.x_test, splits.y_test)
+pred = training.evaluate(model, splits.x_test, splits.y_test, cfg.eval_batch_size)
 shown = min(P.samples_shown, len(pred.targets))
 reports.show(plots.prediction_grid(splits.unnormalize(splits.x_test[:shown]), pred.targets[:shown],
                                    pred.preds[:shown], pred.confidence[:shown], class_names=raw.classes))

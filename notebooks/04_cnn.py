@@ -33,6 +33,10 @@ scheduler = "onecycle"  # none, step, cosine or onecycle
 weight_decay = 0.0  # L2 penalty
 label_smoothing = 0.0  # label smoothing
 normalization = "half"  # half: (x - 0.5) / 0.5; or dataset (train mean/std), none, raw
+memory_format = "auto"  # auto (the setting measured fastest for this model and device), contiguous or channels_last
+compile_model = None  # torch.compile the training step: True or False; None: the measured choice
+threads = None  # intra-op threads while training; None: the measured choice (at most the process's)
+precision = "fp32"  # fp32, or bf16 (bfloat16 autocast of the training step, for devices that support it)
 augment = True  # random affine + brightness/contrast jitter on training batches
 rotation = 10.0  # max rotation, degrees
 translate = 0.1  # max shift, fraction of the image
@@ -133,14 +137,15 @@ else:
 # ones this run used.
 
 # %%
-cfg = config.train_config_from(P)
+cfg = config.train_config_from(P, model=MODEL, device=run.device)
 Path(P.checkpoint_dir).mkdir(parents=True, exist_ok=True)
 data_params = {**raw.identity(), "train_limit": P.train_limit, "test_limit": P.test_limit, "normalization": P.normalization,
                "image_size": IMAGE_SIZE, "seed": P.seed}
 checkpoint_params = {"train": cfg.to_dict(), "data": data_params}
 weights = checkpoints.fit_or_load(model, MODEL, splits, cfg, P.checkpoint_dir, data_params, desc=MODEL)
 history, loaded, checkpoint_file = weights.history, weights.loaded, weights.path
-display(Markdown(describe.training_setup(cfg, NOUN) + " " + weights.sentence()))
+display(Markdown(describe.training_setup(cfg, NOUN) + " " + weights.sentence() + " "
+                 + describe.execution_text(cfg.execution, "the CNN", run.device)))
 
 # %% [markdown]
 # ### Learning curves
@@ -190,7 +195,7 @@ if history is not None:
 # confidence and accuracy.
 
 # %%
-pred = training.evaluate(model, splits.x_test, splits.y_test)
+pred = training.evaluate(model, splits.x_test, splits.y_test, cfg.eval_batch_size)
 summary = metrics.classification_summary(pred.targets, pred.preds, pred.probs)
 acc = metrics.accuracy_with_interval(pred.targets, pred.preds)
 LABELS = {"accuracy": "accuracy", "accuracy_low": "accuracy, 95% interval low",

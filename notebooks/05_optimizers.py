@@ -30,6 +30,10 @@ batch_size = 64  # images per optimizer step
 scheduler = 'cosine'  # learning-rate schedule: none, step, cosine or onecycle
 weight_decay = 0.0  # L2 penalty
 normalization = "dataset"  # input normalization: dataset (training mean/std), half, none or raw
+memory_format = "auto"  # auto (the setting measured fastest for this model and device), contiguous or channels_last
+compile_model = None  # torch.compile the training step: True or False; None: the measured choice
+threads = None  # intra-op threads while training; None: the measured choice (at most the process's)
+precision = "fp32"  # fp32, or bf16 (bfloat16 autocast of the training step, for devices that support it)
 optimizers = "sgd,momentum,adam"  # optimizers to compare (comma-separated): sgd, momentum, nesterov, adam, adamw, rmsprop
 learning_rates = {"sgd": 0.1, "momentum": 0.02, "adam": 0.001}  # learning rate of each optimizer
 target_accuracy = None  # test accuracy (percent) whose first epoch is reported; None: the dataset's default (97 for MNIST, 85 for Fashion-MNIST, else 90)
@@ -80,7 +84,7 @@ display(Markdown(
 
 # %%
 n_params = models.count_parameters(training.seeded_model(MODEL, P.seed))
-base = config.train_config_from(P)
+base = config.train_config_from(P, model=MODEL, device=run.device)
 configs = comparison.optimizer_configs(P.optimizers, P.learning_rates, base)
 settings = pd.DataFrame([{"optimizer": name, "learning rate": cfg.lr,
                           "momentum": cfg.momentum if name in ("momentum", "nesterov") else "—",
@@ -103,7 +107,8 @@ runs = comparison.compare_optimizers(MODEL, splits, configs)
 diverged = [name for name, r in runs.items() if r.history.diverged]
 display(Markdown(
     f"Trained {len(runs)} runs in {sum(r.train_seconds for r in runs.values()):.1f} s in total"
-    + (f"; **diverged** (non-finite loss): {', '.join(diverged)}." if diverged else "; none diverged.")
+    + (f"; **diverged** (non-finite loss): {', '.join(diverged)}." if diverged else "; none diverged.") + " "
+    + describe.execution_text(base.execution, "the MLP", run.device)
 ))
 
 # %% [markdown]

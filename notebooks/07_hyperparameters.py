@@ -33,6 +33,10 @@ learning_rates = "0.0003,0.003,0.03,0.3,3.0"  # learning rates of the sweep, fro
 hidden_layers = "linear,128,128-64,256-128-64,512-256"  # hidden sizes, '-'-joined ('linear' for none)
 train_fractions = "1.0,0.5,0.25"  # shares of the training split (stratified subsets)
 batch_sizes = "32,128,512"  # batch sizes of the sweep
+memory_format = "auto"  # auto (the setting measured fastest for this model and device), contiguous or channels_last
+compile_model = None  # torch.compile the training step: True or False; None: the measured choice
+threads = None  # intra-op threads while training; None: the measured choice (at most the process's)
+precision = "fp32"  # fp32, or bf16 (bfloat16 autocast of the training step, for devices that support it)
 
 # %% [markdown]
 # ## Run settings
@@ -46,7 +50,7 @@ import math
 
 from IPython.display import Markdown, display
 
-from mnist_lib import config, data, describe, metrics, plots, references, reports, study
+from mnist_lib import config, data, describe, execution, metrics, plots, references, reports, study
 
 reports.setup_notebook()
 run = reports.start_run("07_hyperparameters", globals())
@@ -68,12 +72,14 @@ raw = data.load_dataset(P.dataset, P.data_dir, source=P.data_source)
 NOUN, NOUNS = describe.class_words(raw)  # what one class is called: digit(s) for MNIST, class(es) otherwise
 base = study.StudyConfig(hidden=study.BASE_HIDDEN, normalization="dataset", lr=P.lr, batch_size=P.batch_size)
 hp = study.HyperparameterStudy(raw, base=base, epochs=P.epochs, optimizer=P.optimizer, scheduler=P.scheduler,
-                               seed=P.seed, train_limit=P.train_limit, test_limit=P.test_limit, device=run.device)
+                               seed=P.seed, train_limit=P.train_limit, test_limit=P.test_limit, device=run.device,
+                               execution=execution.settings_from_params("mlp_custom", run.device, P))
 display(hp.splits(base.normalization).describe())
 display(Markdown(describe.dataset_text(raw)))
 display(Markdown(f"Base configuration: {base.describe()}; optimizer {describe.optimizer_text(P.optimizer)}; "
                  f"{describe.schedule_text(P.scheduler, None)}; {describe.plural(P.epochs, 'epoch')}. "
-                 + study.divergence_rule(classes=NOUNS)))
+                 + study.divergence_rule(classes=NOUNS) + " "
+                 + describe.execution_text(hp.execution, "the MLPs", run.device)))
 
 # %% [markdown]
 # ## Normalization

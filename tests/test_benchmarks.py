@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from conftest import REPO
-from mnist_lib import study
+from mnist_lib import execution, study
 
 
 def load_bench():
@@ -58,8 +58,13 @@ def test_smoke_benchmark_writes_every_section(tmp_path, mnist_data_dir):
     assert set(settings["models"]) == {"ann", "mlp", "lenet5", "cnn"}
     for name, entry in settings["models"].items():
         rows = entry["rows"]
-        assert set(rows) == {"eager", "eager, 1 thread", "channels_last", "torch.compile"} or \
-            set(rows) == {"eager", "eager, 1 thread", "eager, 2 threads", "channels_last", "torch.compile"}
+        assert set(rows) - {"eager, 2 threads"} == {"eager", "eager, 1 thread", "channels_last", "torch.compile",
+                                                    "bf16 autocast"}
+        recipe = bench.model_recipe(name)
+        assert entry["recipe"]["batch_size"] == recipe.batch_size and entry["recipe"]["optimizer"] == recipe.optimizer
+        chosen = entry["chosen"]
+        assert chosen["setting"] in rows and chosen["setting"] != "bf16 autocast"
+        assert chosen["eval_batch_size"] == entry["fastest_eval_batch"]
         assert rows["eager"]["train_images_per_s_median"] > 0 and rows["eager"]["eval_images_per_s_median"] > 0
         assert rows["torch.compile"]["compile_s"] > 0 and rows["torch.compile"]["train_images_per_s_median"] > 0
         if name in ("ann", "mlp"):
@@ -72,6 +77,7 @@ def test_smoke_benchmark_writes_every_section(tmp_path, mnist_data_dir):
                      f"adam lr {study.RECIPES['cnn'].lr:g}, onecycle schedule", "(bilinear)",
                      f"{calibration['chosen']} (chosen)", "## Execution settings per model",
                      "n/a: no convolutions", "Evaluation images/s by batch size", "smoke run, not for quoting",
+                     "Chosen per model", "cnn (adam, batch 128)",
                      "Machine load average (1 min)"):
         assert fragment in table, fragment
     assert table in done.stdout
@@ -161,19 +167,56 @@ def test_overheads_and_ratios_are_derived_from_the_medians():
 
 def test_execution_settings_rows():
     rows = bench.exec_settings([1, 2], default_threads=2, compile_models=True)
-    assert [(r.name, r.threads, r.channels_last, r.compile) for r in rows] == [
-        ("eager", 2, False, False), ("eager, 1 thread", 1, False, False), ("channels_last", 2, True, False),
-        ("torch.compile", 2, False, True)]
+    assert [(r.name, r.threads, r.channels_last, r.compile, r.precision) for r in rows] == [
+        ("eager", 2, False, False, "fp32"), ("eager, 1 thread", 1, False, False, "fp32"),
+        ("channels_last", 2, True, False, "fp32"), ("torch.compile", 2, False, True, "fp32"),
+        ("bf16 autocast", 2, False, False, "bf16")]
     assert [r.name for r in bench.exec_settings([1, 2], default_threads=4, compile_models=False)] == [
-        "eager", "eager, 1 thread", "eager, 2 threads", "channels_last"]
+        "eager", "eager, 1 thread", "eager, 2 threads", "channels_last", "bf16 autocast"]
+
+
+def test_each_model_is_measured_with_its_notebooks_recipe():
+    lenet, mlp = bench.model_recipe("lenet5"), bench.model_recipe("mlp")
+    assert (lenet.notebook, lenet.optimizer, lenet.batch_size, lenet.epochs, lenet.runs) == ("03_lenet", "adam", 128,
+                                                                                          15, 1)
+    assert lenet.full_run_images == 15 * 55_000
+    assert (mlp.notebook, mlp.optimizer, mlp.lr, mlp.batch_size, mlp.runs) == ("05_optimizers", "adam", 0.001, 64, 3)
+
+
+def _entry(eager, **others):
+    rows = {"eager": {"train_images_per_s_median": eager, "threads": 2, "channels_last": False, "compile": False,
+                      "precision": "fp32", "compile_s": None}}
+    for name, (ips, extra) in others.items():
+        rows[name] = {"train_images_per_s_median": ips, "threads": 2, "channels_last": False, "compile": False,
+                      "precision": "fp32", "compile_s": None, **extra}
+    return {"name": "lenet5", "rows": rows, "fastest_eval_batch": 1000}
+
+
+def test_a_setting_is_chosen_only_when_it_is_clearly_faster_over_a_full_run():
+    recipe = bench.ModelRecipe("03_lenet", "adam", 3e-3, 128, epochs=15)  # 825,000 images
+    pick = bench.choose_setting(_entry(1000, channels_last=(1600, {"channels_last": True})), recipe, 2, 1.05)
+    assert (pick["setting"], pick["memory_format"], pick["threads"], pick["eval_batch_size"]) == \
+        ("channels_last", "channels_last", None, 1000)
+    assert pick["speedup"] == pytest.approx(1.6) and pick["seconds_saved_full_run"] == pytest.approx(825 - 515.625)
+    # 3% faster is within the noise: eager stays.
+    assert bench.choose_setting(_entry(1000, channels_last=(1030, {"channels_last": True})), recipe, 2,
+                                1.05)["setting"] == "eager"
+    # Twice as fast but 900 s of compiling to save 412 s: eager stays. bf16 is never chosen.
+    assert bench.choose_setting(_entry(1000, **{"torch.compile": (2000, {"compile": True, "compile_s": 900.0}),
+                                                "bf16 autocast": (3000, {"precision": "bf16"})}), recipe, 2,
+                                1.05)["setting"] == "eager"
+    # One thread beating two: chosen, as a ceiling of 1 thread.
+    one = bench.choose_setting(_entry(1000, **{"eager, 1 thread": (1300, {"threads": 1})}), recipe, 2, 1.05)
+    assert (one["setting"], one["threads"]) == ("eager, 1 thread", 1)
 
 
 def test_a_setting_runner_measures_on_prebuilt_tensors():
-    setting = bench.ExecSetting("channels_last", torch.get_num_threads(), channels_last=True)
+    setting = bench.ExecSetting("channels_last", execution.ExecSettings(memory_format="channels_last",
+                                                                         threads=torch.get_num_threads()))
     runner = bench.SettingRunner("lenet5", setting, torch.device("cpu"), batch_size=16, eval_batch=250, seed=0,
                                  backend="inductor")
-    assert runner.x[0].shape == (16, 1, 32, 32) and runner.x[0].is_contiguous(memory_format=torch.channels_last)
-    assert runner.model.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    assert runner.x[0].shape == (16, 1, 32, 32)
+    assert runner.model.conv2.weight.is_contiguous(memory_format=torch.channels_last)
     assert runner.compile_s is None
     before = runner.model.conv1.weight.detach().clone()
     assert runner.train_images_per_s(min_seconds=0.0) > 0 and not torch.equal(before, runner.model.conv1.weight)

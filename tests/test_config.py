@@ -21,15 +21,18 @@ def base_params(tmp_path, **overrides):
     values = dict(dataset="mnist", data_dir="data", data_source=None, seed=0, device="cpu", train_limit=None, test_limit=None,
                   output_dir=str(tmp_path), checkpoint_dir=str(tmp_path / "ckpt"), epochs=10, batch_size=128,
                   optimizer="adam", lr=0.002, scheduler="onecycle", weight_decay=0.0, label_smoothing=0.0,
-                  normalization="dataset", misses_shown=32)
+                  normalization="dataset", memory_format="auto", compile_model=None, threads=None, precision="fp32",
+                  misses_shown=32)
     values.update(overrides)
     return values
 
 
 def test_strings_a_user_would_type_are_coerced(tmp_path):
     p = config.validate_params("02_ann", base_params(tmp_path, epochs="5", lr="1e-3", batch_size="64",
-                                                     train_limit="6000", data_source="none", seed="7"))
+                                                     train_limit="6000", data_source="none", seed="7",
+                                                     compile_model="no", threads="1", precision="bf16"))
     assert (p.epochs, p.lr, p.batch_size, p.train_limit, p.data_source, p.seed) == (5, 0.001, 64, 6000, None, 7)
+    assert (p.compile_model, p.threads, p.precision) == (False, 1, "bf16")
     eda = config.validate_params("01_eda", {"augment": "false", "rotation": "15"}, partial=True)
     assert eda.augment is False and eda.rotation == 15.0
     opt = config.validate_params("05_optimizers", {"optimizers": "sgd, adam", "learning_rates": "sgd:0.1,adam=1e-3"},
@@ -52,6 +55,10 @@ def test_strings_a_user_would_type_are_coerced(tmp_path):
     ("scheduler", "plateau", "one of none, step, cosine, onecycle"),
     ("normalization", "zscore", "one of dataset, half, none, raw"),
     ("device", "tpu", "one of auto, cpu, cuda, mps"),
+    ("memory_format", "nhwc", "parameter 'memory_format': expected one of auto, contiguous, channels_last"),
+    ("compile_model", "maybe", "parameter 'compile_model': expected true or false (or none)"),
+    ("threads", 0, "parameter 'threads': expected a whole number in [1, 1024] (or none)"),
+    ("precision", "fp16", "parameter 'precision': expected one of fp32, bf16"),
 ])
 def test_bad_values_name_the_parameter_and_the_valid_choices(tmp_path, name, value, fragment):
     with pytest.raises(ParameterError) as err:

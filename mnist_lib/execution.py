@@ -1,0 +1,181 @@
+"""How a model runs on a device: memory format, ``torch.compile``, intra-op
+threads, evaluation batch size and numeric precision.
+
+Each model has a default per device type, chosen by measurement: the settings
+table of ``benchmarks/run.py`` (training and evaluation images/s of every
+model under every setting, median of interleaved repeats) picks the fastest
+setting, and :data:`MEASURED` records the choice with the numbers behind it.
+A setting enters that table only where the full-profile accuracy stayed within
+the 95% interval over seeds of the previous default (README, "Speed"). Every
+choice can be overridden by a notebook parameter, and the report says which
+setting ran and whether it was the measured default or a parameter.
+
+Precision is never chosen for the user: ``fp32`` unless ``precision = "bf16"``
+asks for bfloat16 autocast of the training step (evaluation stays float32, so
+test numbers compare across precisions).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import asdict, dataclass
+from typing import Iterator, Mapping
+
+import torch
+import torch.nn as nn
+
+MEMORY_FORMATS = ("auto", "contiguous", "channels_last")
+PRECISIONS = ("fp32", "bf16")
+DEFAULT_EVAL_BATCH = 2000
+
+
+@dataclass(frozen=True)
+class ExecSettings:
+    """How one model runs.
+
+    ``threads`` is the intra-op thread count of the training loop (None: the
+    process's, which a parallel build limits to its share of the cores);
+    ``source`` says where the base setting came from: ``measured`` (the table
+    for this model and device) or ``plain`` (no table entry: eager,
+    contiguous); ``overrides`` names the notebook parameters that changed it.
+    """
+
+    memory_format: str = "contiguous"
+    compile: bool = False
+    threads: int | None = None
+    eval_batch_size: int = DEFAULT_EVAL_BATCH
+    precision: str = "fp32"
+    source: str = "plain"
+    overrides: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        object.__setattr__(self, "overrides", tuple(self.overrides))  # a list from JSON, say
+        if self.memory_format not in MEMORY_FORMATS[1:]:
+            raise ValueError(f"memory_format must be one of {MEMORY_FORMATS[1:]}, got {self.memory_format!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+        if self.threads is not None and (not isinstance(self.threads, int) or self.threads < 1):
+            raise ValueError(f"threads must be a whole number >= 1 or None, got {self.threads!r}")
+        if not isinstance(self.eval_batch_size, int) or self.eval_batch_size < 1:
+            raise ValueError(f"eval_batch_size must be a whole number >= 1, got {self.eval_batch_size!r}")
+
+    @property
+    def torch_memory_format(self) -> torch.memory_format:
+        return torch.channels_last if self.memory_format == "channels_last" else torch.contiguous_format
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["overrides"] = list(self.overrides)
+        return d
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One entry of the table: the chosen setting and the measurement that chose it."""
+
+    memory_format: str = "contiguous"
+    compile: bool = False
+    threads: int | None = None
+    eval_batch_size: int = DEFAULT_EVAL_BATCH
+    evidence: str = ""
+
+
+# The fastest honest setting per (model, device type), from `python benchmarks/run.py --pipelines settings`
+# (reports/benchmarks.md, "Execution settings per model"). A model or device missing here runs plain.
+MEASURED: dict[tuple[str, str], Measured] = {}
+
+
+def measured_default(model_name: str, device_type: str) -> Measured | None:
+    """The table's entry for ``model_name`` on a device of ``device_type`` ('cpu', 'cuda', ...), or None."""
+    return MEASURED.get((model_name, device_type))
+
+
+def resolve(model_name: str, device: torch.device | str, *, memory_format: str = "auto",
+            compile: bool | None = None, threads: int | None = None, precision: str = "fp32",
+            available_threads: int | None = None) -> ExecSettings:
+    """The settings ``model_name`` runs with on ``device``: the measured default, with every
+    argument that is not ``auto`` / None overriding its part.
+
+    A measured thread count is a ceiling: a process limited to fewer threads (a parallel build
+    gives each notebook its share of the cores) keeps its limit. ``available_threads`` is that
+    limit (default: the process's current intra-op thread count).
+    """
+    if memory_format not in MEMORY_FORMATS:
+        raise ValueError(f"memory_format must be one of {MEMORY_FORMATS}, got {memory_format!r}")
+    device_type = torch.device(device).type
+    entry = measured_default(model_name, device_type)
+    base = entry or Measured()
+    available = available_threads if available_threads is not None else torch.get_num_threads()
+    measured_threads = None if base.threads is None else min(base.threads, available)
+    overrides = tuple(name for name, given in (("memory_format", memory_format != "auto"),
+                                               ("compile_model", compile is not None), ("threads", threads is not None))
+                      if given)
+    return ExecSettings(
+        memory_format=base.memory_format if memory_format == "auto" else memory_format,
+        compile=base.compile if compile is None else bool(compile),
+        threads=measured_threads if threads is None else threads,
+        eval_batch_size=base.eval_batch_size,
+        precision=precision,
+        source="measured" if entry is not None else "plain",
+        overrides=overrides,
+    )
+
+
+def settings_from_params(model_name: str, device: torch.device | str, params: Mapping) -> ExecSettings:
+    """:func:`resolve` with a notebook's validated parameters (``memory_format``, ``compile_model``,
+    ``threads``, ``precision``; any of them missing counts as ``auto``)."""
+    return resolve(model_name, device, memory_format=params.get("memory_format", "auto"),
+                   compile=params.get("compile_model"), threads=params.get("threads"),
+                   precision=params.get("precision", "fp32"))
+
+
+def prepare_model(model: nn.Module, settings: ExecSettings) -> nn.Module:
+    """Put the model's weights in the setting's memory format (in place) and return it."""
+    if settings.memory_format == "channels_last":
+        model.to(memory_format=torch.channels_last)
+    return model
+
+
+def training_forward(model: nn.Module, settings: ExecSettings):
+    """What the training step calls: the model, or ``torch.compile(model)`` (default mode). The
+    weights stay the model's own, so its state dict and evaluation are unaffected."""
+    return torch.compile(model) if settings.compile else model
+
+
+def as_input(x: torch.Tensor, settings: ExecSettings) -> torch.Tensor:
+    """A batch in the setting's memory format (image batches only; a no-op otherwise)."""
+    if x.dim() == 4 and settings.memory_format == "channels_last":
+        return x.contiguous(memory_format=torch.channels_last)
+    return x
+
+
+@contextlib.contextmanager
+def intra_op_threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``n`` intra-op threads (None: unchanged), then restore the count."""
+    previous = torch.get_num_threads()
+    if n is not None and n != previous:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != previous:
+            torch.set_num_threads(previous)
+
+
+def autocast(settings: ExecSettings, device: torch.device | str):
+    """bfloat16 autocast on ``device`` when the setting asks for it, else a no-op context."""
+    if settings.precision != "bf16":
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16)
+
+
+def setting_name(settings: ExecSettings) -> str:
+    """A short name: 'eager', 'channels_last', 'torch.compile', 'channels_last + torch.compile'."""
+    parts = [p for p, on in (("channels_last", settings.memory_format == "channels_last"),
+                             ("torch.compile", settings.compile)) if on]
+    return " + ".join(parts) or "eager"
+
+
+__all__ = ["MEMORY_FORMATS", "PRECISIONS", "DEFAULT_EVAL_BATCH", "ExecSettings", "Measured", "MEASURED",
+           "measured_default", "resolve", "settings_from_params", "prepare_model", "training_forward", "as_input",
+           "intra_op_threads", "autocast", "setting_name"]

@@ -1,0 +1,228 @@
+"""Execution settings: the measured default per model and device, overrides, and a training
+step that is device-generic (no host reads per step, no tensor created without its device)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+
+import numpy as np
+import pytest
+import torch
+from torch.overrides import TorchFunctionMode
+
+from mnist_lib import config, describe, execution, training
+from mnist_lib.augment import Augmentation
+from mnist_lib.data import DataSplits
+from mnist_lib.execution import ExecSettings, Measured
+from mnist_lib.models import build_model
+from mnist_lib.training import TrainConfig
+
+# Calls that make the host wait for the device (a value read back), and factories that put a tensor
+# on the default device unless told otherwise.
+HOST_READS = {"item", "tolist", "cpu", "numpy", "__bool__", "__int__", "__float__", "__index__"}
+FACTORIES = {"zeros", "ones", "empty", "full", "rand", "randn", "randint", "randperm", "arange", "linspace",
+             "tensor", "as_tensor", "eye"}
+
+
+class Recorder(TorchFunctionMode):
+    """Records every host read and every factory call made without an explicit device.
+
+    Reads made inside ``torch.optim`` are left out: without ``capturable`` the optimizers keep their
+    step counters on the host on purpose (``state["step"]``), so reading them waits for nothing.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.reads: list[str] = []
+        self.no_device: list[str] = []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        name = getattr(func, "__name__", "")
+        if name in HOST_READS and f"torch{os.sep}optim{os.sep}" not in sys._getframe(1).f_code.co_filename:
+            self.reads.append(name)
+        if name in FACTORIES and getattr(func, "__module__", "") == "torch" and kwargs.get("device") is None:
+            self.no_device.append(name)
+        return func(*args, **kwargs)
+
+
+def synthetic_splits(n_train: int, size: int = 28, seed: int = 0) -> DataSplits:
+    """Learnable made-up data: class k has a bright square at a place of its own."""
+    g = torch.Generator().manual_seed(seed)
+
+    def images(n):
+        y = torch.randint(0, 10, (n,), generator=g)
+        x = torch.rand(n, 1, size, size, generator=g) * 0.2
+        for k in range(10):
+            r, c = divmod(k, 4)
+            x[y == k, :, 2 + 6 * r: 6 + 6 * r, 2 + 6 * c: 6 + 6 * c] += 0.8
+        return (x - 0.2) / 0.3, y
+
+    (xt, yt), (xv, yv), (xs, ys) = images(n_train), images(128), images(128)
+    idx = np.arange
+    return DataSplits(xt, yt, xv, yv, xs, ys, idx(n_train), idx(128), idx(128), mean=0.2, std=0.3,
+                      normalization="dataset", image_size=size, seed=seed)
+
+
+@pytest.fixture
+def table(monkeypatch):
+    """A measured table of our own for the duration of a test."""
+    entries = {("lenet5", "cpu"): Measured(memory_format="channels_last", threads=4, eval_batch_size=5000,
+                                            evidence="test"),
+               ("mlp", "cpu"): Measured(threads=1, evidence="test")}
+    monkeypatch.setattr(execution, "MEASURED", entries)
+    return entries
+
+
+def test_the_measured_default_is_used_and_each_parameter_overrides_its_part(table):
+    lenet = execution.resolve("lenet5", "cpu", available_threads=8)
+    assert (lenet.memory_format, lenet.compile, lenet.threads, lenet.eval_batch_size, lenet.source) == \
+        ("channels_last", False, 4, 5000, "measured")
+    # A measured thread count is a ceiling: a notebook limited to 2 threads by a parallel build keeps 2.
+    assert execution.resolve("lenet5", "cpu", available_threads=2).threads == 2
+    forced = execution.resolve("lenet5", "cpu", memory_format="contiguous", compile=True, threads=3,
+                               available_threads=8)
+    assert (forced.memory_format, forced.compile, forced.threads, forced.source, forced.overrides) == \
+        ("contiguous", True, 3, "measured", ("memory_format", "compile_model", "threads"))
+    # Nothing measured for this model or device: plain eager, contiguous, the process's threads.
+    assert execution.resolve("cnn", "cpu") == ExecSettings()
+    assert execution.resolve("lenet5", "cuda").source == "plain"
+    assert execution.resolve("lenet5", "cpu", precision="bf16").precision == "bf16"
+    with pytest.raises(ValueError, match="memory_format must be one of"):
+        execution.resolve("lenet5", "cpu", memory_format="nhwc")
+    with pytest.raises(ValueError, match="precision must be one of"):
+        ExecSettings(precision="fp16")
+
+
+def test_notebook_parameters_reach_the_train_config(table, tmp_path):
+    params = config.validate_params("03_lenet", {"memory_format": "auto", "compile_model": None, "threads": None,
+                                                 "precision": "fp32"}, partial=True)
+    values = {"epochs": 1, "batch_size": 32, "seed": 0, **params}
+    cfg = config.train_config_from(values, model="lenet5", device="cpu")
+    assert cfg.execution.memory_format == "channels_last" and cfg.eval_batch_size == 5000
+    cfg = config.train_config_from({**values, "memory_format": "contiguous"}, model="lenet5", device="cpu")
+    assert cfg.execution.memory_format == "contiguous" and cfg.execution.overrides == ("memory_format",)
+    # Where a setting came from does not shape the weights, so it is not part of the checkpoint key's config.
+    assert not {"source", "overrides"} & set(cfg.to_dict()["execution"])
+    assert cfg.to_dict()["execution"]["memory_format"] == "contiguous"
+
+
+def test_the_sentence_states_the_setting_and_where_it_came_from(table):
+    measured = describe.execution_text(execution.resolve("lenet5", "cpu", available_threads=8), "LeNet-5", "cpu")
+    assert "channels_last" in measured and "4 intra-op threads" in measured and "5,000" in measured
+    assert "measured fastest for LeNet-5 on CPU" in measured and "float32" in measured
+    forced = describe.execution_text(execution.resolve("lenet5", "cpu", compile=True, precision="bf16"), "LeNet-5",
+                                     "cpu", process_threads=2)
+    assert "torch.compile" in forced and "bfloat16 autocast" in forced and "channels_last" in forced
+    assert "`compile_model` set by this notebook's parameters, the rest the setting measured fastest" in forced
+    plain = describe.execution_text(ExecSettings(), "the CNN", "cpu", process_threads=3)
+    assert "eager mode" in plain and "contiguous" in plain and "3 intra-op threads" in plain
+    assert "no faster one was measured for the CNN on CPU" in plain
+
+
+def _host_reads_in_one_epoch(n_train: int, **cfg) -> tuple[list[str], list[str]]:
+    splits = synthetic_splits(n_train)
+    model = training.seeded_model("cnn", 0)
+    with Recorder() as rec:
+        training.fit(model, splits, TrainConfig(epochs=1, batch_size=32, restore_best=False, **cfg), progress=False)
+    return rec.reads, rec.no_device
+
+
+@pytest.mark.parametrize("cfg", [
+    dict(optimizer="adam", lr=1e-3, scheduler="onecycle", label_smoothing=0.1, augment=Augmentation()),
+    dict(optimizer="momentum", lr=0.05, execution=ExecSettings(memory_format="channels_last", precision="bf16")),
+])
+def test_the_training_step_never_reads_from_the_device(cfg):
+    """Host reads per epoch do not grow with the number of steps: 4 steps and 16 steps read the same."""
+    few, no_device_few = _host_reads_in_one_epoch(128, **cfg)
+    many, no_device_many = _host_reads_in_one_epoch(512, **cfg)
+    assert sorted(few) == sorted(many), (few, many)
+    assert len(few) < 40  # the epoch's one read of the sums, and the validation pass
+    # Every tensor the loop, the step and the augmentation create names its device.
+    assert no_device_few == [] and no_device_many == []
+
+
+def test_a_step_runs_on_a_device_without_data_on_the_host():
+    """The step on the meta device (shapes only, no values): any read back to the host, or a tensor made
+    on the CPU and mixed in, would fail here; CUDA runs the same code."""
+    meta = torch.device("meta")
+    for name, size in (("mlp", 28), ("lenet5", 32), ("cnn", 28)):
+        model = build_model(name).to(meta)
+        settings = ExecSettings(memory_format="channels_last" if name != "mlp" else "contiguous")
+        cfg = TrainConfig(batch_size=16, label_smoothing=0.1, execution=settings)
+        execution.prepare_model(model, settings)
+        optimizer = training.make_optimizer("adam", model.parameters(), 1e-3)
+        scheduler = training.make_scheduler("onecycle", optimizer, 10)
+        xb = torch.randn(16, 1, size, size, device=meta)
+        yb = torch.randint(0, 10, (16,), device=meta)
+        loss, nll, correct = training.train_step(model, model, optimizer, scheduler, xb, yb, cfg)
+        assert loss.device == nll.device == correct.device == meta
+
+
+def test_channels_last_trains_the_same_model_in_another_layout():
+    splits = synthetic_splits(256, size=32)
+    results = {}
+    for fmt in ("contiguous", "channels_last"):
+        model = training.seeded_model("lenet5", 0)
+        cfg = TrainConfig(epochs=2, batch_size=32, lr=3e-3, execution=ExecSettings(memory_format=fmt))
+        history = training.fit(model, splits, cfg, progress=False)
+        results[fmt] = (model, history)
+    conv = results["channels_last"][0].conv2.weight  # 6 input channels (conv1's one channel is both layouts)
+    assert conv.is_contiguous(memory_format=torch.channels_last) and not conv.is_contiguous()
+    assert results["contiguous"][0].conv2.weight.is_contiguous()
+    # The same arithmetic in another order: the same training to float rounding.
+    plain, cl = (results[f][1].to_frame() for f in ("contiguous", "channels_last"))
+    assert np.allclose(plain.train_loss, cl.train_loss, rtol=1e-3)
+    assert (plain.val_accuracy - cl.val_accuracy).abs().max() <= 2 / 128
+
+
+def test_bf16_autocast_runs_the_forward_in_bfloat16_and_evaluates_in_float32():
+    splits = synthetic_splits(256)
+    model = training.seeded_model("ann", 0)
+    seen = []
+    hook = model.fc1.register_forward_hook(lambda m, i, out: seen.append((out.dtype, torch.is_inference_mode_enabled())))
+    cfg = TrainConfig(epochs=2, batch_size=32, lr=3e-3, execution=ExecSettings(precision="bf16"))
+    history = training.fit(model, splits, cfg, progress=False)
+    hook.remove()
+    train_dtypes = {dtype for dtype, inference in seen if not inference}
+    eval_dtypes = {dtype for dtype, inference in seen if inference}
+    assert train_dtypes == {torch.bfloat16} and eval_dtypes == {torch.float32}
+    assert all(np.isfinite(r.train_loss) for r in history.records)
+    assert history.records[-1].val_accuracy > 0.5  # it learns (chance is 0.1)
+
+
+def test_evaluate_runs_under_inference_mode_in_the_given_batches():
+    splits = synthetic_splits(64)
+    model = training.seeded_model("mlp", 0)
+    seen = []
+    model.fc1.register_forward_hook(lambda m, i, out: seen.append((len(out), torch.is_inference_mode_enabled())))
+    training.evaluate(model, splits.x_val, splits.y_val, batch_size=50)
+    assert seen == [(50, True), (50, True), (28, True)]
+
+
+def test_threads_apply_while_training_and_are_restored():
+    splits = synthetic_splits(64)
+    before = torch.get_num_threads()
+    model = training.seeded_model("mlp", 0)
+    seen = []
+    model.fc1.register_forward_hook(lambda m, i, out: seen.append(torch.get_num_threads()))
+    training.fit(model, splits, TrainConfig(epochs=1, batch_size=32, execution=ExecSettings(threads=1)),
+                 progress=False)
+    assert set(seen) == {1} and torch.get_num_threads() == before
+
+
+def test_compile_wraps_the_training_forward_and_keeps_the_models_weights():
+    model = training.seeded_model("mlp", 0)
+    compiled = execution.training_forward(model, ExecSettings(compile=True))
+    assert compiled is not model and compiled._orig_mod is model
+    assert execution.training_forward(model, ExecSettings()) is model
+    assert list(model.state_dict()) == ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "fc3.weight", "fc3.bias"]
+
+
+def test_settings_are_frozen_and_serializable():
+    s = ExecSettings(memory_format="channels_last", threads=2)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.threads = 3
+    assert ExecSettings(**s.to_dict()) == s
