@@ -407,12 +407,15 @@ class ExecSetting:
 
 
 def exec_settings(thread_counts: list[int], default_threads: int, compile_models: bool) -> list[ExecSetting]:
-    """Eager at the default thread count, eager at each other count, channels_last, torch.compile
+    """Eager and channels_last at the default thread count and at each other count, torch.compile
     (unless ``compile_models`` is False) and bf16 autocast (measured, never chosen: precision is the user's call)."""
     E = execution.ExecSettings
+    others = [t for t in thread_counts if t != default_threads]
     rows = [ExecSetting("eager", E(threads=default_threads))]
-    rows += [ExecSetting(f"eager, {plural(t, 'thread')}", E(threads=t)) for t in thread_counts if t != default_threads]
+    rows += [ExecSetting(f"eager, {plural(t, 'thread')}", E(threads=t)) for t in others]
     rows.append(ExecSetting("channels_last", E(memory_format="channels_last", threads=default_threads)))
+    rows += [ExecSetting(f"channels_last, {plural(t, 'thread')}", E(memory_format="channels_last", threads=t))
+             for t in others]
     if compile_models:
         rows.append(ExecSetting("torch.compile", E(compile=True, threads=default_threads)))
     rows.append(ExecSetting("bf16 autocast", E(precision="bf16", threads=default_threads)))

@@ -58,8 +58,8 @@ def test_smoke_benchmark_writes_every_section(tmp_path, mnist_data_dir):
     assert set(settings["models"]) == {"ann", "mlp", "lenet5", "cnn"}
     for name, entry in settings["models"].items():
         rows = entry["rows"]
-        assert set(rows) - {"eager, 2 threads"} == {"eager", "eager, 1 thread", "channels_last", "torch.compile",
-                                                    "bf16 autocast"}
+        assert set(rows) - {"eager, 2 threads", "channels_last, 2 threads"} == {
+            "eager", "eager, 1 thread", "channels_last", "channels_last, 1 thread", "torch.compile", "bf16 autocast"}
         recipe = bench.model_recipe(name)
         assert entry["recipe"]["batch_size"] == recipe.batch_size and entry["recipe"]["optimizer"] == recipe.optimizer
         chosen = entry["chosen"]
@@ -68,7 +68,7 @@ def test_smoke_benchmark_writes_every_section(tmp_path, mnist_data_dir):
         assert rows["eager"]["train_images_per_s_median"] > 0 and rows["eager"]["eval_images_per_s_median"] > 0
         assert rows["torch.compile"]["compile_s"] > 0 and rows["torch.compile"]["train_images_per_s_median"] > 0
         if name in ("ann", "mlp"):
-            assert rows["channels_last"]["note"] == "n/a: no convolutions"
+            assert rows["channels_last"]["note"] == rows["channels_last, 1 thread"]["note"] == "n/a: no convolutions"
         else:
             assert rows["channels_last"]["train_images_per_s_median"] > 0
         assert set(entry["eval_by_batch_median"]) == {"250", "2000"}
@@ -169,10 +169,11 @@ def test_execution_settings_rows():
     rows = bench.exec_settings([1, 2], default_threads=2, compile_models=True)
     assert [(r.name, r.threads, r.channels_last, r.compile, r.precision) for r in rows] == [
         ("eager", 2, False, False, "fp32"), ("eager, 1 thread", 1, False, False, "fp32"),
-        ("channels_last", 2, True, False, "fp32"), ("torch.compile", 2, False, True, "fp32"),
-        ("bf16 autocast", 2, False, False, "bf16")]
+        ("channels_last", 2, True, False, "fp32"), ("channels_last, 1 thread", 1, True, False, "fp32"),
+        ("torch.compile", 2, False, True, "fp32"), ("bf16 autocast", 2, False, False, "bf16")]
     assert [r.name for r in bench.exec_settings([1, 2], default_threads=4, compile_models=False)] == [
-        "eager", "eager, 1 thread", "eager, 2 threads", "channels_last", "bf16 autocast"]
+        "eager", "eager, 1 thread", "eager, 2 threads", "channels_last", "channels_last, 1 thread",
+        "channels_last, 2 threads", "bf16 autocast"]
 
 
 def test_each_model_is_measured_with_its_notebooks_recipe():
