@@ -30,7 +30,7 @@ from mnist_lib import models, training
 from mnist_lib.data import NORMALIZATIONS, Augmentation, DataSplits, MnistRaw, prepare_data, stratified_subset
 from mnist_lib.checkpoints import CheckpointError, checkpoint_key, fit_or_load, load_checkpoint
 from mnist_lib.training import History, Predictions, TrainConfig
-from mnist_lib.execution import ExecSettings, resolve
+from mnist_lib.execution import ExecSettings, resolve, setting_name
 
 __all__ = [
     "CHECKPOINT_FIELDS",
@@ -271,7 +271,8 @@ def prepare_model(model_name: str, raw: MnistRaw, *, output_dir: str | os.PathLi
                           desc=f"{model_name} (fallback)")
     history, loaded, path = weights.history, weights.loaded, weights.path
     epochs = len(history.records) if history is not None else fallback_epochs
-    note = f"trained here for {_plural(epochs, 'epoch')} because {reason}"
+    note = (f"trained here for {_plural(epochs, 'epoch')} ({setting_name(cfg.execution)}, the {cfg.execution.source} "
+            f"setting for {model_name} on this device) because {reason}")
     if loaded:
         note += f" (the weights of an earlier run of this notebook, cached as {path})"
     return PreparedModel(model_name, model.eval(), splits, False, epochs, checkpoint_key(model_name, params, seed),

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
-from mnist_lib import checkpoints, study, training
+from mnist_lib import checkpoints, execution, study, training
 from mnist_lib.data import prepare_data
 from mnist_lib.study import HyperparameterStudy, StudyConfig
 from mnist_lib.training import EpochRecord, History
@@ -61,7 +61,9 @@ def test_recorded_checkpoint_is_reused_with_its_statistics(tmp_path, mnist_raw):
 def test_missing_metrics_file_trains_here_and_caches(tmp_path, mnist_raw):
     prepared = _prepare(tmp_path, mnist_raw)
     assert not prepared.reused and prepared.epochs == 1
-    assert prepared.note.startswith("trained here for 1 epoch because 03_lenet.metrics.json is missing")
+    setting = execution.resolve("lenet5", "cpu")
+    assert prepared.note.startswith(f"trained here for 1 epoch ({execution.setting_name(setting)}, the {setting.source} "
+                                    "setting for lenet5 on this device) because 03_lenet.metrics.json is missing")
     assert prepared.splits.normalization == "dataset" and prepared.splits.image_size == 32
     fresh = training.seeded_model("lenet5", 0)
     assert not torch.equal(fresh.conv1.weight, prepared.model.conv1.weight)  # it did train
