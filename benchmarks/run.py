@@ -405,17 +405,24 @@ class ExecSetting:
     def precision(self) -> str:
         return self.settings.precision
 
+    @property
+    def fused_optimizer(self) -> bool:
+        return self.settings.fused_optimizer
+
 
 def exec_settings(thread_counts: list[int], default_threads: int, compile_models: bool) -> list[ExecSetting]:
-    """Eager and channels_last at the default thread count and at each other count, torch.compile
-    (unless ``compile_models`` is False) and bf16 autocast (measured, never chosen: precision is the user's call)."""
+    """Every combination of memory format (contiguous, channels_last) and optimizer kernel (default,
+    fused) at the default thread count and at each other count; then torch.compile (unless
+    ``compile_models`` is False) and bf16 autocast (measured, never chosen: precision is the user's call)."""
     E = execution.ExecSettings
-    others = [t for t in thread_counts if t != default_threads]
-    rows = [ExecSetting("eager", E(threads=default_threads))]
-    rows += [ExecSetting(f"eager, {plural(t, 'thread')}", E(threads=t)) for t in others]
-    rows.append(ExecSetting("channels_last", E(memory_format="channels_last", threads=default_threads)))
-    rows += [ExecSetting(f"channels_last, {plural(t, 'thread')}", E(memory_format="channels_last", threads=t))
-             for t in others]
+    rows = []
+    for threads in [default_threads] + [t for t in thread_counts if t != default_threads]:
+        suffix = "" if threads == default_threads else f", {plural(threads, 'thread')}"
+        for fmt in ("contiguous", "channels_last"):
+            for fused in (False, True):
+                parts = [p for p, on in (("channels_last", fmt == "channels_last"), ("fused optimizer", fused)) if on]
+                name = (" + ".join(parts) or "eager") + suffix
+                rows.append(ExecSetting(name, E(memory_format=fmt, fused_optimizer=fused, threads=threads)))
     if compile_models:
         rows.append(ExecSetting("torch.compile", E(compile=True, threads=default_threads)))
     rows.append(ExecSetting("bf16 autocast", E(precision="bf16", threads=default_threads)))
@@ -489,7 +496,8 @@ class SettingRunner:
         execution.prepare_model(self.model, setting.settings)
         self.config = training.TrainConfig(batch_size=batch_size, optimizer=recipe.optimizer, lr=recipe.lr,
                                            execution=setting.settings)
-        self.optimizer = training.make_optimizer(recipe.optimizer, self.model.parameters(), recipe.lr)
+        self.optimizer = training.make_optimizer(recipe.optimizer, self.model.parameters(), recipe.lr,
+                                                 fused=setting.fused_optimizer)
         self.forward = torch.compile(self.model, backend=backend) if setting.compile else self.model
         self.sums = torch.zeros(2, device=device)
         with self.threads():
@@ -567,10 +575,12 @@ def choose_setting(entry: dict, recipe: ModelRecipe, default_threads: int, margi
     threads = None if row["threads"] == default_threads else row["threads"]
     measured = execution.Measured(memory_format="channels_last" if row["channels_last"] else "contiguous",
                                   compile=row["compile"], threads=threads,
-                                  eval_batch_size=int(entry["fastest_eval_batch"]))
+                                  eval_batch_size=int(entry["fastest_eval_batch"]),
+                                  fused_optimizer=row.get("fused_optimizer", False))
     return {"setting": best, "speedup": best_speedup, "seconds_saved_full_run": best_saved,
             "full_run_images": images, "memory_format": measured.memory_format, "compile": measured.compile,
             "threads": threads, "eval_batch_size": measured.eval_batch_size,
+            "fused_optimizer": measured.fused_optimizer,
             "library_default": _library_default(entry["name"], device_type, measured)}
 
 
@@ -578,8 +588,8 @@ def _library_default(name: str, device_type: str, measured: execution.Measured) 
     """Whether mnist_lib's table (``execution.MEASURED``) already holds this choice for the device."""
     entry = execution.measured_default(name, device_type)
     current = entry or execution.Measured()
-    return (current.memory_format, current.compile, current.threads, current.eval_batch_size) == \
-        (measured.memory_format, measured.compile, measured.threads, measured.eval_batch_size)
+    fields = ("memory_format", "compile", "threads", "eval_batch_size", "fused_optimizer")
+    return all(getattr(current, f) == getattr(measured, f) for f in fields)
 
 
 def settings_table(plan: SettingsPlan, device: torch.device, seed: int, log) -> dict:
@@ -602,6 +612,7 @@ def settings_table(plan: SettingsPlan, device: torch.device, seed: int, log) -> 
         for setting in settings:
             row = entry["rows"][setting.name] = {"threads": setting.threads, "channels_last": setting.channels_last,
                                                  "compile": setting.compile, "precision": setting.precision,
+                                                 "fused_optimizer": setting.fused_optimizer,
                                                  "train_images_per_s": [], "eval_images_per_s": [],
                                                  "compile_s": None, "note": None}
             if setting.channels_last and not has_convolutions(probe):

@@ -255,6 +255,8 @@ EXECUTION: dict[str, Param] = {
     "compile_model": Param("bool", "torch.compile the training step (none: the measured choice)", optional=True),
     "threads": Param("int", "intra-op threads of the training loop (none: the measured choice, at most the "
                             "process's)", low=1, high=1024, optional=True),
+    "fused_optimizer": Param("bool", "torch's fused optimizer kernel (Adam, AdamW, SGD; none: the measured choice)",
+                             optional=True),
     "precision": Param("choice", "fp32, or bf16 autocast of the training step", choices=PRECISIONS),
 }
 AUGMENT: dict[str, Param] = {

@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 
 from mnist_lib.data import Augmentation
-from mnist_lib.execution import ExecSettings
+from mnist_lib.execution import FUSED_OPTIMIZERS, ExecSettings
 from mnist_lib.training import OPTIMIZERS, SCHEDULERS, TrainConfig, label_smoothing_floor, make_optimizer
 
 OPTIMIZER_NAMES = {
@@ -131,11 +131,12 @@ def training_setup(cfg: TrainConfig, noun: str = "digit") -> str:
 
 
 def execution_text(settings: ExecSettings, model_title: str, device: torch.device | str,
-                   process_threads: int | None = None) -> str:
-    """How the training ran (memory format, compile, threads, precision, evaluation batch) and where
-    that setting came from: the measured default for the model and device, the notebook's parameters,
-    or the plain default where nothing was measured. ``process_threads``: the thread count the
-    process had (default: torch's now), stated when the setting leaves threads alone."""
+                   process_threads: int | None = None, optimizers: Sequence[str] = ()) -> str:
+    """How the training ran (memory format, compile, threads, optimizer kernel, precision, evaluation
+    batch) and where that setting came from: the measured default for the model and device, the
+    notebook's parameters, or the plain default where nothing was measured. ``process_threads``: the
+    thread count the process had (default: torch's now), stated when the setting leaves threads
+    alone; ``optimizers``: the optimizers that ran, to name those without a fused kernel."""
     device_type = torch.device(device).type
     threads = settings.threads or process_threads or torch.get_num_threads()
     layout = "the channels_last memory format" if settings.memory_format == "channels_last" else \
@@ -143,6 +144,11 @@ def execution_text(settings: ExecSettings, model_title: str, device: torch.devic
     mode = "compiled with `torch.compile` (default mode)" if settings.compile else "eager mode"
     precision = "bfloat16 autocast in the training step (evaluation in float32)" if settings.precision == "bf16" \
         else "float32"
+    kernel = "the optimizer's default (unfused) implementation"
+    if settings.fused_optimizer:
+        unfused = [name for name in optimizers if name not in FUSED_OPTIMIZERS]
+        kernel = "torch's fused optimizer kernel" + (f" (not for {', '.join(f'`{n}`' for n in unfused)}, which has "
+                                                     "none)" if unfused else "")
     origin = {
         "measured": f"the setting measured fastest for {model_title} on {device_type.upper()} (`benchmarks/run.py`, "
                     "execution settings table)",
@@ -151,7 +157,7 @@ def execution_text(settings: ExecSettings, model_title: str, device: torch.devic
     if settings.overrides:
         origin = (f"{' and '.join(f'`{name}`' for name in settings.overrides)} set by this notebook's parameters, "
                   f"the rest {origin}")
-    return (f"Execution: {mode}, {layout}, {plural(threads, 'intra-op thread')}, {precision}, evaluation in "
+    return (f"Execution: {mode}, {layout}, {plural(threads, 'intra-op thread')}, {kernel}, {precision}, evaluation in "
             f"batches of {settings.eval_batch_size:,} under `torch.inference_mode`; {origin}.")
 
 

@@ -1,5 +1,5 @@
 """How a model runs on a device: memory format, ``torch.compile``, intra-op
-threads, evaluation batch size and numeric precision.
+threads, the optimizer's fused kernel, evaluation batch size and numeric precision.
 
 Each model has a default per device type, chosen by measurement: the settings
 table of ``benchmarks/run.py`` (training and evaluation images/s of every
@@ -26,6 +26,8 @@ import torch.nn as nn
 
 MEMORY_FORMATS = ("auto", "contiguous", "channels_last")
 PRECISIONS = ("fp32", "bf16")
+# Optimizers torch has a fused kernel for (``fused=True``); the others always run their foreach form.
+FUSED_OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
 DEFAULT_EVAL_BATCH = 2000
 
 
@@ -35,6 +37,8 @@ class ExecSettings:
 
     ``threads`` is the intra-op thread count of the training loop (None: the
     process's, which a parallel build limits to its share of the cores);
+    ``fused_optimizer`` asks for torch's fused optimizer kernel (one kernel for
+    every parameter's update; for the optimizers in :data:`FUSED_OPTIMIZERS`);
     ``source`` says where the base setting came from: ``measured`` (the table
     for this model and device) or ``plain`` (no table entry: eager,
     contiguous); ``overrides`` names the notebook parameters that changed it.
@@ -45,6 +49,7 @@ class ExecSettings:
     threads: int | None = None
     eval_batch_size: int = DEFAULT_EVAL_BATCH
     precision: str = "fp32"
+    fused_optimizer: bool = False
     source: str = "plain"
     overrides: tuple[str, ...] = ()
 
@@ -77,6 +82,7 @@ class Measured:
     compile: bool = False
     threads: int | None = None
     eval_batch_size: int = DEFAULT_EVAL_BATCH
+    fused_optimizer: bool = False
     evidence: str = ""
 
 
@@ -92,7 +98,7 @@ def measured_default(model_name: str, device_type: str) -> Measured | None:
 
 def resolve(model_name: str, device: torch.device | str, *, memory_format: str = "auto",
             compile: bool | None = None, threads: int | None = None, precision: str = "fp32",
-            available_threads: int | None = None) -> ExecSettings:
+            fused_optimizer: bool | None = None, available_threads: int | None = None) -> ExecSettings:
     """The settings ``model_name`` runs with on ``device``: the measured default, with every
     argument that is not ``auto`` / None overriding its part.
 
@@ -108,7 +114,8 @@ def resolve(model_name: str, device: torch.device | str, *, memory_format: str =
     available = available_threads if available_threads is not None else torch.get_num_threads()
     measured_threads = None if base.threads is None else min(base.threads, available)
     overrides = tuple(name for name, given in (("memory_format", memory_format != "auto"),
-                                               ("compile_model", compile is not None), ("threads", threads is not None))
+                                               ("compile_model", compile is not None), ("threads", threads is not None),
+                                               ("fused_optimizer", fused_optimizer is not None))
                       if given)
     return ExecSettings(
         memory_format=base.memory_format if memory_format == "auto" else memory_format,
@@ -116,6 +123,7 @@ def resolve(model_name: str, device: torch.device | str, *, memory_format: str =
         threads=measured_threads if threads is None else threads,
         eval_batch_size=base.eval_batch_size,
         precision=precision,
+        fused_optimizer=base.fused_optimizer if fused_optimizer is None else bool(fused_optimizer),
         source="measured" if entry is not None else "plain",
         overrides=overrides,
     )
@@ -123,10 +131,10 @@ def resolve(model_name: str, device: torch.device | str, *, memory_format: str =
 
 def settings_from_params(model_name: str, device: torch.device | str, params: Mapping) -> ExecSettings:
     """:func:`resolve` with a notebook's validated parameters (``memory_format``, ``compile_model``,
-    ``threads``, ``precision``; any of them missing counts as ``auto``)."""
+    ``threads``, ``fused_optimizer``, ``precision``; any of them missing counts as ``auto``)."""
     return resolve(model_name, device, memory_format=params.get("memory_format", "auto"),
                    compile=params.get("compile_model"), threads=params.get("threads"),
-                   precision=params.get("precision", "fp32"))
+                   precision=params.get("precision", "fp32"), fused_optimizer=params.get("fused_optimizer"))
 
 
 def prepare_model(model: nn.Module, settings: ExecSettings) -> nn.Module:
@@ -170,12 +178,13 @@ def autocast(settings: ExecSettings, device: torch.device | str):
 
 
 def setting_name(settings: ExecSettings) -> str:
-    """A short name: 'eager', 'channels_last', 'torch.compile', 'channels_last + torch.compile'."""
+    """A short name: 'eager', 'channels_last', 'fused optimizer', 'channels_last + torch.compile', ..."""
     parts = [p for p, on in (("channels_last", settings.memory_format == "channels_last"),
+                             ("fused optimizer", settings.fused_optimizer),
                              ("torch.compile", settings.compile)) if on]
     return " + ".join(parts) or "eager"
 
 
-__all__ = ["MEMORY_FORMATS", "PRECISIONS", "DEFAULT_EVAL_BATCH", "ExecSettings", "Measured", "MEASURED",
+__all__ = ["MEMORY_FORMATS", "PRECISIONS", "FUSED_OPTIMIZERS", "DEFAULT_EVAL_BATCH", "ExecSettings", "Measured", "MEASURED",
            "measured_default", "resolve", "settings_from_params", "prepare_model", "training_forward", "as_input",
            "intra_op_threads", "autocast", "setting_name"]

@@ -120,16 +120,21 @@ class TrainConfig:
         return d
 
 
-def make_optimizer(name: str, params, lr: float, momentum: float = 0.9, weight_decay: float = 0.0):
-    """An optimizer by name: sgd, momentum, nesterov, adam, adamw or rmsprop."""
+def make_optimizer(name: str, params, lr: float, momentum: float = 0.9, weight_decay: float = 0.0,
+                   fused: bool = False):
+    """An optimizer by name: sgd, momentum, nesterov, adam, adamw or rmsprop. ``fused`` asks for
+    torch's fused kernel where it has one (:data:`mnist_lib.execution.FUSED_OPTIMIZERS`; RMSprop
+    runs its foreach form either way)."""
+    kernel = {"fused": True} if fused and name in execution.FUSED_OPTIMIZERS else {}
     if name == "sgd":
-        return torch.optim.SGD(params, lr=lr, weight_decay=weight_decay)
+        return torch.optim.SGD(params, lr=lr, weight_decay=weight_decay, **kernel)
     if name in ("momentum", "nesterov"):
-        return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=name == "nesterov", weight_decay=weight_decay)
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, nesterov=name == "nesterov", weight_decay=weight_decay,
+                               **kernel)
     if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, **kernel)
     if name == "adamw":
-        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, **kernel)
     if name == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr, momentum=0.0, weight_decay=weight_decay)
     raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {name!r}")
@@ -398,7 +403,8 @@ def fit(model: nn.Module, data: DataSplits, config: TrainConfig = TrainConfig(),
     forward = execution.training_forward(model, config.execution)
     torch.manual_seed(config.seed)
     aug_generator = torch.Generator(device=device).manual_seed(config.seed + 7)
-    optimizer = make_optimizer(config.optimizer, model.parameters(), config.lr, config.momentum, config.weight_decay)
+    optimizer = make_optimizer(config.optimizer, model.parameters(), config.lr, config.momentum, config.weight_decay,
+                               fused=config.execution.fused_optimizer)
     steps_per_epoch = num_batches(len(data.y_train), config.batch_size)
     scheduler = make_scheduler(config.scheduler, optimizer, steps_per_epoch * config.epochs)
     history = History(config=config.to_dict())

@@ -30,6 +30,7 @@ normalization = "dataset"  # dataset (train mean/std), half, none or raw
 memory_format = "auto"  # auto (the setting measured fastest for this model and device), contiguous or channels_last
 compile_model = None  # torch.compile the training step: True or False; None: the measured choice
 threads = None  # intra-op threads while training; None: the measured choice (at most the process's)
+fused_optimizer = None  # torch's fused optimizer kernel (Adam, AdamW, SGD): True or False; None: the measured choice
 precision = "fp32"  # fp32, or bf16 (bfloat16 autocast of the training step, for devices that support it)
 misses_shown = 32  # misclassified images in the gallery (0 for none)
 
@@ -119,7 +120,7 @@ display(Markdown(
     f"{run.device}. The best validation accuracy, **{history.best_val_accuracy:.2%}**, came in epoch "
     f"**{history.best_epoch}** (highlighted); those weights are the ones evaluated below. The `lr` column "
     "is the learning rate at the start of each epoch. "
-    + describe.execution_text(cfg.execution, "the ANN", run.device)
+    + describe.execution_text(cfg.execution, "the ANN", run.device, optimizers=[cfg.optimizer])
 ))
 
 # %% [markdown]

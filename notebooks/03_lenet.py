@@ -31,6 +31,7 @@ normalization = "dataset"  # dataset (train mean/std), half, none or raw
 memory_format = "auto"  # auto (the setting measured fastest for this model and device), contiguous or channels_last
 compile_model = None  # torch.compile the training step: True or False; None: the measured choice
 threads = None  # intra-op threads while training; None: the measured choice (at most the process's)
+fused_optimizer = None  # torch's fused optimizer kernel (Adam, AdamW, SGD): True or False; None: the measured choice
 precision = "fp32"  # fp32, or bf16 (bfloat16 autocast of the training step, for devices that support it)
 augment = True  # random affine + brightness/contrast jitter on training batches
 rotation = 8.0  # max rotation, degrees (with augment)
@@ -150,7 +151,7 @@ else:
         f"**{history.train_seconds:.1f} s** of training{' in that run' if loaded else ''}; the best "
         f"validation accuracy, **{history.best_val_accuracy:.2%}**, came in epoch **{history.best_epoch}** "
         "(highlighted), and those weights are the ones evaluated below. "
-        + describe.execution_text(cfg.execution, "LeNet-5", run.device)
+        + describe.execution_text(cfg.execution, "LeNet-5", run.device, optimizers=[cfg.optimizer])
     ))
 
 # %% [markdown]

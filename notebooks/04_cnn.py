@@ -36,6 +36,7 @@ normalization = "half"  # half: (x - 0.5) / 0.5; or dataset (train mean/std), no
 memory_format = "auto"  # auto (the setting measured fastest for this model and device), contiguous or channels_last
 compile_model = None  # torch.compile the training step: True or False; None: the measured choice
 threads = None  # intra-op threads while training; None: the measured choice (at most the process's)
+fused_optimizer = None  # torch's fused optimizer kernel (Adam, AdamW, SGD): True or False; None: the measured choice
 precision = "fp32"  # fp32, or bf16 (bfloat16 autocast of the training step, for devices that support it)
 augment = True  # random affine + brightness/contrast jitter on training batches
 rotation = 10.0  # max rotation, degrees
@@ -145,7 +146,7 @@ checkpoint_params = {"train": cfg.to_dict(), "data": data_params}
 weights = checkpoints.fit_or_load(model, MODEL, splits, cfg, P.checkpoint_dir, data_params, desc=MODEL)
 history, loaded, checkpoint_file = weights.history, weights.loaded, weights.path
 display(Markdown(describe.training_setup(cfg, NOUN) + " " + weights.sentence() + " "
-                 + describe.execution_text(cfg.execution, "the CNN", run.device)))
+                 + describe.execution_text(cfg.execution, "the CNN", run.device, optimizers=[cfg.optimizer])))
 
 # %% [markdown]
 # ### Learning curves

@@ -33,6 +33,7 @@ normalization = "dataset"  # input normalization: dataset (training mean/std), h
 memory_format = "auto"  # auto (the setting measured fastest for this model and device), contiguous or channels_last
 compile_model = None  # torch.compile the training step: True or False; None: the measured choice
 threads = None  # intra-op threads while training; None: the measured choice (at most the process's)
+fused_optimizer = None  # torch's fused optimizer kernel (Adam, AdamW, SGD): True or False; None: the measured choice
 precision = "fp32"  # fp32, or bf16 (bfloat16 autocast of the training step, for devices that support it)
 optimizers = "sgd,momentum,adam"  # optimizers to compare (comma-separated): sgd, momentum, nesterov, adam, adamw, rmsprop
 learning_rates = {"sgd": 0.1, "momentum": 0.02, "adam": 0.001}  # learning rate of each optimizer
@@ -108,7 +109,7 @@ diverged = [name for name, r in runs.items() if r.history.diverged]
 display(Markdown(
     f"Trained {len(runs)} runs in {sum(r.train_seconds for r in runs.values()):.1f} s in total"
     + (f"; **diverged** (non-finite loss): {', '.join(diverged)}." if diverged else "; none diverged.") + " "
-    + describe.execution_text(base.execution, "the MLP", run.device)
+    + describe.execution_text(base.execution, "the MLP", run.device, optimizers=list(configs))
 ))
 
 # %% [markdown]

@@ -36,6 +36,7 @@ batch_sizes = "32,128,512"  # batch sizes of the sweep
 memory_format = "auto"  # auto (the setting measured fastest for this model and device), contiguous or channels_last
 compile_model = None  # torch.compile the training step: True or False; None: the measured choice
 threads = None  # intra-op threads while training; None: the measured choice (at most the process's)
+fused_optimizer = None  # torch's fused optimizer kernel (Adam, AdamW, SGD): True or False; None: the measured choice
 precision = "fp32"  # fp32, or bf16 (bfloat16 autocast of the training step, for devices that support it)
 
 # %% [markdown]
@@ -79,7 +80,7 @@ display(Markdown(describe.dataset_text(raw)))
 display(Markdown(f"Base configuration: {base.describe()}; optimizer {describe.optimizer_text(P.optimizer)}; "
                  f"{describe.schedule_text(P.scheduler, None)}; {describe.plural(P.epochs, 'epoch')}. "
                  + study.divergence_rule(classes=NOUNS) + " "
-                 + describe.execution_text(hp.execution, "the MLPs", run.device)))
+                 + describe.execution_text(hp.execution, "the MLPs", run.device, optimizers=[P.optimizer])))
 
 # %% [markdown]
 # ## Normalization

@@ -58,8 +58,9 @@ def test_smoke_benchmark_writes_every_section(tmp_path, mnist_data_dir):
     assert set(settings["models"]) == {"ann", "mlp", "lenet5", "cnn"}
     for name, entry in settings["models"].items():
         rows = entry["rows"]
-        assert set(rows) - {"eager, 2 threads", "channels_last, 2 threads"} == {
-            "eager", "eager, 1 thread", "channels_last", "channels_last, 1 thread", "torch.compile", "bf16 autocast"}
+        assert {"eager", "eager, 1 thread", "channels_last", "fused optimizer", "channels_last + fused optimizer, 1 thread",
+                "torch.compile", "bf16 autocast"} <= set(rows)
+        assert rows["fused optimizer"]["train_images_per_s_median"] > 0
         recipe = bench.model_recipe(name)
         assert entry["recipe"]["batch_size"] == recipe.batch_size and entry["recipe"]["optimizer"] == recipe.optimizer
         chosen = entry["chosen"]
@@ -167,13 +168,16 @@ def test_overheads_and_ratios_are_derived_from_the_medians():
 
 def test_execution_settings_rows():
     rows = bench.exec_settings([1, 2], default_threads=2, compile_models=True)
-    assert [(r.name, r.threads, r.channels_last, r.compile, r.precision) for r in rows] == [
-        ("eager", 2, False, False, "fp32"), ("eager, 1 thread", 1, False, False, "fp32"),
-        ("channels_last", 2, True, False, "fp32"), ("channels_last, 1 thread", 1, True, False, "fp32"),
-        ("torch.compile", 2, False, True, "fp32"), ("bf16 autocast", 2, False, False, "bf16")]
-    assert [r.name for r in bench.exec_settings([1, 2], default_threads=4, compile_models=False)] == [
-        "eager", "eager, 1 thread", "eager, 2 threads", "channels_last", "channels_last, 1 thread",
-        "channels_last, 2 threads", "bf16 autocast"]
+    assert [(r.name, r.threads, r.channels_last, r.fused_optimizer, r.compile, r.precision) for r in rows] == [
+        ("eager", 2, False, False, False, "fp32"), ("fused optimizer", 2, False, True, False, "fp32"),
+        ("channels_last", 2, True, False, False, "fp32"),
+        ("channels_last + fused optimizer", 2, True, True, False, "fp32"),
+        ("eager, 1 thread", 1, False, False, False, "fp32"), ("fused optimizer, 1 thread", 1, False, True, False, "fp32"),
+        ("channels_last, 1 thread", 1, True, False, False, "fp32"),
+        ("channels_last + fused optimizer, 1 thread", 1, True, True, False, "fp32"),
+        ("torch.compile", 2, False, False, True, "fp32"), ("bf16 autocast", 2, False, False, False, "bf16")]
+    names = [r.name for r in bench.exec_settings([1, 2], default_threads=4, compile_models=False)]
+    assert len(names) == 3 * 4 + 1 and names[-1] == "bf16 autocast" and "channels_last, 2 threads" in names
 
 
 def test_each_model_is_measured_with_its_notebooks_recipe():
@@ -186,7 +190,7 @@ def test_each_model_is_measured_with_its_notebooks_recipe():
 
 def _entry(eager, **others):
     rows = {"eager": {"train_images_per_s_median": eager, "threads": 2, "channels_last": False, "compile": False,
-                      "precision": "fp32", "compile_s": None}}
+                      "precision": "fp32", "compile_s": None, "fused_optimizer": False}}
     for name, (ips, extra) in others.items():
         rows[name] = {"train_images_per_s_median": ips, "threads": 2, "channels_last": False, "compile": False,
                       "precision": "fp32", "compile_s": None, **extra}
@@ -209,6 +213,12 @@ def test_a_setting_is_chosen_only_when_it_is_clearly_faster_over_a_full_run():
     # One thread beating two: chosen, as a ceiling of 1 thread.
     one = bench.choose_setting(_entry(1000, **{"eager, 1 thread": (1300, {"threads": 1})}), recipe, 2, 1.05)
     assert (one["setting"], one["threads"]) == ("eager, 1 thread", 1)
+    fused = bench.choose_setting(_entry(1000, **{"fused optimizer": (1400, {"fused_optimizer": True}),
+                                                 "channels_last + fused optimizer": (1500, {"fused_optimizer": True,
+                                                                                           "channels_last": True})}),
+                                 recipe, 2, 1.05)
+    assert (fused["setting"], fused["fused_optimizer"], fused["memory_format"]) == \
+        ("channels_last + fused optimizer", True, "channels_last")
 
 
 def test_a_setting_runner_measures_on_prebuilt_tensors():

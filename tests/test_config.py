@@ -21,7 +21,8 @@ def base_params(tmp_path, **overrides):
     values = dict(dataset="mnist", data_dir="data", data_source=None, seed=0, device="cpu", train_limit=None, test_limit=None,
                   output_dir=str(tmp_path), checkpoint_dir=str(tmp_path / "ckpt"), epochs=10, batch_size=128,
                   optimizer="adam", lr=0.002, scheduler="onecycle", weight_decay=0.0, label_smoothing=0.0,
-                  normalization="dataset", memory_format="auto", compile_model=None, threads=None, precision="fp32",
+                  normalization="dataset", memory_format="auto", compile_model=None, threads=None, fused_optimizer=None,
+                  precision="fp32",
                   misses_shown=32)
     values.update(overrides)
     return values

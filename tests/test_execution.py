@@ -83,9 +83,10 @@ def test_the_measured_default_is_used_and_each_parameter_overrides_its_part(tabl
     # A measured thread count is a ceiling: a notebook limited to 2 threads by a parallel build keeps 2.
     assert execution.resolve("lenet5", "cpu", available_threads=2).threads == 2
     forced = execution.resolve("lenet5", "cpu", memory_format="contiguous", compile=True, threads=3,
-                               available_threads=8)
-    assert (forced.memory_format, forced.compile, forced.threads, forced.source, forced.overrides) == \
-        ("contiguous", True, 3, "measured", ("memory_format", "compile_model", "threads"))
+                               fused_optimizer=True, available_threads=8)
+    assert (forced.memory_format, forced.compile, forced.threads, forced.fused_optimizer, forced.source,
+            forced.overrides) == ("contiguous", True, 3, True, "measured",
+                                  ("memory_format", "compile_model", "threads", "fused_optimizer"))
     # Nothing measured for this model or device: plain eager, contiguous, the process's threads.
     assert execution.resolve("cnn", "cpu") == ExecSettings()
     assert execution.resolve("lenet5", "cuda").source == "plain"
@@ -219,6 +220,27 @@ def test_compile_wraps_the_training_forward_and_keeps_the_models_weights():
     assert compiled is not model and compiled._orig_mod is model
     assert execution.training_forward(model, ExecSettings()) is model
     assert list(model.state_dict()) == ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "fc3.weight", "fc3.bias"]
+
+
+def test_a_fused_optimizer_where_torch_has_one():
+    model = training.seeded_model("mlp", 0)
+    for name in ("sgd", "momentum", "nesterov", "adam", "adamw"):
+        optimizer = training.make_optimizer(name, model.parameters(), 0.01, fused=True)
+        assert optimizer.defaults["fused"] is True, name
+        assert not training.make_optimizer(name, model.parameters(), 0.01).defaults.get("fused")
+    assert "fused" not in training.make_optimizer("rmsprop", model.parameters(), 0.01, fused=True).defaults
+    settings = ExecSettings(fused_optimizer=True)
+    text = describe.execution_text(settings, "the MLP", "cpu", optimizers=["sgd", "rmsprop"])
+    assert "torch's fused optimizer kernel (not for `rmsprop`, which has none)" in text
+    assert "default (unfused) implementation" in describe.execution_text(ExecSettings(), "the MLP", "cpu")
+    # Fused and unfused Adam take the same steps, to float rounding.
+    splits = synthetic_splits(128)
+    runs = []
+    for fused in (False, True):
+        m = training.seeded_model("mlp", 0)
+        cfg = TrainConfig(epochs=1, batch_size=32, execution=ExecSettings(fused_optimizer=fused))
+        runs.append((training.fit(m, splits, cfg, progress=False), m))
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(runs[0][1].parameters(), runs[1][1].parameters()))
 
 
 def test_settings_are_frozen_and_serializable():
