@@ -77,13 +77,24 @@ CANONICAL = {"batch_size": 64, "optimizer": "Adadelta", "lr": 1.0, "scheduler": 
 class Recipe:
     """The CNN recipe every pipeline but the canonical one trains with: 04_cnn's defaults
     (``study.RECIPES["cnn"]``, which tests/test_study.py keeps equal to 04's parameters cell)
-    with the one-cycle schedule compressed into ``epochs`` epochs."""
+    with the one-cycle schedule compressed into ``epochs`` epochs, run with the CNN's execution
+    setting on ``device_type`` (the library's measured default), so each pipeline runs at its best."""
 
     epochs: int = 3
     base: study.Recipe = study.RECIPES["cnn"]
+    device_type: str = "cpu"
 
     def train_config(self, seed: int) -> training.TrainConfig:
-        return replace(self.base.train_config(self.epochs, seed), restore_best=False)
+        return replace(self.base.train_config(self.epochs, seed), restore_best=False,
+                       execution=execution.resolve("cnn", self.device_type))
+
+    def model_and_optimizer(self, seed: int, device) -> tuple[nn.Module, torch.optim.Optimizer]:
+        """The seeded CNN in the setting's memory format, and the recipe's optimizer with its kernel."""
+        config = self.train_config(seed)
+        model = execution.prepare_model(training.seeded_model("cnn", seed, device=device), config.execution)
+        optimizer = training.make_optimizer(config.optimizer, model.parameters(), config.lr, config.momentum,
+                                            config.weight_decay, fused=config.execution.fused_optimizer)
+        return model, optimizer
 
     def describe(self) -> dict:
         config = self.train_config(0)
@@ -91,7 +102,8 @@ class Recipe:
                 "epochs": self.epochs, "batch_size": config.batch_size, "optimizer": config.optimizer, "lr": config.lr,
                 "scheduler": config.scheduler, "weight_decay": config.weight_decay,
                 "label_smoothing": config.label_smoothing, "normalization": self.base.normalization,
-                "augment": config.augment.__dict__ if config.augment else None}
+                "augment": config.augment.__dict__ if config.augment else None,
+                "execution": execution.setting_name(config.execution), "threads": config.execution.threads}
 
 
 def sync(device: torch.device) -> None:
@@ -124,9 +136,7 @@ def run_floor(splits: data.DataSplits, recipe: Recipe, seed: int, device) -> dic
     """One epoch of the recipe's training steps on pre-built batches: no shuffling, no
     indexing, no augmentation, nothing but forward, loss, backward, optimizer and schedule step."""
     config = recipe.train_config(seed)
-    model = training.seeded_model("cnn", seed, device=device)
-    optimizer = training.make_optimizer(config.optimizer, model.parameters(), config.lr, config.momentum,
-                                        config.weight_decay)
+    model, optimizer = recipe.model_and_optimizer(seed, device)
     xs, ys = splits.x_train.split(config.batch_size), splits.y_train.split(config.batch_size)
     scheduler = training.make_scheduler(config.scheduler, optimizer, len(xs) * recipe.epochs)
     criterion = training.loss_function(model, config.label_smoothing)
@@ -234,9 +244,7 @@ class _TrainStep:
     def __init__(self, recipe: Recipe, seed: int, device):
         config = recipe.train_config(seed)
         self.device = device
-        self.model = training.seeded_model("cnn", seed, device=device)
-        self.optimizer = training.make_optimizer(config.optimizer, self.model.parameters(), config.lr,
-                                                 config.momentum, config.weight_decay)
+        self.model, self.optimizer = recipe.model_and_optimizer(seed, device)
         self.criterion = training.loss_function(self.model, config.label_smoothing)
 
     def __call__(self, x, y, non_blocking: bool) -> None:
@@ -288,12 +296,10 @@ def run_dataloader(data_dir: Path, recipe: Recipe, seed: int, max_epochs: int, l
     train_tf, test_tf = recipe_transforms(recipe, mean, std)
     train, test, preparation = load_torchvision(data_dir, train_tf, test_tf, limits, seed)
     config = recipe.train_config(seed)
-    model = training.seeded_model("cnn", seed, device=device)
+    model, optimizer = recipe.model_and_optimizer(seed, device)
     loader = torch.utils.data.DataLoader(train, batch_size=config.batch_size, shuffle=True,
                                          generator=torch.Generator().manual_seed(seed), **setting.kwargs())
     test_loader = torch.utils.data.DataLoader(test, batch_size=1000)
-    optimizer = training.make_optimizer(config.optimizer, model.parameters(), config.lr, config.momentum,
-                                        config.weight_decay)
     scheduler = training.make_scheduler(config.scheduler, optimizer, recipe.epochs * len(loader))
     return _loader_loop(model, loader, test_loader, optimizer, scheduler, max_epochs, per_step=True,
                         loss=training.loss_function(model, config.label_smoothing), device=device,
@@ -367,14 +373,16 @@ EPOCH_CONFIG = training.TrainConfig(epochs=1, batch_size=128, optimizer="adam", 
 
 
 def epoch_seconds(data_dir: Path, seed: int, train_limit, device) -> dict[str, float]:
-    """One training epoch of each model on the in-memory path (``EPOCH_CONFIG``, no augmentation)."""
+    """One training epoch of each model on the in-memory path (``EPOCH_CONFIG``, no augmentation), each with
+    its library execution setting."""
     raw = data.load_mnist(data_dir)
     out = {}
     for name in SETTINGS_MODELS:
         splits = data.prepare_data(raw, val_size=0, image_size=models.model_input_size(name), seed=seed,
                                    train_limit=train_limit, device=device)
         model = training.seeded_model(name, seed, device=device)
-        out[name] = training.fit(model, splits, replace(EPOCH_CONFIG, seed=seed), progress=False).records[0].seconds
+        config = replace(EPOCH_CONFIG, seed=seed, execution=execution.resolve(name, device))  # its library setting
+        out[name] = training.fit(model, splits, config, progress=False).records[0].seconds
     return out
 
 
@@ -738,7 +746,8 @@ def parse_args(argv):
 def run_recipe_pipelines(args, device, data_dir: Path, log) -> dict:
     """floor, in_memory, dataloader and canonical, as many of them as asked, interleaved per repeat."""
     limits = args.limits
-    recipe = Recipe()
+    recipe = Recipe(device_type=device.type)
+    threads = recipe.train_config(0).execution.threads
     max_epochs = 1 if args.smoke else recipe.epochs  # the recipe stops at the end of its one-cycle schedule
     canonical_epochs = 1 if args.smoke else args.canonical_epochs
     chosen = [s for s in ("floor", *RECIPE_PIPELINES) if s in args.sections]
@@ -760,7 +769,8 @@ def run_recipe_pipelines(args, device, data_dir: Path, log) -> dict:
     runs: dict[str, list[dict]] = {name: [] for name in chosen}
     for rep in range(args.repeats):
         for name in chosen:  # interleaved, so drift in machine load hits every pipeline alike
-            result = runners[name](rep)
+            with execution.intra_op_threads(threads if name != "canonical" else None):
+                result = runners[name](rep)
             runs[name].append(result)
             log(f"[{rep + 1}/{args.repeats}] {name:10s} {describe_run(result)}")
     out["pipelines"] = {}
@@ -944,7 +954,8 @@ def pipelines_markdown(r: dict) -> list[str]:
     lines = [f"## CNN training: pipelines against the compute floor (median of "
              f"{max(v.get('repeats', 1) for v in p.values())})", "",
              f"Recipe ({rec['source']}): {rec['optimizer']} lr {rec['lr']:g}, {rec['scheduler']} schedule, batch "
-             f"{rec['batch_size']}, {rec['normalization']} normalization, {_aug_text(rec['augment'])}. "
+             f"{rec['batch_size']}, {rec['normalization']} normalization, {_aug_text(rec['augment'])}; the floor "
+             f"and both pipelines run the CNN with its library setting ({rec.get('execution', 'eager')}). "
              f"The canonical example: {can['optimizer']} lr {can['lr']:g}, {can['scheduler']} gamma {can['gamma']:g}, "
              f"batch {can['batch_size']}, no augmentation, up to {plural(can['epochs_allowed'], 'epoch')}.", "",
              f"Training seconds to {r['target_accuracy']:.0%} test accuracy exclude evaluation; preparation is the "
