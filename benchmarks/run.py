@@ -558,29 +558,37 @@ class SettingsPlan:
     margin: float = 1.05
 
 
-def choose_setting(entry: dict, recipe: ModelRecipe, default_threads: int, margin: float,
-                   device_type: str = "cpu") -> dict:
-    """The setting a model should run with by default, from its measured rows.
+def eager_row(threads: int, default_threads: int) -> str:
+    return "eager" if threads == default_threads else f"eager, {plural(threads, 'thread')}"
 
-    A row other than eager is chosen only if it trains at least ``margin`` times faster than eager
+
+def choose_setting(entry: dict, recipe: ModelRecipe, default_threads: int, margin: float,
+                   device_type: str = "cpu", process_threads: int | None = None) -> dict:
+    """The setting a model should run with by default in a process of ``process_threads`` intra-op
+    threads (default: the default count), from its measured rows.
+
+    The candidates are the rows that use no more threads than the process has; a row other than
+    eager (at the process's threads) is chosen only if it trains at least ``margin`` times faster
     (beyond the noise of these machines) and saves time over one full-profile run of its notebook
     once its compile seconds are paid; bf16 is never chosen (it changes the arithmetic; the user
     asks for it). The evaluation batch is the fastest measured.
     """
+    process_threads = process_threads or default_threads
     rows = entry["rows"]
-    eager = rows["eager"]["train_images_per_s_median"]
+    base = eager_row(process_threads, default_threads)
+    eager = rows[base]["train_images_per_s_median"]
     images = recipe.full_run_images
-    best, best_saved, best_speedup = "eager", 0.0, 1.0
+    best, best_saved, best_speedup = base, 0.0, 1.0
     for name, row in rows.items():
         ips = row["train_images_per_s_median"]
-        if name == "eager" or ips is None or row["precision"] != "fp32":
+        if name == base or ips is None or row["precision"] != "fp32" or row["threads"] > process_threads:
             continue
         speedup = ips / eager
         saved = images / eager - images / ips - (row["compile_s"] or 0.0)
         if speedup >= margin and saved > best_saved:
             best, best_saved, best_speedup = name, saved, speedup
     row = rows[best]
-    threads = None if row["threads"] == default_threads else row["threads"]
+    threads = None if row["threads"] == process_threads else row["threads"]
     measured = execution.Measured(memory_format="channels_last" if row["channels_last"] else "contiguous",
                                   compile=row["compile"], threads=threads,
                                   eval_batch_size=int(entry["fastest_eval_batch"]),
@@ -589,12 +597,13 @@ def choose_setting(entry: dict, recipe: ModelRecipe, default_threads: int, margi
             "full_run_images": images, "memory_format": measured.memory_format, "compile": measured.compile,
             "threads": threads, "eval_batch_size": measured.eval_batch_size,
             "fused_optimizer": measured.fused_optimizer,
-            "library_default": _library_default(entry["name"], device_type, measured)}
+            "process_threads": process_threads,
+            "library_default": _library_default(entry["name"], device_type, process_threads, measured)}
 
 
-def _library_default(name: str, device_type: str, measured: execution.Measured) -> bool:
+def _library_default(name: str, device_type: str, threads: int, measured: execution.Measured) -> bool:
     """Whether mnist_lib's table (``execution.MEASURED``) already holds this choice for the device."""
-    entry = execution.measured_default(name, device_type)
+    entry = execution.measured_default(name, device_type, threads)
     current = entry or execution.Measured()
     fields = ("memory_format", "compile", "threads", "eval_batch_size", "fused_optimizer")
     return all(getattr(current, f) == getattr(measured, f) for f in fields)
@@ -660,7 +669,8 @@ def settings_table(plan: SettingsPlan, device: torch.device, seed: int, log) -> 
         entry["fastest_train"] = max(measured, key=lambda s: measured[s]["train_images_per_s_median"])
         entry["fastest_eval"] = max(measured, key=lambda s: measured[s]["eval_images_per_s_median"])
         entry["fastest_eval_batch"] = int(max(entry["eval_by_batch_median"], key=entry["eval_by_batch_median"].get))
-        entry["chosen"] = choose_setting(entry, recipes[name], default_threads, plan.margin, device.type)
+        entry["chosen"] = [choose_setting(entry, recipes[name], default_threads, plan.margin, device.type, t)
+                           for t in sorted({default_threads, *plan.thread_counts}, reverse=True)]
     return out
 
 
@@ -1039,14 +1049,15 @@ def settings_markdown(s: dict, load: str = "") -> list[str]:
                      + f" | {entry['fastest_eval_batch']} |")
     chosen = {name: entry["chosen"] for name, entry in s["models"].items() if entry.get("chosen")}
     if chosen:
+        chosen = {(name, c["process_threads"]): c for name, choices in chosen.items() for c in choices}
         lines += ["", f"Chosen per model: a setting other than eager only where it trains at least "
                   f"{s.get('margin', 1.05):.2f}x faster and, its compile seconds paid, saves time over one full-profile "
                   "run of the notebook; bf16 is never chosen (precision is the user's choice). The library's table "
                   "(`mnist_lib.execution.MEASURED`) takes these after the full series confirms the accuracy.", "",
-                  "| model | chosen | training speed-up | seconds saved per full run | evaluation batch "
-                  "| in the library's table |", "| --- | --- | --- | --- | --- | --- |"]
-        for name, c in chosen.items():
-            lines.append(f"| {name} | {c['setting']} | {c['speedup']:.2f}x | {c['seconds_saved_full_run']:.0f} "
+                  "| model | process threads | chosen | training speed-up over eager | seconds saved per full run "
+                  "| evaluation batch | in the library's table |", "| --- | --- | --- | --- | --- | --- | --- |"]
+        for (name, threads), c in chosen.items():
+            lines.append(f"| {name} | {threads} | {c['setting']} | {c['speedup']:.2f}x | {c['seconds_saved_full_run']:.0f} "
                          f"({c['full_run_images']:,} images) | {c['eval_batch_size']:,} "
                          f"| {'yes' if c['library_default'] else 'no'} |")
     return lines

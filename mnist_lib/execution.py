@@ -86,14 +86,50 @@ class Measured:
     evidence: str = ""
 
 
-# The fastest honest setting per (model, device type), from `python benchmarks/run.py --pipelines settings`
-# (reports/benchmarks.md, "Execution settings per model"). A model or device missing here runs plain.
-MEASURED: dict[tuple[str, str], Measured] = {}
+# The fastest honest setting per (model, device type, intra-op threads of the process), from
+# `python benchmarks/run.py --pipelines settings` (reports/benchmarks.md, "Chosen per model"). A model or
+# device missing here runs plain. Thread counts matter: on this 2-core machine the CNN gains nothing from
+# channels_last with 2 threads and 1.47x with 1 (a parallel build's notebooks run on one thread each).
+#
+# Measured 2026-11-30 on a 2-core Intel Xeon (torch 2.14.1, no GPU), load average 1.3 -> 1.7:
+# `python benchmarks/run.py --pipelines settings --repeats 5`, training images/s with each notebook's
+# optimizer and batch size, median of 5 interleaved rounds. Evaluation batches: eager, 2 threads.
+_RUN = "benchmarks/run.py --pipelines settings --repeats 5, 2-core Xeon, 2026-11-30"
+MEASURED: dict[tuple[str, str, int], Measured] = {
+    ("ann", "cpu", 2): Measured(fused_optimizer=True, eval_batch_size=5000, evidence=(
+        f"{_RUN}: fused AdamW 98,250 vs 86,459 images/s (1.14x); evaluation 724,859 images/s in batches of "
+        "5,000 vs 685,667 in 2,000")),
+    ("ann", "cpu", 1): Measured(fused_optimizer=True, eval_batch_size=5000, evidence=(
+        f"{_RUN}: fused AdamW on 1 thread 93,224 vs 78,415 images/s (1.19x)")),
+    ("mlp", "cpu", 2): Measured(fused_optimizer=True, eval_batch_size=5000, evidence=(
+        f"{_RUN}: fused Adam 60,208 vs 47,703 images/s (1.26x); evaluation 746,029 images/s in batches of "
+        "5,000 vs 695,644 in 2,000")),
+    ("mlp", "cpu", 1): Measured(fused_optimizer=True, eval_batch_size=5000, evidence=(
+        f"{_RUN}: fused Adam on 1 thread 58,608 vs 45,782 images/s (1.28x)")),
+    ("lenet5", "cpu", 2): Measured(memory_format="channels_last", fused_optimizer=True, eval_batch_size=250,
+                                   evidence=(f"{_RUN}: channels_last + fused Adam 15,320 vs 12,316 images/s (1.24x); "
+                                             "evaluation 38,805 images/s in batches of 250 vs 25,277 in 2,000")),
+    ("lenet5", "cpu", 1): Measured(memory_format="channels_last", fused_optimizer=True, eval_batch_size=250,
+                                   evidence=f"{_RUN}: channels_last + fused Adam on 1 thread 8,954 vs 7,651 images/s "
+                                            "(1.17x)"),
+    ("cnn", "cpu", 2): Measured(fused_optimizer=True, eval_batch_size=250, evidence=(
+        f"{_RUN}: fused Adam 6,965 vs 6,624 images/s (1.05x; channels_last 1.01x); evaluation 18,607 images/s "
+        "in batches of 250 vs 13,664 in 2,000")),
+    ("cnn", "cpu", 1): Measured(memory_format="channels_last", fused_optimizer=True, eval_batch_size=250, evidence=(
+        f"{_RUN}: channels_last + fused Adam on 1 thread 5,313 vs 3,623 images/s (1.47x)")),
+}
 
 
-def measured_default(model_name: str, device_type: str) -> Measured | None:
-    """The table's entry for ``model_name`` on a device of ``device_type`` ('cpu', 'cuda', ...), or None."""
-    return MEASURED.get((model_name, device_type))
+def measured_default(model_name: str, device_type: str, available_threads: int | None = None) -> Measured | None:
+    """The table's entry for ``model_name`` on a device of ``device_type`` ('cpu', 'cuda', ...) for a process
+    with ``available_threads`` intra-op threads (default: this process's): the entry measured at the most
+    threads not above it (else at the fewest), or None when the model and device were not measured."""
+    available = available_threads if available_threads is not None else torch.get_num_threads()
+    counts = sorted(t for (model, device, t) in MEASURED if (model, device) == (model_name, device_type))
+    if not counts:
+        return None
+    fitting = [t for t in counts if t <= available]
+    return MEASURED[model_name, device_type, fitting[-1] if fitting else counts[0]]
 
 
 def resolve(model_name: str, device: torch.device | str, *, memory_format: str = "auto",
@@ -109,9 +145,9 @@ def resolve(model_name: str, device: torch.device | str, *, memory_format: str =
     if memory_format not in MEMORY_FORMATS:
         raise ValueError(f"memory_format must be one of {MEMORY_FORMATS}, got {memory_format!r}")
     device_type = torch.device(device).type
-    entry = measured_default(model_name, device_type)
-    base = entry or Measured()
     available = available_threads if available_threads is not None else torch.get_num_threads()
+    entry = measured_default(model_name, device_type, available)
+    base = entry or Measured()
     measured_threads = None if base.threads is None else min(base.threads, available)
     overrides = tuple(name for name, given in (("memory_format", memory_format != "auto"),
                                                ("compile_model", compile is not None), ("threads", threads is not None),

@@ -63,9 +63,12 @@ def test_smoke_benchmark_writes_every_section(tmp_path, mnist_data_dir):
         assert rows["fused optimizer"]["train_images_per_s_median"] > 0
         recipe = bench.model_recipe(name)
         assert entry["recipe"]["batch_size"] == recipe.batch_size and entry["recipe"]["optimizer"] == recipe.optimizer
-        chosen = entry["chosen"]
-        assert chosen["setting"] in rows and chosen["setting"] != "bf16 autocast"
-        assert chosen["eval_batch_size"] == entry["fastest_eval_batch"]
+        assert [c["process_threads"] for c in entry["chosen"]] == sorted({settings["default_threads"], 1, 2},
+                                                                          reverse=True)
+        for chosen in entry["chosen"]:
+            assert chosen["setting"] in rows and chosen["setting"] != "bf16 autocast"
+            assert rows[chosen["setting"]]["threads"] <= chosen["process_threads"]
+            assert chosen["eval_batch_size"] == entry["fastest_eval_batch"]
         assert rows["eager"]["train_images_per_s_median"] > 0 and rows["eager"]["eval_images_per_s_median"] > 0
         assert rows["torch.compile"]["compile_s"] > 0 and rows["torch.compile"]["train_images_per_s_median"] > 0
         if name in ("ann", "mlp"):
@@ -125,7 +128,8 @@ def test_cuda_message_from_the_command_line():
 
 def test_recipe_is_04s_with_a_shorter_schedule():
     recipe = bench.Recipe()
-    assert recipe.train_config(3) == replace(study.RECIPES["cnn"].train_config(recipe.epochs, 3), restore_best=False)
+    assert recipe.train_config(3) == replace(study.RECIPES["cnn"].train_config(recipe.epochs, 3), restore_best=False,
+                                             execution=execution.resolve("cnn", "cpu"))
     described = recipe.describe()
     assert described["lr"] == study.RECIPES["cnn"].lr and described["normalization"] == "half"
     assert described["source"] == f"04_cnn defaults, schedule over {recipe.epochs} epochs"
@@ -213,6 +217,13 @@ def test_a_setting_is_chosen_only_when_it_is_clearly_faster_over_a_full_run():
     # One thread beating two: chosen, as a ceiling of 1 thread.
     one = bench.choose_setting(_entry(1000, **{"eager, 1 thread": (1300, {"threads": 1})}), recipe, 2, 1.05)
     assert (one["setting"], one["threads"]) == ("eager, 1 thread", 1)
+    # For a one-thread process the baseline is eager on one thread, and two-thread rows are out.
+    entry = _entry(1000, **{"eager, 1 thread": (600, {"threads": 1}),
+                            "channels_last, 1 thread": (900, {"threads": 1, "channels_last": True}),
+                            "channels_last": (1010, {"channels_last": True})})
+    single = bench.choose_setting(entry, recipe, 2, 1.05, process_threads=1)
+    assert (single["setting"], single["speedup"], single["threads"]) == ("channels_last, 1 thread", 1.5, None)
+    assert bench.choose_setting(entry, recipe, 2, 1.05)["setting"] == "eager"
     fused = bench.choose_setting(_entry(1000, **{"fused optimizer": (1400, {"fused_optimizer": True}),
                                                  "channels_last + fused optimizer": (1500, {"fused_optimizer": True,
                                                                                            "channels_last": True})}),

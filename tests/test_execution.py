@@ -69,9 +69,11 @@ def synthetic_splits(n_train: int, size: int = 28, seed: int = 0) -> DataSplits:
 @pytest.fixture
 def table(monkeypatch):
     """A measured table of our own for the duration of a test."""
-    entries = {("lenet5", "cpu"): Measured(memory_format="channels_last", threads=4, eval_batch_size=5000,
-                                            evidence="test"),
-               ("mlp", "cpu"): Measured(threads=1, evidence="test")}
+    entries = {("lenet5", "cpu", 8): Measured(memory_format="channels_last", threads=4, eval_batch_size=5000,
+                                               evidence="test"),
+               ("lenet5", "cpu", 2): Measured(memory_format="channels_last", eval_batch_size=5000, evidence="test"),
+               ("cnn", "cpu", 1): Measured(memory_format="channels_last", fused_optimizer=True, evidence="test"),
+               ("mlp", "cpu", 2): Measured(threads=1, evidence="test")}
     monkeypatch.setattr(execution, "MEASURED", entries)
     return entries
 
@@ -80,15 +82,20 @@ def test_the_measured_default_is_used_and_each_parameter_overrides_its_part(tabl
     lenet = execution.resolve("lenet5", "cpu", available_threads=8)
     assert (lenet.memory_format, lenet.compile, lenet.threads, lenet.eval_batch_size, lenet.source) == \
         ("channels_last", False, 4, 5000, "measured")
-    # A measured thread count is a ceiling: a notebook limited to 2 threads by a parallel build keeps 2.
-    assert execution.resolve("lenet5", "cpu", available_threads=2).threads == 2
+    # The entry measured at the most threads the process has: a notebook limited to 2 threads by a parallel
+    # build takes the 2-thread entry; a measured thread count is a ceiling (the MLP's 1 of 2).
+    assert execution.resolve("lenet5", "cpu", available_threads=2).threads is None
+    assert execution.resolve("lenet5", "cpu", available_threads=4).eval_batch_size == 5000
+    assert execution.resolve("mlp", "cpu", available_threads=2).threads == 1
+    # The CNN was measured on one thread only: with more it still takes that entry (the fewest measured).
+    assert execution.resolve("cnn", "cpu", available_threads=2).memory_format == "channels_last"
     forced = execution.resolve("lenet5", "cpu", memory_format="contiguous", compile=True, threads=3,
                                fused_optimizer=True, available_threads=8)
     assert (forced.memory_format, forced.compile, forced.threads, forced.fused_optimizer, forced.source,
             forced.overrides) == ("contiguous", True, 3, True, "measured",
                                   ("memory_format", "compile_model", "threads", "fused_optimizer"))
     # Nothing measured for this model or device: plain eager, contiguous, the process's threads.
-    assert execution.resolve("cnn", "cpu") == ExecSettings()
+    assert execution.resolve("ann", "cpu") == ExecSettings()
     assert execution.resolve("lenet5", "cuda").source == "plain"
     assert execution.resolve("lenet5", "cpu", precision="bf16").precision == "bf16"
     with pytest.raises(ValueError, match="memory_format must be one of"):
@@ -108,6 +115,13 @@ def test_notebook_parameters_reach_the_train_config(table, tmp_path):
     # Where a setting came from does not shape the weights, so it is not part of the checkpoint key's config.
     assert not {"source", "overrides"} & set(cfg.to_dict()["execution"])
     assert cfg.to_dict()["execution"]["memory_format"] == "contiguous"
+
+
+def test_the_librarys_table_has_one_entry_per_measured_thread_count_with_its_evidence():
+    for (model, device, threads), entry in execution.MEASURED.items():
+        assert model in ("ann", "mlp", "lenet5", "cnn") and device in ("cpu", "cuda") and threads >= 1
+        assert "benchmarks/run.py" in entry.evidence and "images/s" in entry.evidence
+        assert entry.threads is None or entry.threads <= threads
 
 
 def test_the_sentence_states_the_setting_and_where_it_came_from(table):
