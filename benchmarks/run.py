@@ -93,7 +93,7 @@ class Recipe:
         config = self.train_config(seed)
         model = execution.prepare_model(training.seeded_model("cnn", seed, device=device), config.execution)
         optimizer = training.make_optimizer(config.optimizer, model.parameters(), config.lr, config.momentum,
-                                            config.weight_decay, fused=config.execution.fused_optimizer)
+                                            config.weight_decay, fused=config.execution.uses_fused(config.optimizer))
         return model, optimizer
 
     def describe(self) -> dict:
@@ -505,7 +505,7 @@ class SettingRunner:
         self.config = training.TrainConfig(batch_size=batch_size, optimizer=recipe.optimizer, lr=recipe.lr,
                                            execution=setting.settings)
         self.optimizer = training.make_optimizer(recipe.optimizer, self.model.parameters(), recipe.lr,
-                                                 fused=setting.fused_optimizer)
+                                                 fused=setting.settings.uses_fused(recipe.optimizer))
         self.forward = torch.compile(self.model, backend=backend) if setting.compile else self.model
         self.sums = torch.zeros(2, device=device)
         with self.threads():
@@ -592,11 +592,12 @@ def choose_setting(entry: dict, recipe: ModelRecipe, default_threads: int, margi
     measured = execution.Measured(memory_format="channels_last" if row["channels_last"] else "contiguous",
                                   compile=row["compile"], threads=threads,
                                   eval_batch_size=int(entry["fastest_eval_batch"]),
-                                  fused_optimizer=row.get("fused_optimizer", False))
+                                  fused_optimizer=row.get("fused_optimizer", False),
+                                  fused_for=(recipe.optimizer,) if recipe.optimizer in execution.FUSED_OPTIMIZERS else ())
     return {"setting": best, "speedup": best_speedup, "seconds_saved_full_run": best_saved,
             "full_run_images": images, "memory_format": measured.memory_format, "compile": measured.compile,
             "threads": threads, "eval_batch_size": measured.eval_batch_size,
-            "fused_optimizer": measured.fused_optimizer,
+            "fused_optimizer": measured.fused_optimizer, "fused_for": list(measured.fused_for),
             "process_threads": process_threads,
             "library_default": _library_default(entry["name"], device_type, process_threads, measured)}
 
@@ -605,7 +606,7 @@ def _library_default(name: str, device_type: str, threads: int, measured: execut
     """Whether mnist_lib's table (``execution.MEASURED``) already holds this choice for the device."""
     entry = execution.measured_default(name, device_type, threads)
     current = entry or execution.Measured()
-    fields = ("memory_format", "compile", "threads", "eval_batch_size", "fused_optimizer")
+    fields = ("memory_format", "compile", "threads", "eval_batch_size", "fused_optimizer", "fused_for")
     return all(getattr(current, f) == getattr(measured, f) for f in fields)
 
 

@@ -144,11 +144,17 @@ def execution_text(settings: ExecSettings, model_title: str, device: torch.devic
     mode = "compiled with `torch.compile` (default mode)" if settings.compile else "eager mode"
     precision = "bfloat16 autocast in the training step (evaluation in float32)" if settings.precision == "bf16" \
         else "float32"
-    kernel = "the optimizer's default (unfused) implementation"
-    if settings.fused_optimizer:
-        unfused = [name for name in optimizers if name not in FUSED_OPTIMIZERS]
-        kernel = "torch's fused optimizer kernel" + (f" (not for {', '.join(f'`{n}`' for n in unfused)}, which has "
-                                                     "none)" if unfused else "")
+    def names(items):
+        return ", ".join(f"`{n}`" for n in items)
+
+    fused = [name for name in optimizers if settings.uses_fused(name)] if optimizers else \
+        (list(settings.fused_for) if settings.fused_optimizer else [])
+    unfused = [name for name in optimizers if name not in fused]
+    no_kernel = [name for name in unfused if name not in FUSED_OPTIMIZERS] if settings.fused_optimizer else []
+    notes = [f"the default implementation for {names(unfused)}"] if fused and unfused else []
+    notes += [f"{names(no_kernel)} has no fused kernel"] if no_kernel else []
+    kernel = (f"torch's fused optimizer kernel for {names(fused)}" if fused
+              else "the optimizer's default (unfused) implementation") + (f" ({'; '.join(notes)})" if notes else "")
     origin = {
         "measured": f"the setting measured fastest for {model_title} on {device_type.upper()} (`benchmarks/run.py`, "
                     "execution settings table)",

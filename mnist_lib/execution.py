@@ -38,7 +38,9 @@ class ExecSettings:
     ``threads`` is the intra-op thread count of the training loop (None: the
     process's, which a parallel build limits to its share of the cores);
     ``fused_optimizer`` asks for torch's fused optimizer kernel (one kernel for
-    every parameter's update; for the optimizers in :data:`FUSED_OPTIMIZERS`);
+    every parameter's update) for the optimizers in ``fused_for`` (a measured
+    default names the optimizer it was measured with; a parameter, every one in
+    :data:`FUSED_OPTIMIZERS`);
     ``source`` says where the base setting came from: ``measured`` (the table
     for this model and device) or ``plain`` (no table entry: eager,
     contiguous); ``overrides`` names the notebook parameters that changed it.
@@ -50,11 +52,15 @@ class ExecSettings:
     eval_batch_size: int = DEFAULT_EVAL_BATCH
     precision: str = "fp32"
     fused_optimizer: bool = False
+    fused_for: tuple[str, ...] = FUSED_OPTIMIZERS
     source: str = "plain"
     overrides: tuple[str, ...] = ()
 
     def __post_init__(self):
         object.__setattr__(self, "overrides", tuple(self.overrides))  # a list from JSON, say
+        object.__setattr__(self, "fused_for", tuple(self.fused_for))
+        if not set(self.fused_for) <= set(FUSED_OPTIMIZERS):
+            raise ValueError(f"fused_for must name optimizers from {FUSED_OPTIMIZERS}, got {self.fused_for!r}")
         if self.memory_format not in MEMORY_FORMATS[1:]:
             raise ValueError(f"memory_format must be one of {MEMORY_FORMATS[1:]}, got {self.memory_format!r}")
         if self.precision not in PRECISIONS:
@@ -68,9 +74,13 @@ class ExecSettings:
     def torch_memory_format(self) -> torch.memory_format:
         return torch.channels_last if self.memory_format == "channels_last" else torch.contiguous_format
 
+    def uses_fused(self, optimizer: str) -> bool:
+        """Whether ``optimizer`` runs with torch's fused kernel under this setting."""
+        return self.fused_optimizer and optimizer in self.fused_for
+
     def to_dict(self) -> dict:
         d = asdict(self)
-        d["overrides"] = list(self.overrides)
+        d["overrides"], d["fused_for"] = list(self.overrides), list(self.fused_for)
         return d
 
 
@@ -83,6 +93,7 @@ class Measured:
     threads: int | None = None
     eval_batch_size: int = DEFAULT_EVAL_BATCH
     fused_optimizer: bool = False
+    fused_for: tuple[str, ...] = FUSED_OPTIMIZERS  # the optimizers it was measured with
     evidence: str = ""
 
 
@@ -96,26 +107,26 @@ class Measured:
 # optimizer and batch size, median of 5 interleaved rounds. Evaluation batches: eager, 2 threads.
 _RUN = "benchmarks/run.py --pipelines settings --repeats 5, 2-core Xeon, 2026-11-30"
 MEASURED: dict[tuple[str, str, int], Measured] = {
-    ("ann", "cpu", 2): Measured(fused_optimizer=True, eval_batch_size=5000, evidence=(
+    ("ann", "cpu", 2): Measured(fused_optimizer=True, fused_for=("adamw",), eval_batch_size=5000, evidence=(
         f"{_RUN}: fused AdamW 98,250 vs 86,459 images/s (1.14x); evaluation 724,859 images/s in batches of "
         "5,000 vs 685,667 in 2,000")),
-    ("ann", "cpu", 1): Measured(fused_optimizer=True, eval_batch_size=5000, evidence=(
+    ("ann", "cpu", 1): Measured(fused_optimizer=True, fused_for=("adamw",), eval_batch_size=5000, evidence=(
         f"{_RUN}: fused AdamW on 1 thread 93,224 vs 78,415 images/s (1.19x)")),
-    ("mlp", "cpu", 2): Measured(fused_optimizer=True, eval_batch_size=5000, evidence=(
+    ("mlp", "cpu", 2): Measured(fused_optimizer=True, fused_for=("adam",), eval_batch_size=5000, evidence=(
         f"{_RUN}: fused Adam 60,208 vs 47,703 images/s (1.26x); evaluation 746,029 images/s in batches of "
         "5,000 vs 695,644 in 2,000")),
-    ("mlp", "cpu", 1): Measured(fused_optimizer=True, eval_batch_size=5000, evidence=(
+    ("mlp", "cpu", 1): Measured(fused_optimizer=True, fused_for=("adam",), eval_batch_size=5000, evidence=(
         f"{_RUN}: fused Adam on 1 thread 58,608 vs 45,782 images/s (1.28x)")),
-    ("lenet5", "cpu", 2): Measured(memory_format="channels_last", fused_optimizer=True, eval_batch_size=250,
+    ("lenet5", "cpu", 2): Measured(memory_format="channels_last", fused_optimizer=True, fused_for=("adam",), eval_batch_size=250,
                                    evidence=(f"{_RUN}: channels_last + fused Adam 15,320 vs 12,316 images/s (1.24x); "
                                              "evaluation 38,805 images/s in batches of 250 vs 25,277 in 2,000")),
-    ("lenet5", "cpu", 1): Measured(memory_format="channels_last", fused_optimizer=True, eval_batch_size=250,
+    ("lenet5", "cpu", 1): Measured(memory_format="channels_last", fused_optimizer=True, fused_for=("adam",), eval_batch_size=250,
                                    evidence=f"{_RUN}: channels_last + fused Adam on 1 thread 8,954 vs 7,651 images/s "
                                             "(1.17x)"),
-    ("cnn", "cpu", 2): Measured(fused_optimizer=True, eval_batch_size=250, evidence=(
+    ("cnn", "cpu", 2): Measured(fused_optimizer=True, fused_for=("adam",), eval_batch_size=250, evidence=(
         f"{_RUN}: fused Adam 6,965 vs 6,624 images/s (1.05x; channels_last 1.01x); evaluation 18,607 images/s "
         "in batches of 250 vs 13,664 in 2,000")),
-    ("cnn", "cpu", 1): Measured(memory_format="channels_last", fused_optimizer=True, eval_batch_size=250, evidence=(
+    ("cnn", "cpu", 1): Measured(memory_format="channels_last", fused_optimizer=True, fused_for=("adam",), eval_batch_size=250, evidence=(
         f"{_RUN}: channels_last + fused Adam on 1 thread 5,313 vs 3,623 images/s (1.47x)")),
 }
 
@@ -160,6 +171,7 @@ def resolve(model_name: str, device: torch.device | str, *, memory_format: str =
         eval_batch_size=base.eval_batch_size,
         precision=precision,
         fused_optimizer=base.fused_optimizer if fused_optimizer is None else bool(fused_optimizer),
+        fused_for=base.fused_for if fused_optimizer is None else FUSED_OPTIMIZERS,
         source="measured" if entry is not None else "plain",
         overrides=overrides,
     )

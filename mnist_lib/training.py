@@ -117,6 +117,9 @@ class TrainConfig:
         d = asdict(self)
         d["augment"] = asdict(self.augment) if self.augment is not None else None
         d["execution"] = {k: v for k, v in self.execution.to_dict().items() if k not in ("source", "overrides")}
+        # Whether this config's optimizer runs fused is what shapes the weights, not the list it was chosen from.
+        d["execution"]["fused_optimizer"] = self.execution.uses_fused(self.optimizer)
+        d["execution"].pop("fused_for")
         return d
 
 
@@ -404,7 +407,7 @@ def fit(model: nn.Module, data: DataSplits, config: TrainConfig = TrainConfig(),
     torch.manual_seed(config.seed)
     aug_generator = torch.Generator(device=device).manual_seed(config.seed + 7)
     optimizer = make_optimizer(config.optimizer, model.parameters(), config.lr, config.momentum, config.weight_decay,
-                               fused=config.execution.fused_optimizer)
+                               fused=config.execution.uses_fused(config.optimizer))
     steps_per_epoch = num_batches(len(data.y_train), config.batch_size)
     scheduler = make_scheduler(config.scheduler, optimizer, steps_per_epoch * config.epochs)
     history = History(config=config.to_dict())

@@ -245,7 +245,15 @@ def test_a_fused_optimizer_where_torch_has_one():
     assert "fused" not in training.make_optimizer("rmsprop", model.parameters(), 0.01, fused=True).defaults
     settings = ExecSettings(fused_optimizer=True)
     text = describe.execution_text(settings, "the MLP", "cpu", optimizers=["sgd", "rmsprop"])
-    assert "torch's fused optimizer kernel (not for `rmsprop`, which has none)" in text
+    assert "torch's fused optimizer kernel for `sgd` (the default implementation for `rmsprop`; `rmsprop` has no " \
+        "fused kernel)" in text
+    # A measured choice names the optimizer it was measured with; the others keep their default.
+    measured = ExecSettings(fused_optimizer=True, fused_for=("adam",))
+    assert measured.uses_fused("adam") and not measured.uses_fused("sgd")
+    text = describe.execution_text(measured, "the MLP", "cpu", optimizers=["sgd", "adam"])
+    assert "torch's fused optimizer kernel for `adam` (the default implementation for `sgd`)" in text
+    assert TrainConfig(optimizer="sgd", execution=measured).to_dict()["execution"]["fused_optimizer"] is False
+    assert TrainConfig(optimizer="adam", execution=measured).to_dict()["execution"]["fused_optimizer"] is True
     assert "default (unfused) implementation" in describe.execution_text(ExecSettings(), "the MLP", "cpu")
     # Fused and unfused Adam take the same steps, to float rounding.
     splits = synthetic_splits(128)

@@ -31,7 +31,7 @@ CASES = {
         params={"optimizer": "rmsprop", "lr": 0.002, "scheduler": "step", "weight_decay": 0.0,
                 "label_smoothing": 0.0, "batch_size": 100, "normalization": "half", "misses_shown": 4,
                 "fused_optimizer": True},
-        present=["torch's fused optimizer kernel (not for `rmsprop`, which has none)","`rmsprop` (RMSprop), no weight decay", "learning rate 0.002 divided by 10", "`step` schedule",
+        present=["the optimizer's default (unfused) implementation (`rmsprop` has no fused kernel)","`rmsprop` (RMSprop), no weight decay", "learning rate 0.002 divided by 10", "`step` schedule",
                  "batch size 100", "1 epoch;", "no label smoothing", "(x − 0.5) / 0.5 (`half`)",
                  "the optimizer `rmsprop` keeps one more value per parameter",
                  "Both loss curves are the negative log-likelihood", "1 epoch instead of 10"],
