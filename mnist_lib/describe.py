@@ -130,6 +130,11 @@ def training_setup(cfg: TrainConfig, noun: str = "digit") -> str:
             f"{augmentation_text(cfg.augment)}.")
 
 
+def _code_list(names: Sequence[str], separator: str = ", ") -> str:
+    """Names as inline code: "`adam`, `sgd`"."""
+    return separator.join(f"`{name}`" for name in names)
+
+
 def execution_text(settings: ExecSettings, model_title: str, device: torch.device | str,
                    process_threads: int | None = None, optimizers: Sequence[str] = ()) -> str:
     """How the training ran (memory format, compile, threads, optimizer kernel, precision, evaluation
@@ -144,16 +149,13 @@ def execution_text(settings: ExecSettings, model_title: str, device: torch.devic
     mode = "compiled with `torch.compile` (default mode)" if settings.compile else "eager mode"
     precision = "bfloat16 autocast in the training step (evaluation in float32)" if settings.precision == "bf16" \
         else "float32"
-    def names(items):
-        return ", ".join(f"`{n}`" for n in items)
-
     fused = [name for name in optimizers if settings.uses_fused(name)] if optimizers else \
         (list(settings.fused_for) if settings.fused_optimizer else [])
     unfused = [name for name in optimizers if name not in fused]
     no_kernel = [name for name in unfused if name not in FUSED_OPTIMIZERS] if settings.fused_optimizer else []
-    notes = [f"the default implementation for {names(unfused)}"] if fused and unfused else []
-    notes += [f"{names(no_kernel)} has no fused kernel"] if no_kernel else []
-    kernel = (f"torch's fused optimizer kernel for {names(fused)}" if fused
+    notes = [f"the default implementation for {_code_list(unfused)}"] if fused and unfused else []
+    notes += [f"{_code_list(no_kernel)} has no fused kernel"] if no_kernel else []
+    kernel = (f"torch's fused optimizer kernel for {_code_list(fused)}" if fused
               else "the optimizer's default (unfused) implementation") + (f" ({'; '.join(notes)})" if notes else "")
     origin = {
         "measured": f"the setting measured fastest for {model_title} on {device_type.upper()} (`benchmarks/run.py`, "
@@ -161,7 +163,7 @@ def execution_text(settings: ExecSettings, model_title: str, device: torch.devic
         "plain": f"the plain setting: no faster one was measured for {model_title} on {device_type.upper()}",
     }[settings.source]
     if settings.overrides:
-        origin = (f"{' and '.join(f'`{name}`' for name in settings.overrides)} set by this notebook's parameters, "
+        origin = (f"{_code_list(settings.overrides, ' and ')} set by this notebook's parameters, "
                   f"the rest {origin}")
     return (f"Execution: {mode}, {layout}, {plural(threads, 'intra-op thread')}, {kernel}, {precision}, evaluation in "
             f"batches of {settings.eval_batch_size:,} under `torch.inference_mode`; {origin}.")

@@ -26,7 +26,7 @@ import torch.nn as nn
 
 MEMORY_FORMATS = ("auto", "contiguous", "channels_last")
 PRECISIONS = ("fp32", "bf16")
-# Optimizers torch has a fused kernel for (``fused=True``); the others always run their foreach form.
+# Optimizers torch has a fused kernel for (``fused=True``); the others always run torch's default implementation.
 FUSED_OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
 DEFAULT_EVAL_BATCH = 2000
 
@@ -69,10 +69,6 @@ class ExecSettings:
             raise ValueError(f"threads must be a whole number >= 1 or None, got {self.threads!r}")
         if not isinstance(self.eval_batch_size, int) or self.eval_batch_size < 1:
             raise ValueError(f"eval_batch_size must be a whole number >= 1, got {self.eval_batch_size!r}")
-
-    @property
-    def torch_memory_format(self) -> torch.memory_format:
-        return torch.channels_last if self.memory_format == "channels_last" else torch.contiguous_format
 
     def uses_fused(self, optimizer: str) -> bool:
         """Whether ``optimizer`` runs with torch's fused kernel under this setting."""
