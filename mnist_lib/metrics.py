@@ -24,8 +24,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from sklearn import metrics as skm
+from scipy import special
 
 __all__ = [
     "AccuracyResult",
@@ -47,6 +46,20 @@ __all__ = [
     "roc_curves",
     "wilson_interval",
 ]
+
+def _skm():
+    """scikit-learn's metrics, imported when first needed: importing them (and the scipy.stats they
+    load) takes about 1.5 s, which a notebook that never calls them should not pay."""
+    from sklearn import metrics
+
+    return metrics
+
+
+def _two_sided_binomial_half(k: int, n: int) -> float:
+    """The exact two-sided p-value of ``k <= n / 2`` successes in ``n`` trials with p = 1/2 (what
+    ``scipy.stats.binomtest(k, n, 0.5).pvalue`` gives): twice the lower tail, at most 1."""
+    return min(1.0, 2.0 * float(special.bdtr(k, n, 0.5)))
+
 
 # Below this many discordant pairs the chi-square approximation of McNemar's
 # test is poor, so the exact binomial test is used instead.
@@ -184,7 +197,7 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
         raise ValueError(f"confidence must be in the open interval (0, 1), got {confidence!r}")
     n = int(n)
     p = successes / n
-    z = float(stats.norm.ppf(0.5 + confidence / 2.0))
+    z = float(special.ndtri(0.5 + confidence / 2.0))
     z2 = z * z
     denom = 1.0 + z2 / n
     centre = (p + z2 / (2.0 * n)) / denom
@@ -253,7 +266,7 @@ def _ovr_auc_per_class(y_true: np.ndarray, probs: np.ndarray) -> np.ndarray:
         # AUC needs both positives and negatives for the class.
         if positives.all() or not positives.any():
             continue
-        out[c] = skm.roc_auc_score(positives, probs[:, c])
+        out[c] = _skm().roc_auc_score(positives, probs[:, c])
     return out
 
 
@@ -286,7 +299,7 @@ def classification_summary(y_true: Any, y_pred: Any, probs: Any) -> dict[str, fl
         "accuracy_high": acc.high,
     }
     for average in ("macro", "weighted"):
-        prec, rec, f1, _ = skm.precision_recall_fscore_support(
+        prec, rec, f1, _ = _skm().precision_recall_fscore_support(
             t, p, average=average, zero_division=0
         )
         out[f"precision_{average}"] = float(prec)
@@ -364,7 +377,7 @@ def classification_report_frame(y_true: Any, y_pred: Any, digits: int = 4,
     if names is not None and max(int(t.max()), int(p.max())) >= len(names):
         raise ValueError(f"labels must be in 0..{len(names) - 1} for {len(names)} class names")
     labeled = {} if names is None else {"labels": list(range(len(names))), "target_names": names}
-    report = skm.classification_report(t, p, output_dict=True, zero_division=0, **labeled)
+    report = _skm().classification_report(t, p, output_dict=True, zero_division=0, **labeled)
     columns = ["precision", "recall", "f1-score", "support"]
     rows: dict[str, dict[str, float]] = {}
     for key, value in report.items():
@@ -555,13 +568,13 @@ def mcnemar_test(
     if use_exact:
         if discordant == 0:
             return McNemarResult(b, c, 0.0, 1.0, _METHOD_EXACT)
-        p_value = float(stats.binomtest(min(b, c), discordant, 0.5).pvalue)
+        p_value = _two_sided_binomial_half(min(b, c), discordant)
         return McNemarResult(b, c, float(min(b, c)), min(p_value, 1.0), _METHOD_EXACT)
 
     if discordant == 0:
         return McNemarResult(b, c, 0.0, 1.0, _METHOD_CHI2)
     statistic = max(abs(b - c) - 1.0, 0.0) ** 2 / discordant
-    p_value = float(stats.chi2.sf(statistic, df=1))
+    p_value = float(special.chdtrc(1, statistic))  # chi-square (1 dof) survival function
     return McNemarResult(b, c, float(statistic), p_value, _METHOD_CHI2)
 
 
@@ -647,8 +660,8 @@ def roc_curves(y_true: Any, probs: Any,
         if positives.all() or not positives.any():
             out[key] = (np.array([], dtype=np.float64), np.array([], dtype=np.float64), float("nan"))
             continue
-        fpr, tpr, _ = skm.roc_curve(positives, pr[:, c])
-        out[key] = (fpr, tpr, float(skm.auc(fpr, tpr)))
+        fpr, tpr, _ = _skm().roc_curve(positives, pr[:, c])
+        out[key] = (fpr, tpr, float(_skm().auc(fpr, tpr)))
     return out
 
 

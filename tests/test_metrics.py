@@ -368,6 +368,23 @@ def test_mcnemar_chi_square_branch_hand_computed():
     assert "chi-square" in res.method and "continuity" in res.method
 
 
+def test_the_exact_p_value_is_scipys_binomial_test():
+    from scipy import stats
+
+    for n in range(1, 80):
+        for k in range(n // 2 + 1):
+            assert M._two_sided_binomial_half(k, n) == pytest.approx(stats.binomtest(k, n, 0.5).pvalue, rel=1e-12)
+
+
+def test_importing_the_metrics_loads_neither_scikit_learn_nor_scipy_stats():
+    import subprocess
+    import sys
+
+    code = "import sys, mnist_lib.metrics; print(sorted(m for m in ('sklearn', 'scipy.stats') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
 def test_mcnemar_branch_choice_and_override():
     y_true, pa, pb = _mcnemar_data(12, 12)  # b + c = 24 < 25 -> exact
     assert "exact" in M.mcnemar_test(y_true, pa, pb).method
