@@ -406,6 +406,10 @@ class ExecSetting:
         return self.settings.memory_format == "channels_last"
 
     @property
+    def channels_last_from(self) -> int:
+        return self.settings.channels_last_from
+
+    @property
     def compile(self) -> bool:
         return self.settings.compile
 
@@ -418,9 +422,14 @@ class ExecSetting:
         return self.settings.fused_optimizer
 
 
+# Partial channels_last rows: channels_last from the 2nd and from the 3rd convolution on (with the fused kernel).
+PARTIAL_CHANNELS_LAST = 2
+
+
 def exec_settings(thread_counts: list[int], default_threads: int, compile_models: bool) -> list[ExecSetting]:
     """Every combination of memory format (contiguous, channels_last) and optimizer kernel (default,
-    fused) at the default thread count and at each other count; then torch.compile (unless
+    fused) at the default thread count and at each other count, and channels_last from a later
+    convolution on (the first ones in the default format) with the fused kernel; then torch.compile (unless
     ``compile_models`` is False) and bf16 autocast (measured, never chosen: precision is the user's call)."""
     E = execution.ExecSettings
     rows = []
@@ -431,6 +440,9 @@ def exec_settings(thread_counts: list[int], default_threads: int, compile_models
                 parts = [p for p, on in (("channels_last", fmt == "channels_last"), ("fused optimizer", fused)) if on]
                 name = (" + ".join(parts) or "eager") + suffix
                 rows.append(ExecSetting(name, E(memory_format=fmt, fused_optimizer=fused, threads=threads)))
+        for first in range(1, PARTIAL_CHANNELS_LAST + 1):  # the first convolutions left in the default format
+            settings = E(memory_format="channels_last", channels_last_from=first, fused_optimizer=True, threads=threads)
+            rows.append(ExecSetting(execution.setting_name(settings) + suffix, settings))
     if compile_models:
         rows.append(ExecSetting("torch.compile", E(compile=True, threads=default_threads)))
     rows.append(ExecSetting("bf16 autocast", E(precision="bf16", threads=default_threads)))
@@ -590,12 +602,14 @@ def choose_setting(entry: dict, recipe: ModelRecipe, default_threads: int, margi
     row = rows[best]
     threads = None if row["threads"] == process_threads else row["threads"]
     measured = execution.Measured(memory_format="channels_last" if row["channels_last"] else "contiguous",
+                                  channels_last_from=row.get("channels_last_from", 0),
                                   compile=row["compile"], threads=threads,
                                   eval_batch_size=int(entry["fastest_eval_batch"]),
                                   fused_optimizer=row.get("fused_optimizer", False),
                                   fused_for=(recipe.optimizer,) if recipe.optimizer in execution.FUSED_OPTIMIZERS else ())
     return {"setting": best, "speedup": best_speedup, "seconds_saved_full_run": best_saved,
-            "full_run_images": images, "memory_format": measured.memory_format, "compile": measured.compile,
+            "full_run_images": images, "memory_format": measured.memory_format,
+            "channels_last_from": measured.channels_last_from, "compile": measured.compile,
             "threads": threads, "eval_batch_size": measured.eval_batch_size,
             "fused_optimizer": measured.fused_optimizer, "fused_for": list(measured.fused_for),
             "process_threads": process_threads,
@@ -606,7 +620,7 @@ def _library_default(name: str, device_type: str, threads: int, measured: execut
     """Whether mnist_lib's table (``execution.MEASURED``) already holds this choice for the device."""
     entry = execution.measured_default(name, device_type, threads)
     current = entry or execution.Measured()
-    fields = ("memory_format", "compile", "threads", "eval_batch_size", "fused_optimizer", "fused_for")
+    fields = ("memory_format", "channels_last_from", "compile", "threads", "eval_batch_size", "fused_optimizer", "fused_for")
     return all(getattr(current, f) == getattr(measured, f) for f in fields)
 
 
@@ -629,12 +643,16 @@ def settings_table(plan: SettingsPlan, device: torch.device, seed: int, log) -> 
                                        "rows": {}, "eval_by_batch": {}}
         for setting in settings:
             row = entry["rows"][setting.name] = {"threads": setting.threads, "channels_last": setting.channels_last,
+                                                 "channels_last_from": setting.channels_last_from,
                                                  "compile": setting.compile, "precision": setting.precision,
                                                  "fused_optimizer": setting.fused_optimizer,
                                                  "train_images_per_s": [], "eval_images_per_s": [],
                                                  "compile_s": None, "note": None}
             if setting.channels_last and not has_convolutions(probe):
                 row["note"] = "n/a: no convolutions"
+                continue
+            if setting.channels_last_from and setting.channels_last_from >= len(execution.convolutions(probe)):
+                row["note"] = f"n/a: fewer than {setting.channels_last_from + 1} convolutions"
                 continue
             try:
                 runner = SettingRunner(name, setting, device, recipe.batch_size, plan.eval_batch, seed,

@@ -39,6 +39,12 @@ def plural(n: int, word: str, many: str | None = None) -> str:
     return f"{n:,} {word if n == 1 else many or word + 's'}"
 
 
+def ordinal(n: int) -> str:
+    """1 -> "1st", 2 -> "2nd", 3 -> "3rd", 11 -> "11th", 22 -> "22nd"."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
 def percent(fraction: float) -> str:
     """0.91 -> "91%", 0.005 -> "0.5%", 0.955 -> "95.5%" (no more decimals than needed, at most two)."""
     return f"{100 * fraction:.2f}".rstrip("0").rstrip(".") + "%"
@@ -144,8 +150,11 @@ def execution_text(settings: ExecSettings, model_title: str, device: torch.devic
     alone; ``optimizers``: the optimizers that ran, to name those without a fused kernel."""
     device_type = torch.device(device).type
     threads = settings.threads or process_threads or torch.get_num_threads()
-    layout = "the channels_last memory format" if settings.memory_format == "channels_last" else \
-        "the default (contiguous) memory format"
+    layout = "the default (contiguous) memory format"
+    if settings.memory_format == "channels_last":
+        k = settings.channels_last_from
+        layout = "the channels_last memory format" + (
+            f" from the {ordinal(k + 1)} convolution on (before it the default format)" if k else "")
     mode = "compiled with `torch.compile` (default mode)" if settings.compile else "eager mode"
     precision = "bfloat16 autocast in the training step (evaluation in float32)" if settings.precision == "bf16" \
         else "float32"

@@ -41,13 +41,33 @@ BATCH_ENV = "MNIST_REPORTS_BATCH"
 
 
 def seed_everything(seed: int, deterministic: bool = True) -> None:
-    """Seed Python, NumPy and PyTorch; ask PyTorch for deterministic kernels."""
+    """Seed Python, NumPy and PyTorch; ask PyTorch for deterministic kernels.
+
+    Deterministic mode would also fill every new tensor's memory with NaN (a debugging aid:
+    correct kernels never read it, so results are bit-identical without it); that fill cost the CNN
+    about 7% of its training time, so it is off (:func:`deterministic_kernels`).
+    """
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
     if deterministic:
-        torch.use_deterministic_algorithms(True, warn_only=True)
+        deterministic_kernels()
         torch.backends.cudnn.benchmark = False
+
+
+def deterministic_kernels() -> None:
+    """``torch.use_deterministic_algorithms(True, warn_only=True)`` without filling new memory.
+
+    The public call imports ``torch._inductor.config`` (1.4 s, in every notebook) only to set its
+    ``deterministic`` flag; until inductor is imported the flag is set where it is read
+    (:func:`mnist_lib.execution.training_forward`, before ``torch.compile``), so here the same
+    switch is set directly when inductor is not loaded yet.
+    """
+    if "torch._inductor.config" in sys.modules or not hasattr(torch._C, "_set_deterministic_algorithms"):
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    else:
+        torch._C._set_deterministic_algorithms(True, warn_only=True)
+    torch.utils.deterministic.fill_uninitialized_memory = False
 
 
 def pick_device(name: str = "auto") -> torch.device:

@@ -176,12 +176,16 @@ def test_execution_settings_rows():
         ("eager", 2, False, False, False, "fp32"), ("fused optimizer", 2, False, True, False, "fp32"),
         ("channels_last", 2, True, False, False, "fp32"),
         ("channels_last + fused optimizer", 2, True, True, False, "fp32"),
+        ("channels_last from conv 2 + fused optimizer", 2, True, True, False, "fp32"),
+        ("channels_last from conv 3 + fused optimizer", 2, True, True, False, "fp32"),
         ("eager, 1 thread", 1, False, False, False, "fp32"), ("fused optimizer, 1 thread", 1, False, True, False, "fp32"),
         ("channels_last, 1 thread", 1, True, False, False, "fp32"),
         ("channels_last + fused optimizer, 1 thread", 1, True, True, False, "fp32"),
+        ("channels_last from conv 2 + fused optimizer, 1 thread", 1, True, True, False, "fp32"),
+        ("channels_last from conv 3 + fused optimizer, 1 thread", 1, True, True, False, "fp32"),
         ("torch.compile", 2, False, False, True, "fp32"), ("bf16 autocast", 2, False, False, False, "bf16")]
     names = [r.name for r in bench.exec_settings([1, 2], default_threads=4, compile_models=False)]
-    assert len(names) == 3 * 4 + 1 and names[-1] == "bf16 autocast" and "channels_last, 2 threads" in names
+    assert len(names) == 3 * 6 + 1 and names[-1] == "bf16 autocast" and "channels_last, 2 threads" in names
 
 
 def test_each_model_is_measured_with_its_notebooks_recipe():

@@ -193,6 +193,97 @@ def test_channels_last_trains_the_same_model_in_another_layout():
     assert (plain.val_accuracy - cl.val_accuracy).abs().max() <= 2 / 128
 
 
+def test_channels_last_from_a_later_convolution_leaves_the_first_block_in_the_default_format():
+    splits = synthetic_splits(256)
+    layouts, results = {}, {}
+    for name, settings in (("plain", ExecSettings()),
+                           ("from 2nd", ExecSettings(memory_format="channels_last", channels_last_from=1))):
+        model = training.seeded_model("cnn", 0)
+        seen = layouts[name] = {}
+
+        def record(module, inputs, out, seen=seen):
+            cl = out.is_contiguous(memory_format=torch.channels_last) and not out.is_contiguous()
+            seen.setdefault(module.block, (inputs[0].is_contiguous(), cl))
+
+        for block in ("conv1", "conv2", "conv3"):
+            getattr(model, block).block = block
+            getattr(model, block).register_forward_hook(record)
+        cfg = TrainConfig(epochs=2, batch_size=32, lr=3e-3, execution=settings)
+        results[name] = (model, training.fit(model, splits, cfg, progress=False))
+    assert execution.channels_last_modules(results["from 2nd"][0], ExecSettings(
+        memory_format="channels_last", channels_last_from=1)) == ["conv2.0", "conv3.0"]
+    # The batch enters as it is (no conversion of the input), conv1's block stays contiguous, and from
+    # conv2 on the activations are channels_last because conv2's weights are.
+    assert layouts["from 2nd"] == {"conv1": (True, False), "conv2": (True, True), "conv3": (False, True)}
+    assert layouts["plain"] == {"conv1": (True, False), "conv2": (True, False), "conv3": (True, False)}
+    cl_model = results["from 2nd"][0]
+    assert cl_model.conv1[0].weight.is_contiguous()
+    assert cl_model.conv3[0].weight.is_contiguous(memory_format=torch.channels_last) and not cl_model.conv3[0].weight.is_contiguous()
+    # The same training to float rounding.
+    plain, cl = (results[f][1].to_frame() for f in ("plain", "from 2nd"))
+    assert np.allclose(plain.train_loss, cl.train_loss, rtol=1e-3)
+    assert (plain.val_accuracy - cl.val_accuracy).abs().max() <= 2 / 128
+
+
+def test_channels_last_from_is_checked_against_the_model_and_the_format():
+    with pytest.raises(ValueError, match="needs memory_format='channels_last'"):
+        ExecSettings(channels_last_from=1)
+    with pytest.raises(ValueError, match="channels_last_from must be a whole number >= 0, got -1"):
+        ExecSettings(memory_format="channels_last", channels_last_from=-1)
+    settings = ExecSettings(memory_format="channels_last", channels_last_from=3)
+    with pytest.raises(ValueError, match=r"CNN has 3 convolution\(s\); valid: 0 to 2"):
+        execution.prepare_model(build_model("cnn"), settings)
+    assert execution.setting_name(dataclasses.replace(settings, channels_last_from=1, fused_optimizer=True)) == \
+        "channels_last from conv 2 + fused optimizer"
+
+
+def test_a_measured_partial_layout_is_used_on_auto_and_replaced_by_an_explicit_format(monkeypatch):
+    monkeypatch.setattr(execution, "MEASURED", {("cnn", "cpu", 2): Measured(
+        memory_format="channels_last", channels_last_from=1, fused_optimizer=True, fused_for=("adam",), evidence="t")})
+    auto = execution.resolve("cnn", "cpu", available_threads=2)
+    assert (auto.memory_format, auto.channels_last_from) == ("channels_last", 1)
+    whole = execution.resolve("cnn", "cpu", memory_format="channels_last", available_threads=2)
+    assert (whole.memory_format, whole.channels_last_from, whole.overrides) == ("channels_last", 0, ("memory_format",))
+    plain = execution.resolve("cnn", "cpu", memory_format="contiguous", available_threads=2)
+    assert (plain.memory_format, plain.channels_last_from) == ("contiguous", 0)
+    text = describe.execution_text(auto, "the CNN", "cpu", optimizers=["adam"])
+    assert "the channels_last memory format from the 2nd convolution on (before it the default format)" in text
+    assert "from the" not in describe.execution_text(whole, "the CNN", "cpu", optimizers=["adam"])
+
+
+def test_seeding_asks_for_deterministic_kernels_without_importing_inductor_or_filling_memory():
+    code = ("import sys, torch; from mnist_lib import training; training.seed_everything(0); "
+            "print(torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(), "
+            "torch.utils.deterministic.fill_uninitialized_memory, 'torch._inductor.config' in sys.modules)")
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["True", "True", "False", "False"]
+
+
+def test_not_filling_new_memory_changes_no_result():
+    splits = synthetic_splits(256)
+    losses = {}
+    for fill in (True, False):
+        model = training.seeded_model("cnn", 0)
+        torch.utils.deterministic.fill_uninitialized_memory = fill
+        try:
+            history = training.fit(model, splits, TrainConfig(epochs=1, batch_size=32, lr=3e-3), progress=False)
+        finally:
+            torch.utils.deterministic.fill_uninitialized_memory = False
+        losses[fill] = ([r.train_loss for r in history.records], [p.detach().clone() for p in model.parameters()])
+    assert losses[True][0] == losses[False][0]
+    assert all(torch.equal(a, b) for a, b in zip(losses[True][1], losses[False][1]))
+
+
+def test_compiling_carries_the_deterministic_switch_to_inductor():
+    training.seed_everything(0)
+    execution.training_forward(training.seeded_model("mlp", 0), ExecSettings(compile=True))
+    import torch._inductor.config as inductor_config
+
+    assert inductor_config.deterministic is True
+
+
 def test_bf16_autocast_runs_the_forward_in_bfloat16_and_evaluates_in_float32():
     splits = synthetic_splits(256)
     model = training.seeded_model("ann", 0)
