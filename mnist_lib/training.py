@@ -406,6 +406,18 @@ def train_step(model: nn.Module, forward: Callable, optimizer, scheduler, xb: to
     return loss.detach(), nll.detach(), (out.detach().argmax(1) == yb).sum()
 
 
+def epoch_totals(steps: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]], sizes: list[int]) -> tuple[float, float, int]:
+    """(optimized loss, plain NLL, correct answers) summed over an epoch's steps, the losses weighted
+    by their batch sizes (in float64), read from the device in one transfer."""
+    if not steps:
+        return 0.0, 0.0, 0
+    losses, nlls, rights = (torch.stack(column) for column in zip(*steps))
+    weights = torch.tensor(sizes, dtype=torch.float64, device=losses.device)
+    totals = torch.stack((losses.double() @ weights, nlls.double() @ weights, rights.sum().double()))
+    loss_total, nll_total, n_correct = totals.tolist()
+    return loss_total, nll_total, int(n_correct)
+
+
 def fit(model: nn.Module, data: DataSplits, config: TrainConfig = TrainConfig(), *, progress: bool | None = None,
         desc: str | None = None, on_epoch_end: EpochCallback | None = None) -> History:
     """Train ``model`` on ``data.x_train`` and measure it on the validation split each epoch.
@@ -438,19 +450,18 @@ def fit(model: nn.Module, data: DataSplits, config: TrainConfig = TrainConfig(),
         for epoch in range(1, config.epochs + 1):
             start = time.perf_counter()
             model.train()
-            # Sums of (optimized loss, plain NLL) weighted by batch size, and correct answers, kept on the device.
-            sums = torch.zeros(2, device=device)
-            correct = torch.zeros((), dtype=torch.long, device=device)
+            # Each step's (optimized loss, plain NLL, correct answers) stay on the device, unsummed: adding
+            # them up per step would cost the small models more than the reads it saves.
+            steps: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+            sizes: list[int] = []
             lr = optimizer.param_groups[0]["lr"]
             for xb, yb in batches(data.x_train, data.y_train, config.batch_size, seed=config.seed, epoch=epoch):
                 if config.augment is not None:
                     xb = augment_batch(xb, config.augment, aug_generator, data.mean, data.std)
-                loss, nll, n_right = train_step(model, forward, optimizer, scheduler, xb, yb, config)
-                sums += torch.stack((loss, nll)) * len(yb)
-                correct += n_right
+                steps.append(train_step(model, forward, optimizer, scheduler, xb, yb, config))
+                sizes.append(len(yb))
                 bar.update(1)
-            # The epoch's one read from the device.
-            (loss_total, nll_total), n_correct = sums.tolist(), int(correct)
+            loss_total, nll_total, n_correct = epoch_totals(steps, sizes)  # the epoch's one read from the device
             train_loss, train_nll = loss_total / len(data.y_train), nll_total / len(data.y_train)
             seconds = time.perf_counter() - start
             if not math.isfinite(train_loss):

@@ -234,6 +234,12 @@ def test_a_setting_is_chosen_only_when_it_is_clearly_faster_over_a_full_run():
                                  recipe, 2, 1.05)
     assert (fused["setting"], fused["fused_optimizer"], fused["memory_format"], fused["fused_for"]) == \
         ("channels_last + fused optimizer", True, "channels_last", ["adam"])  # measured with 03's Adam only
+    partial = bench.choose_setting(_entry(1000, **{
+        "channels_last + fused optimizer": (900, {"fused_optimizer": True, "channels_last": True}),
+        "channels_last from conv 2 + fused optimizer": (1250, {"fused_optimizer": True, "channels_last": True,
+                                                               "channels_last_from": 1})}), recipe, 2, 1.05)
+    assert (partial["setting"], partial["memory_format"], partial["channels_last_from"]) == \
+        ("channels_last from conv 2 + fused optimizer", "channels_last", 1)
 
 
 def test_a_setting_runner_measures_on_prebuilt_tensors():

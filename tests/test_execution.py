@@ -361,3 +361,13 @@ def test_settings_are_frozen_and_serializable():
     with pytest.raises(dataclasses.FrozenInstanceError):
         s.threads = 3
     assert ExecSettings(**s.to_dict()) == s
+
+
+def test_epoch_totals_weigh_each_step_by_its_batch_in_one_read():
+    steps = [(torch.tensor(0.5), torch.tensor(0.25), torch.tensor(3)),
+             (torch.tensor(1.0), torch.tensor(1.0), torch.tensor(1))]
+    with Recorder() as rec:
+        totals = training.epoch_totals(steps, [4, 2])
+    assert totals == (0.5 * 4 + 1.0 * 2, 0.25 * 4 + 1.0 * 2, 4) and isinstance(totals[2], int)
+    assert rec.reads == ["tolist"]
+    assert training.epoch_totals([], []) == (0.0, 0.0, 0)
