@@ -58,10 +58,12 @@ def seed_everything(seed: int, deterministic: bool = True) -> None:
 def deterministic_kernels() -> None:
     """``torch.use_deterministic_algorithms(True, warn_only=True)`` without filling new memory.
 
-    The public call imports ``torch._inductor.config`` (1.4 s, in every notebook) only to set its
-    ``deterministic`` flag; until inductor is imported the flag is set where it is read
+    The public call imports ``torch._inductor.config`` (with ``torch._dynamo``, about 1.5 s) only to set
+    its ``deterministic`` flag; until inductor is imported the flag is set where it is read
     (:func:`mnist_lib.execution.training_forward`, before ``torch.compile``), so here the same
-    switch is set directly when inductor is not loaded yet.
+    switch is set directly when inductor is not loaded yet. Constructing a ``torch.optim`` optimizer
+    imports ``torch._dynamo`` anyway, so only a process that seeds a model without training it
+    (06 loading its weights, an evaluation script) saves the import.
     """
     if "torch._inductor.config" in sys.modules or not hasattr(torch._C, "_set_deterministic_algorithms"):
         torch.use_deterministic_algorithms(True, warn_only=True)
