@@ -452,10 +452,6 @@ def exec_settings(thread_counts: list[int], default_threads: int, compile_models
 intra_op_threads = execution.intra_op_threads
 
 
-def has_convolutions(model: nn.Module) -> bool:
-    return any(isinstance(m, nn.Conv2d) for m in model.modules())
-
-
 @dataclass(frozen=True)
 class ModelRecipe:
     """How a notebook trains a model by default (its parameters cell): what the settings table
@@ -519,7 +515,6 @@ class SettingRunner:
         self.optimizer = training.make_optimizer(recipe.optimizer, self.model.parameters(), recipe.lr,
                                                  fused=setting.settings.uses_fused(recipe.optimizer))
         self.forward = torch.compile(self.model, backend=backend) if setting.compile else self.model
-        self.sums = torch.zeros(2, device=device)
         with self.threads():
             start = clock(device)
             self.train_step(0)
@@ -531,8 +526,8 @@ class SettingRunner:
 
     def train_step(self, i: int) -> None:
         xb, yb = self.x[i % len(self.x)], self.y[i % len(self.y)]
-        loss, nll, _ = training.train_step(self.model, self.forward, self.optimizer, None, xb, yb, self.config)
-        self.sums += torch.stack((loss, nll)) * len(yb)  # as fit accumulates, on the device
+        # As in fit: the step's outputs stay on the device, unread and unsummed (training.epoch_totals sums an epoch).
+        self.last = training.train_step(self.model, self.forward, self.optimizer, None, xb, yb, self.config)
 
     def evaluate(self, xb: torch.Tensor, yb: torch.Tensor) -> None:
         training.evaluate(self.model, xb, yb, len(xb))
@@ -648,10 +643,11 @@ def settings_table(plan: SettingsPlan, device: torch.device, seed: int, log) -> 
                                                  "fused_optimizer": setting.fused_optimizer,
                                                  "train_images_per_s": [], "eval_images_per_s": [],
                                                  "compile_s": None, "note": None}
-            if setting.channels_last and not has_convolutions(probe):
+            convolutions = len(execution.convolutions(probe))
+            if setting.channels_last and not convolutions:
                 row["note"] = "n/a: no convolutions"
                 continue
-            if setting.channels_last_from and setting.channels_last_from >= len(execution.convolutions(probe)):
+            if setting.channels_last_from >= max(convolutions, 1):
                 row["note"] = f"n/a: fewer than {setting.channels_last_from + 1} convolutions"
                 continue
             try:

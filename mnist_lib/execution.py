@@ -221,10 +221,6 @@ def prepare_model(model: nn.Module, settings: ExecSettings) -> nn.Module:
     first channels_last convolution on, the activations follow the weights' format (a convolution
     with channels_last weights gives a channels_last output, and batch norm, activations and
     pooling keep it)."""
-    if settings.memory_format != "channels_last":
-        return model
-    if settings.channels_last_from == 0:
-        return model.to(memory_format=torch.channels_last)
     modules = dict(model.named_modules())
     for name in channels_last_modules(model, settings):
         modules[name].to(memory_format=torch.channels_last)
@@ -283,5 +279,5 @@ def setting_name(settings: ExecSettings) -> str:
 
 
 __all__ = ["MEMORY_FORMATS", "PRECISIONS", "FUSED_OPTIMIZERS", "DEFAULT_EVAL_BATCH", "ExecSettings", "Measured", "MEASURED",
-           "measured_default", "resolve", "settings_from_params", "convolutions", "channels_last_modules", "prepare_model", "training_forward", "as_input",
-           "intra_op_threads", "autocast", "setting_name"]
+           "measured_default", "resolve", "settings_from_params", "convolutions", "channels_last_modules",
+           "prepare_model", "training_forward", "as_input", "intra_op_threads", "autocast", "setting_name"]

@@ -47,6 +47,7 @@ __all__ = [
     "wilson_interval",
 ]
 
+
 def _skm():
     """scikit-learn's metrics, imported when first needed: importing them (and the scipy.stats they
     load) takes about 1.5 s, which a notebook that never calls them should not pay."""
@@ -569,7 +570,7 @@ def mcnemar_test(
         if discordant == 0:
             return McNemarResult(b, c, 0.0, 1.0, _METHOD_EXACT)
         p_value = _two_sided_binomial_half(min(b, c), discordant)
-        return McNemarResult(b, c, float(min(b, c)), min(p_value, 1.0), _METHOD_EXACT)
+        return McNemarResult(b, c, float(min(b, c)), p_value, _METHOD_EXACT)
 
     if discordant == 0:
         return McNemarResult(b, c, 0.0, 1.0, _METHOD_CHI2)
