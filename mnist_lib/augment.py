@@ -106,20 +106,23 @@ def forward_matrix(params: AffineParams) -> torch.Tensor:
 
 def sampling_theta(params: AffineParams, height: int, width: int) -> torch.Tensor:
     """The (N, 2, 3) ``theta`` for ``F.affine_grid(..., align_corners=False)``: the inverse of
-    :func:`forward_matrix`, from output to input, in normalized coordinates."""
-    forward = forward_matrix(params)
-    linear, shift = forward[:, :, :2], forward[:, :, 2:]
-    # The linear part is scale * (a matrix of determinant 1): its inverse in closed form.
-    a, b, c, d = linear[:, 0, 0], linear[:, 0, 1], linear[:, 1, 0], linear[:, 1, 1]
-    det = (a * d - b * c).view(-1, 1, 1)
-    inverse = torch.stack([torch.stack([d, -b], dim=1), torch.stack([-c, a], dim=1)], dim=1) / det
-    pixel_shift = -(inverse @ shift)
-    # Pixels to normalized: x / (W / 2), y / (H / 2). Conjugating by that diagonal keeps a
-    # rotation a rotation on a non-square image.
-    half = forward.new_empty(2)  # filled on the device: no host-to-device copy in the training step
-    half[0], half[1] = width / 2, height / 2
-    inverse = inverse * half.view(1, 1, 2) / half.view(1, 2, 1)
-    return torch.cat([inverse, pixel_shift / half.view(1, 2, 1)], dim=2)
+    :func:`forward_matrix`, from output to input, in normalized coordinates.
+
+    In closed form, elementwise on the N parameters (a handful of small ops, no matrix product):
+    the inverse of ``scale * R(angle) @ Sh(shear)`` is ``Sh(shear)^-1 @ R(-angle) / scale``
+    = ``[[cos - tan sin, sin + tan cos], [-sin, cos]] / scale``, and an output pixel ``p'``
+    comes from the input pixel ``inverse @ (p' - translate)``.
+    """
+    angle, shear = torch.deg2rad(params.angle), torch.deg2rad(params.shear)
+    cos, sin, tan = torch.cos(angle), torch.sin(angle), torch.tan(shear)
+    shrink = params.scale.reciprocal()
+    a, b = (cos - tan * sin) * shrink, (sin + tan * cos) * shrink
+    c, d = -sin * shrink, cos * shrink
+    tx, ty = params.translate.unbind(1)
+    # Pixels to normalized: x / (W / 2), y / (H / 2); conjugating by that diagonal scales the
+    # off-diagonal terms by H / W and W / H (a rotation stays a rotation on a non-square image).
+    return torch.stack([a, b * (height / width), (a * tx + b * ty) * (-2 / width),
+                        c * (width / height), d, (c * tx + d * ty) * (-2 / height)], dim=1).view(-1, 2, 3)
 
 
 def affine(x: torch.Tensor, params: AffineParams) -> torch.Tensor:
