@@ -364,3 +364,19 @@ def test_numeric_results_flatten_the_metrics_file_and_leave_settings_out():
                "history": [{"epoch": 1}], "loaded_from_checkpoint": False, "environment": {"torch_threads": 2}}
     assert history.numeric_results(metrics) == {"test_accuracy": 98.1, "best_class.digit": 1,
                                                 "best_class.recall": 0.99}
+
+
+def test_critical_paths_start_the_longest_chain_first():
+    def planned(name, depends=(), seconds=None):
+        target = pipeline.Target(id=name, notebook=name, source=Path(name), output=Path("."), overrides={}, paths={},
+                                 data={}, timeout=1, title=name, depends=depends)
+        stamp = {"seconds": seconds} if seconds is not None else None
+        return pipeline.Planned(target, None, None, "", "stale", stamp, "cpu")
+
+    # No run seen before: a chain counts runs, so what 06 waits for starts first.
+    fresh = [planned("03"), planned("04"), planned("05"), planned("06", ("03", "04"))]
+    assert pipeline.critical_paths(fresh) == {"03": 2.0, "04": 2.0, "05": 1.0, "06": 1.0}
+    # Seconds of the last runs; one unknown takes the median of the known ones (175 s).
+    seen = [planned("03", seconds=100), planned("04", seconds=250), planned("05", seconds=400),
+            planned("07"), planned("06", ("03", "04"), seconds=20)]
+    assert pipeline.critical_paths(seen) == {"03": 120.0, "04": 270.0, "05": 400.0, "07": 175.0, "06": 20.0}

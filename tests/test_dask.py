@@ -177,7 +177,7 @@ def test_a_local_cluster_build_runs_in_parallel_with_thread_limits_and_06_after_
     seen = events(log)
     assert len(seen) == 14 and len({pid for *_, pid in seen}) == 2  # seven runs, on both workers
     order = [(kind, name) for kind, name, _, _ in seen]
-    # 06 started only after 03 and 04 finished: dependencies through futures, not waves
+    # 06 started only after 03 and 04 finished: dependencies per task, not waves
     assert order.index(("start", "06_feature_maps")) > max(order.index(("done", "03_lenet")),
                                                            order.index(("done", "04_cnn")))
     expected = str(executor.threads_per_run(executor.available_cores(), 2))
@@ -238,3 +238,43 @@ def test_on_a_local_cluster_a_failed_notebook_is_reported_and_its_dependents_ski
     assert "stand-in failure in 03_lenet" in (out / "03_lenet.html").read_text()
     assert not (out / "06_feature_maps.html").exists() and result.executor.startswith("LocalCluster of 2")
     assert list(out.glob(".*")) == [] and list((out / "executed").glob(".*")) == []
+
+
+def _sleep_and_say_where(seconds: float, *_dependencies) -> tuple[str, float, float]:
+    """A task: (the worker it ran on, start, end), after sleeping ``seconds``."""
+    from distributed import get_worker
+
+    start = time.time()
+    time.sleep(seconds)
+    return get_worker().address, start, time.time()
+
+
+def _fail(*_dependencies):
+    raise ValueError("this task fails")
+
+
+def test_a_local_cluster_keeps_every_worker_busy_longest_chain_first():
+    # Dask assigns a submitted task to a worker at once: four independent tasks submitted together
+    # used to queue on one worker. Now they go out as threads free up, highest priority first.
+    with executor.open_executor(2) as ex:
+        slow = [ex.submit(f"t{i}", _sleep_and_say_where, 1.5, priority=0) for i in range(3)]
+        first = ex.submit("urgent", _sleep_and_say_where, 1.5, priority=10)
+        after = ex.submit("after", _sleep_and_say_where, 0.1, first)
+        broken = ex.submit("broken", _fail, priority=5)
+        skipped = ex.submit("skipped", _sleep_and_say_where, 0.1, broken)
+        results, errors = {}, {}
+        for key, result, error in ex.as_completed(slow + [first, after, broken, skipped]):
+            if error is None:
+                results[key] = result
+            else:
+                errors[key] = error
+    assert set(errors) == {"broken", "skipped"} and errors["skipped"] is errors["broken"]  # as Dask ends it
+    assert len({where for where, _, _ in results.values()}) == 2
+    starts = sorted((start, key) for key, (_, start, _) in results.items())
+    assert "urgent" in (starts[0][1], starts[1][1])  # the highest priority goes out first
+    assert results["after"][1] >= results["urgent"][2]  # after what it depends on
+    # Four 1.5 s sleeps on 2 workers: 3 s from the first start to the last end if both stay busy,
+    # 4.5 s or more if one idles while a task waits (the time between tasks aside).
+    sleeps = [results[key] for key in ("t0", "t1", "t2", "urgent")]
+    span = max(end for _, _, end in sleeps) - min(start for _, start, _ in sleeps)
+    assert span < 4.2, results

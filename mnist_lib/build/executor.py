@@ -2,7 +2,7 @@
 
 Every build goes through one interface. ``submit(key, fn, *args)`` returns a
 handle; a handle of an earlier task may be among the arguments, and the task
-then waits for it and receives its result (Dask futures, not waves), which is
+then waits for it and receives its result (per task, not in waves), which is
 how 06 waits for 03 and 04. ``as_completed(handles)`` yields each task's key and
 result (or the exception it ended with) as it finishes.
 
@@ -12,7 +12,12 @@ result (or the exception it ended with) as it finishes.
 - :class:`DaskExecutor`: a ``LocalCluster`` of N single-threaded worker processes
   (``-j N``) or an existing cluster (``--scheduler ADDRESS`` or
   ``$MNIST_REPORTS_SCHEDULER``: a scheduler address or a scheduler file). A worker
-  that dies mid-task has its task rerun elsewhere by the scheduler.
+  that dies mid-task has its task rerun elsewhere by the scheduler. A task goes to
+  the scheduler only once what it depends on has finished and a worker thread is
+  free, the ready task of highest ``priority`` first: Dask assigns a task to a
+  worker the moment it is submitted (a notebook run is not the "root-ish" kind of
+  task it queues), and a build that submitted all its notebooks at once had 03,
+  04, 05 and 07 queued behind each other on one worker while the other sat idle.
 
 A notebook's kernel may use :func:`threads_here` threads: ``OMP_NUM_THREADS`` and
 friends go into the environment of the notebook's child process, and torch and
@@ -173,7 +178,9 @@ class InProcess:
     def __init__(self, on_start: Callable[[str, str | None], None] | None = None):
         self.on_start = on_start
 
-    def submit(self, key: str, fn: Callable, *args: Any, resources: Mapping[str, int] | None = None) -> _Pending:
+    def submit(self, key: str, fn: Callable, *args: Any, resources: Mapping[str, int] | None = None,
+               priority: float = 0.0) -> _Pending:
+        """A task to run when :meth:`as_completed` reaches it (one at a time: ``priority`` changes nothing)."""
         return _Pending(key, fn, args)
 
     def as_completed(self, handles: list[_Pending]) -> Iterator[tuple[str, Any, BaseException | None]]:
@@ -214,36 +221,112 @@ def _announced(key: str, fn: Callable, *args: Any) -> Any:
     return fn(*args)
 
 
+class _Deferred:
+    """A Dask task not yet handed to the scheduler: submitted by :meth:`DaskExecutor.as_completed`
+    when what it depends on (the handles among its arguments) has finished and a thread is free."""
+
+    def __init__(self, key: str, fn: Callable, args: tuple, resources: Mapping[str, int] | None, priority: float,
+                 order: int):
+        self.key, self.fn, self.args, self.order = key, fn, args, order
+        self.resources, self.priority = dict(resources) if resources else None, priority
+        self.future = None
+        self.done, self.result, self.error = False, None, None
+
+    @property
+    def dependencies(self) -> list["_Deferred"]:
+        return [arg for arg in self.args if isinstance(arg, _Deferred)]
+
+
 class DaskExecutor:
-    """Tasks on a Dask cluster; the client and (for ``-j N``) the LocalCluster are closed by :meth:`close`."""
+    """Tasks on a Dask cluster; the client and (for ``-j N``) the LocalCluster are closed by :meth:`close`.
+
+    :meth:`submit` only records a task; :meth:`as_completed` hands ready tasks to the scheduler as
+    threads free up (the module docstring says why), highest ``priority`` first, then in
+    submission order. A task whose dependency raised ends with the same exception, unsubmitted,
+    as Dask would end it.
+    """
 
     def __init__(self, client, cluster=None, description: str = "",
                  on_start: Callable[[str, str | None], None] | None = None):
         self.client, self.cluster, self.description = client, cluster, description
         self.workers = len(client.scheduler_info(n_workers=-1)["workers"])
-        self._keys: dict[str, str] = {}
+        self._submitted = 0
         if on_start:
             client.subscribe_topic(START_TOPIC, lambda event: on_start(event[1]["key"], event[1]["worker"]))
 
-    def submit(self, key: str, fn: Callable, *args: Any, resources: Mapping[str, int] | None = None):
-        future = self.client.submit(_announced, key, fn, *args, key=key, pure=False,
-                                    resources=dict(resources) if resources else None)
-        self._keys[future.key] = key
-        return future
+    def submit(self, key: str, fn: Callable, *args: Any, resources: Mapping[str, int] | None = None,
+               priority: float = 0.0) -> _Deferred:
+        self._submitted += 1
+        return _Deferred(key, fn, args, resources, priority, self._submitted)
+
+    def threads(self) -> int:
+        """Worker threads the cluster has now (workers may join or leave during a build); at least 1."""
+        workers = self.client.scheduler_info(n_workers=-1)["workers"].values()
+        return max(1, sum(int(w.get("nthreads", 1)) for w in workers))
+
+    def _start(self, task: _Deferred) -> None:
+        args = [arg.result if isinstance(arg, _Deferred) else arg for arg in task.args]
+        task.future = self.client.submit(_announced, task.key, task.fn, *args, key=task.key, pure=False,
+                                         resources=task.resources)
 
     def as_completed(self, handles: list) -> Iterator[tuple[str, Any, BaseException | None]]:
         from distributed import as_completed
 
-        for future in as_completed(handles):
-            key = self._keys[future.key]
+        wanted = {id(h) for h in handles}
+        for handle in handles:  # finished in an earlier call
+            if handle.done:
+                yield handle.key, handle.result, handle.error
+        waiting: list[_Deferred] = []
+        for handle in handles:  # with the tasks they depend on, handed in or not
+            stack = [handle]
+            while stack:
+                task = stack.pop()
+                if not task.done and task.future is None and task not in waiting:
+                    waiting.append(task)
+                    stack.extend(task.dependencies)
+        running = as_completed()
+        by_future: dict[str, _Deferred] = {}
+        in_flight, finished = 0, []
+        while True:
+            # Hand ready tasks to the scheduler first, then report what finished: a free thread
+            # never waits for the caller's handling of a result.
+            settled, threads = [], self.threads()
+            for task in sorted(waiting, key=lambda t: (-t.priority, t.order)):
+                failed = next((dep.error for dep in task.dependencies if dep.done and dep.error is not None), None)
+                if failed is not None:
+                    task.done, task.error = True, failed
+                    settled.append(task)
+                elif all(dep.done for dep in task.dependencies) and in_flight < threads:
+                    self._start(task)
+                    by_future[task.future.key] = task
+                    running.add(task.future)
+                    in_flight += 1
+                    settled.append(task)
+            waiting = [task for task in waiting if task not in settled]
+            if any(task.done for task in settled):
+                finished += [task for task in settled if task.done]
+                continue  # their dependents may be settled now too
+            for task in finished:
+                if id(task) in wanted:
+                    yield task.key, task.result, task.error
+            finished = []
+            if not in_flight:
+                if waiting:  # cannot happen for handles of this executor; never wait forever
+                    raise RuntimeError(f"tasks waiting on nothing that runs: {', '.join(t.key for t in waiting)}")
+                return
+            future = next(running)
+            task = by_future.pop(future.key)
+            in_flight -= 1
+            task.done = True
             if future.status == "finished":
-                yield key, future.result(), None
+                task.result = future.result()
             else:
                 try:
-                    error = future.exception()
+                    task.error = future.exception()
                 except BaseException as exc:  # a cancelled future raises instead of returning its exception
-                    error = exc
-                yield key, None, error
+                    task.error = exc
+            task.future = None  # its result is here now; the cluster may forget it
+            finished.append(task)
 
     def close(self) -> None:
         try:
