@@ -173,7 +173,6 @@ class InProcess:
     """Runs each task in this process, in submission order (dependencies come first)."""
 
     description = "in-process (one notebook at a time)"
-    workers = 1
 
     def __init__(self, on_start: Callable[[str, str | None], None] | None = None):
         self.on_start = on_start
@@ -249,7 +248,6 @@ class DaskExecutor:
     def __init__(self, client, cluster=None, description: str = "",
                  on_start: Callable[[str, str | None], None] | None = None):
         self.client, self.cluster, self.description = client, cluster, description
-        self.workers = len(client.scheduler_info(n_workers=-1)["workers"])
         self._submitted = 0
         if on_start:
             client.subscribe_topic(START_TOPIC, lambda event: on_start(event[1]["key"], event[1]["worker"]))
