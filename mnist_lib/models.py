@@ -238,13 +238,20 @@ class LeNet5(nn.Module):
         return self.fc2(x)
 
 
-def _conv_block(c_in: int, c_out: int, pool: nn.Module) -> nn.Sequential:
-    """Conv3x3 (same padding) -> BatchNorm -> ReLU -> ``pool``."""
+def _conv_block(c_in: int, c_out: int, pool: nn.MaxPool2d) -> nn.Sequential:
+    """Conv3x3 (same padding) -> BatchNorm -> ReLU and max pooling, the ReLU applied after the pooling.
+
+    Max pooling commutes with the ReLU (both keep the larger of two values, ReLU against 0), so
+    ``relu(pool(z))`` is ``pool(relu(z))`` to the last bit, gradients included (where a window has no
+    positive value, the ReLU's gradient is zero either way), at a quarter or less of the ReLU's work.
+    """
+    if not isinstance(pool, nn.MaxPool2d):
+        raise TypeError(f"a conv block's ReLU commutes only with max pooling, got {type(pool).__name__}")
     return nn.Sequential(
         nn.Conv2d(c_in, c_out, 3, padding=1),
         nn.BatchNorm2d(c_out),
-        nn.ReLU(),
         pool,
+        nn.ReLU(),
     )
 
 

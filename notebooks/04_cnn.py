@@ -2,7 +2,8 @@
 # # 04_cnn — A batch-normalized CNN
 #
 # This report trains the convolutional network of the series: three blocks of 3×3 convolution, batch
-# normalization, ReLU and max pooling (4, 16 and 64 channels), then a 576-128-32-10 head with dropout and
+# normalization, max pooling and ReLU (4, 16 and 64 channels; the ReLU after the pooling, which gives the same
+# values as before it on a quarter of them or fewer), then a 576-128-32-10 head with dropout and
 # batch normalization, ending in a log-softmax (trained with the negative log-likelihood). Training batches
 # can be augmented on the fly with a random affine transform (rotation, shift, zoom, shear), brightness /
 # contrast jitter and, where the data set allows it, horizontal flips (the `augment` and `hflip`

@@ -156,8 +156,8 @@ display(Markdown(
 # %% [markdown]
 # ## CNN: feature maps
 #
-# The CNN's three blocks (3x3 convolution, batch normalization, ReLU, max pooling),
-# captured after the pooling: `conv1` gives 4 maps of 14x14, `conv2` 16 maps of 7x7,
+# The CNN's three blocks (3x3 convolution, batch normalization, max pooling, ReLU),
+# captured at each block's output: `conv1` gives 4 maps of 14x14, `conv2` 16 maps of 7x7,
 # `conv3` 64 maps of 3x3. Being after a ReLU, the maps are zero (dark) wherever a
 # filter does not respond; with each block the maps get smaller and more abstract.
 # The 64 `conv3` maps are shown in full and then the first 16 enlarged.

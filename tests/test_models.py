@@ -161,6 +161,42 @@ def test_cnn_log_softmax_rows_sum_to_one():
     torch.testing.assert_close(out.exp().sum(dim=1), torch.ones(5))
 
 
+@pytest.mark.parametrize("pool", [nn.MaxPool2d(2), nn.MaxPool2d(3, stride=2)])
+def test_a_conv_block_pools_before_its_relu_with_the_same_values_and_gradients(pool):
+    # The block is conv -> batch norm -> max pooling -> ReLU; the textbook order puts the ReLU before the
+    # pooling. Inputs with many all-negative windows and exact ties among positives, where the two could
+    # differ if the order mattered.
+    from mnist_lib.models import _conv_block
+
+    torch.manual_seed(3)
+    block = _conv_block(2, 3, pool).train()
+    assert [type(m) for m in block] == [nn.Conv2d, nn.BatchNorm2d, nn.MaxPool2d, nn.ReLU]
+    conv, bn = block[0], block[1]
+    textbook = nn.Sequential(conv, bn, nn.ReLU(), pool)
+    x = torch.randn(4, 2, 10, 10).round() - 0.5  # ties everywhere after the convolution
+    x = x.requires_grad_()
+    grad_out = torch.randn(4, 3, *pool(torch.zeros(1, 1, 10, 10)).shape[2:])
+    results = []
+    for module in (block, textbook):
+        for p in module.parameters():
+            p.grad = None
+        x.grad = None
+        out = module(x)
+        out.backward(grad_out)
+        results.append((out.detach().clone(), x.grad.clone(), [p.grad.clone() for p in module.parameters()]))
+    (out_a, gx_a, gp_a), (out_b, gx_b, gp_b) = results
+    assert (out_a == 0).any() and torch.equal(out_a, out_b)
+    assert torch.equal(gx_a, gx_b)
+    assert all(torch.equal(a, b) for a, b in zip(gp_a, gp_b))
+
+
+def test_a_conv_block_refuses_a_pooling_its_relu_does_not_commute_with():
+    from mnist_lib.models import _conv_block
+
+    with pytest.raises(TypeError, match="AvgPool2d"):
+        _conv_block(1, 4, nn.AvgPool2d(2))
+
+
 def test_wrong_input_shape_raises():
     with pytest.raises(ValueError, match=r"\(N, 1, 32, 32\)"):
         build_model("lenet5")(torch.zeros(2, 1, 28, 28))
