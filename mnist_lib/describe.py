@@ -15,7 +15,7 @@ import pandas as pd
 import torch
 
 from mnist_lib.data import Augmentation
-from mnist_lib.execution import FUSED_OPTIMIZERS, ExecSettings
+from mnist_lib.execution import FUSED_OPTIMIZERS, ExecSettings, format_entry
 from mnist_lib.training import OPTIMIZERS, SCHEDULERS, TrainConfig, label_smoothing_floor, make_optimizer
 
 OPTIMIZER_NAMES = {
@@ -142,19 +142,25 @@ def _code_list(names: Sequence[str], separator: str = ", ") -> str:
 
 
 def execution_text(settings: ExecSettings, model_title: str, device: torch.device | str,
-                   process_threads: int | None = None, optimizers: Sequence[str] = ()) -> str:
+                   process_threads: int | None = None, optimizers: Sequence[str] = (),
+                   model: torch.nn.Module | None = None) -> str:
     """How the training ran (memory format, compile, threads, optimizer kernel, precision, evaluation
     batch) and where that setting came from: the measured default for the model and device, the
     notebook's parameters, or the plain default where nothing was measured. ``process_threads``: the
     thread count the process had (default: torch's now), stated when the setting leaves threads
-    alone; ``optimizers``: the optimizers that ran, to name those without a fused kernel."""
+    alone; ``optimizers``: the optimizers that ran, to name those without a fused kernel; ``model``: the
+    model that ran, to name a max pooling that switches format ahead of the first channels_last
+    convolution (:func:`mnist_lib.execution.format_entry`)."""
     device_type = torch.device(device).type
     threads = settings.threads or process_threads or torch.get_num_threads()
     layout = "the default (contiguous) memory format"
     if settings.memory_format == "channels_last":
         k = settings.channels_last_from
+        entry = format_entry(model, settings) if model is not None and k else None
+        pooling = " (and the max pooling just before it)" if entry is not None and \
+            isinstance(model.get_submodule(entry), torch.nn.MaxPool2d) else ""
         layout = "the channels_last memory format" + (
-            f" from the {ordinal(k + 1)} convolution on (before it the default format)" if k else "")
+            f" from the {ordinal(k + 1)} convolution{pooling} on (before it the default format)" if k else "")
     mode = "compiled with `torch.compile` (default mode)" if settings.compile else "eager mode"
     precision = "bfloat16 autocast in the training step (evaluation in float32)" if settings.precision == "bf16" \
         else "float32"

@@ -147,7 +147,8 @@ checkpoint_params = {"train": cfg.to_dict(), "data": data_params}
 weights = checkpoints.fit_or_load(model, MODEL, splits, cfg, P.checkpoint_dir, data_params, desc=MODEL)
 history, loaded, checkpoint_file = weights.history, weights.loaded, weights.path
 display(Markdown(describe.training_setup(cfg, NOUN) + " " + weights.sentence() + " "
-                 + describe.execution_text(cfg.execution, "the CNN", run.device, optimizers=[cfg.optimizer])))
+                 + describe.execution_text(cfg.execution, "the CNN", run.device, optimizers=[cfg.optimizer],
+                                                           model=model)))
 
 # %% [markdown]
 # ### Learning curves

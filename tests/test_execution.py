@@ -212,9 +212,10 @@ def test_channels_last_from_a_later_convolution_leaves_the_first_block_in_the_de
         results[name] = (model, training.fit(model, splits, cfg, progress=False))
     assert execution.channels_last_modules(results["from 2nd"][0], ExecSettings(
         memory_format="channels_last", channels_last_from=1)) == ["conv2.0", "conv3.0"]
-    # The batch enters as it is (no conversion of the input), conv1's block stays contiguous, and from
-    # conv2 on the activations are channels_last because conv2's weights are.
-    assert layouts["from 2nd"] == {"conv1": (True, False), "conv2": (True, True), "conv3": (False, True)}
+    # The batch enters as it is (no conversion of the input), conv1's convolution and batch norm stay
+    # contiguous, its max pooling runs in channels_last (format_entry), and from conv2 on the activations
+    # are channels_last because conv2's weights are.
+    assert layouts["from 2nd"] == {"conv1": (True, True), "conv2": (False, True), "conv3": (False, True)}
     assert layouts["plain"] == {"conv1": (True, False), "conv2": (True, False), "conv3": (True, False)}
     cl_model = results["from 2nd"][0]
     assert cl_model.conv1[0].weight.is_contiguous()
@@ -235,25 +236,57 @@ def test_where_the_format_changes_each_part_runs_its_backward_in_its_own_format(
     grads, entering = {}, {}
 
     def keep_grad(module, grad_in, grad_out):
-        grads[module.block] = grad_out[0]
+        grads[module.label] = grad_out[0]
 
-    for block in ("conv1", "conv2", "conv3"):  # the gradient reaching each block's max pooling
-        getattr(model, block)[3].block = block
-        getattr(model, block)[3].register_full_backward_hook(keep_grad)
-    model.conv2[0].register_forward_pre_hook(lambda module, args: entering.update({"conv2.0": args[0]}))
+    for block in ("conv1", "conv2", "conv3"):  # the gradient reaching each block's batch norm and max pooling
+        for index, part in ((1, "bn"), (2, "pool")):
+            getattr(model, block)[index].label = f"{block} {part}"
+            getattr(model, block)[index].register_full_backward_hook(keep_grad)
+    model.conv1[2].register_forward_pre_hook(lambda module, args: entering.update({"conv1.2": args[0]}))
     x = torch.randn(16, 1, 28, 28)
     out = model(x)
     out.sum().backward()
     cl = torch.channels_last
-    assert entering["conv2.0"].is_contiguous(memory_format=cl) and not entering["conv2.0"].is_contiguous()
-    # conv1's pooling gets its gradient in its own (default) format, the channels_last blocks' in theirs
-    assert grads["conv1"].is_contiguous()
-    assert grads["conv2"].is_contiguous(memory_format=cl) and not grads["conv2"].is_contiguous()
-    assert grads["conv3"].is_contiguous(memory_format=cl) and not grads["conv3"].is_contiguous()
+    # the switch comes before the first block's max pooling (format_entry), after its batch norm
+    assert execution.format_entry(model, settings) == "conv1.2"
+    assert entering["conv1.2"].is_contiguous(memory_format=cl) and not entering["conv1.2"].is_contiguous()
+    # conv1's batch norm gets its gradient in its own (default) format, the channels_last parts in theirs
+    assert grads["conv1 bn"].is_contiguous()
+    for label in ("conv1 pool", "conv2 bn", "conv2 pool", "conv3 bn", "conv3 pool"):
+        assert grads[label].is_contiguous(memory_format=cl) and not grads[label].is_contiguous(), label
     # to_format leaves a batch already in the format alone; the plain setting has no hooks
     assert execution.to_format(x, torch.contiguous_format) is x
     execution.prepare_model(model, ExecSettings())
     assert model._format_hooks == []
+
+
+def test_the_switch_to_channels_last_moves_back_over_a_max_pooling_and_relu_only():
+    from torch import nn
+
+    cnn = build_model("cnn")
+    at = lambda k: ExecSettings(memory_format="channels_last", channels_last_from=k)  # noqa: E731
+    assert execution.format_entry(cnn, at(1)) == "conv1.2"
+    assert execution.format_entry(cnn, at(2)) == "conv2.2"
+    assert execution.format_entry(cnn, at(0)) is None and execution.format_entry(cnn, ExecSettings()) is None
+    assert execution.format_entry(build_model("lenet5"), at(1)) == "conv2"  # average pooling: stays where it was
+    textbook = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(2, 2, 3))
+    assert execution.format_entry(textbook, at(1)) == "3"
+    # the same values and gradients as with the switch right before the convolution
+    model, before_conv = training.seeded_model("cnn", 0), training.seeded_model("cnn", 0)
+    execution.prepare_model(model, at(1))
+    execution.prepare_model(before_conv, at(1))
+    before_conv._format_hooks[0].remove()
+    before_conv.conv2[0].register_forward_pre_hook(
+        lambda module, args: (execution.to_format(args[0], torch.channels_last),))
+    x = torch.randn(8, 1, 28, 28)
+    outs = []
+    for m in (model, before_conv):
+        torch.manual_seed(1)
+        out = m(x)
+        out.sum().backward()
+        outs.append((out, [p.grad for p in m.parameters()]))
+    assert torch.equal(outs[0][0], outs[1][0])
+    assert all(torch.equal(a, b) for a, b in zip(outs[0][1], outs[1][1]))
 
 
 def test_channels_last_from_is_checked_against_the_model_and_the_format():
@@ -279,6 +312,9 @@ def test_a_measured_partial_layout_is_used_on_auto_and_replaced_by_an_explicit_f
     assert (plain.memory_format, plain.channels_last_from) == ("contiguous", 0)
     text = describe.execution_text(auto, "the CNN", "cpu", optimizers=["adam"])
     assert "the channels_last memory format from the 2nd convolution on (before it the default format)" in text
+    with_model = describe.execution_text(auto, "the CNN", "cpu", optimizers=["adam"], model=build_model("cnn"))
+    assert ("the channels_last memory format from the 2nd convolution (and the max pooling just before it) on "
+            "(before it the default format)") in with_model
     assert "from the" not in describe.execution_text(whole, "the CNN", "cpu", optimizers=["adam"])
 
 
