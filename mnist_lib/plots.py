@@ -20,8 +20,8 @@ from typing import Any
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from matplotlib.axes import Axes
+from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, NullFormatter
 
@@ -76,11 +76,65 @@ ArrayLike = Any  # numpy array, torch tensor or nested sequence
 # --------------------------------------------------------------------------
 
 
+# seaborn's "whitegrid" axes style (``seaborn.axes_style("whitegrid")``, which the tests compare with
+# this), written out so that a report that draws no seaborn plot does not import seaborn (0.9 s: it
+# imports scipy.stats). Without its default colormap ("rocket", which exists only once seaborn is
+# imported): every image here names its colormap.
+_WHITEGRID = {
+    "figure.facecolor": "white", "axes.labelcolor": ".15", "xtick.direction": "out", "ytick.direction": "out",
+    "xtick.color": ".15", "ytick.color": ".15", "axes.axisbelow": True, "grid.linestyle": "-", "text.color": ".15",
+    "font.family": ["sans-serif"],
+    "font.sans-serif": ["Arial", "DejaVu Sans", "Liberation Sans", "Bitstream Vera Sans", "sans-serif"],
+    "lines.solid_capstyle": "round", "patch.edgecolor": "w", "patch.force_edgecolor": True,
+    "xtick.top": False, "ytick.right": False, "axes.grid": True, "axes.facecolor": "white", "axes.edgecolor": ".8",
+    "grid.color": ".8", "axes.spines.left": True, "axes.spines.bottom": True, "axes.spines.right": True,
+    "axes.spines.top": True, "xtick.bottom": False, "ytick.left": False,
+}
+
+
 @contextmanager
 def _style() -> Iterator[None]:
-    """Seaborn whitegrid plus report font sizes, for the duration of one figure."""
-    with sns.axes_style("whitegrid"), plt.rc_context(_RC):
+    """Seaborn's whitegrid style plus report font sizes, for the duration of one figure."""
+    with plt.rc_context(_WHITEGRID), plt.rc_context(_RC):
         yield
+
+
+def _seaborn():
+    """seaborn, imported by the plots that draw with it (bars, lines, strips, boxes)."""
+    import seaborn
+
+    return seaborn
+
+
+def _heatmap(ax: Axes, values: np.ndarray, annot: np.ndarray, vmax: float | None, names: Sequence[str],
+             fontsize: float, cbar_label: str | None) -> None:
+    """An annotated heatmap like ``seaborn.heatmap(..., cmap="Blues", square=True, vmin=0,
+    linewidths=0.5, linecolor="white")``: first row at the top, a tick per cell, each number in
+    dark grey on light cells and white on dark ones."""
+    k = values.shape[0]
+    mesh = ax.pcolormesh(values, cmap="Blues", vmin=0, vmax=vmax if vmax is not None else values.max(),
+                         edgecolors="white", linewidth=0.5)
+    ax.set(xlim=(0, k), ylim=(k, 0), aspect="equal")
+    ax.grid(False)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    centers = np.arange(k) + 0.5
+    ax.set_xticks(centers, names)
+    ax.set_yticks(centers, names)
+    for (row, col), value in np.ndenumerate(values):
+        r, g, b = to_rgb(mesh.cmap(mesh.norm(value)))
+        lum = 0.2126 * _linear(r) + 0.7152 * _linear(g) + 0.0722 * _linear(b)
+        ax.text(col + 0.5, row + 0.5, annot[row, col], ha="center", va="center", fontsize=fontsize,
+                color=".15" if lum > 0.408 else "w")
+    if cbar_label is not None:
+        colorbar = ax.figure.colorbar(mesh, ax=ax)
+        colorbar.set_label(cbar_label)
+        colorbar.outline.set_visible(False)
+
+
+def _linear(channel: float) -> float:
+    """An sRGB channel in linear light (for relative luminance)."""
+    return channel / 12.92 if channel <= 0.03928 else ((channel + 0.055) / 1.055) ** 2.4
 
 
 def _as_numpy(x: ArrayLike) -> np.ndarray:
@@ -610,10 +664,7 @@ def _draw_confusion(ax: Axes, cm: np.ndarray, normalize: bool, cbar: bool,
         annot = np.vectorize(lambda v: f"{int(round(v))}" if integral else f"{v:.3g}")(values)
         cbar_label, vmax = "Count", None
     fontsize = 9 if k <= 10 else 7
-    sns.heatmap(values, annot=annot, fmt="", cmap="Blues", square=True, cbar=cbar, vmin=0,
-                vmax=vmax, ax=ax, xticklabels=names, yticklabels=names, linewidths=0.5,
-                linecolor="white", annot_kws={"fontsize": fontsize},
-                cbar_kws={"label": cbar_label} if cbar else None)
+    _heatmap(ax, values, annot, vmax, names, fontsize, cbar_label if cbar else None)
     ax.set_xlabel("Predicted")
     ax.set_ylabel("True")
     ax.tick_params(axis="y", rotation=0)
@@ -742,7 +793,8 @@ def roc_curves_plot(
         if fpr.shape != tpr.shape:
             raise ValueError(f"roc[{cls!r}]: fpr and tpr lengths differ")
         curves[cls] = (fpr, tpr, float(entry[2]))
-    palette = sns.color_palette("tab10" if len(curves) <= 10 else "husl", len(curves))
+    palette = plt.get_cmap("tab10").colors[:len(curves)] if len(curves) <= 10 else \
+        _seaborn().color_palette("husl", len(curves))
     with _style():
         fig, axes = plt.subplots(1, 2 if zoom else 1, squeeze=False, layout="constrained",
                                  figsize=(11.5, 5.2) if zoom else (7, 6))
@@ -1003,7 +1055,7 @@ def metric_bar(
         fig, ax = plt.subplots(figsize=(min(_MAX_WIDTH, max(8.0, 2.0 + 0.6 * n_bars)), 4.8),
                                layout="constrained")
         kwargs = {"hue": hue, "hue_order": hue_order} if hue else {"color": "tab:blue"}
-        sns.barplot(data=data, x=x, y=y, order=order, errorbar=None, ax=ax, **kwargs)
+        _seaborn().barplot(data=data, x=x, y=y, order=order, errorbar=None, ax=ax, **kwargs)
         if annotate:
             for container in ax.containers:
                 labels = [f"{v:.4g}" if np.isfinite(v) else "" for v in container.datavalues]
@@ -1102,7 +1154,7 @@ def metric_line(
         kwargs = {"hue": hue, "hue_order": hue_order}
     with _style():
         fig, ax = plt.subplots(figsize=(9, 4.6), layout="constrained")
-        sns.lineplot(data=data, x=x, y=y, marker="o", errorbar=None, ax=ax, **kwargs)
+        _seaborn().lineplot(data=data, x=x, y=y, marker="o", errorbar=None, ax=ax, **kwargs)
         if logx:
             ax.set_xscale("log")
             _log_ticks(ax, pd.to_numeric(df[x]).to_numpy(dtype=float))
@@ -1260,9 +1312,9 @@ def sweep_strip(
         for ax, model in zip(axes.flat, models):
             sub = data[data["model"] == model]
             order = list(dict.fromkeys(sub["setting"]))
-            sns.boxplot(data=sub, x="setting", y=value, order=order, color="0.88", width=0.5, showfliers=False,
+            _seaborn().boxplot(data=sub, x="setting", y=value, order=order, color="0.88", width=0.5, showfliers=False,
                         ax=ax)
-            sns.stripplot(data=sub, x="setting", y=value, order=order, color="tab:blue", size=6, jitter=0.08,
+            _seaborn().stripplot(data=sub, x="setting", y=value, order=order, color="tab:blue", size=6, jitter=0.08,
                           ax=ax)
             reference = (references or {}).get(model)
             if reference is not None and np.isfinite(reference):
@@ -1294,7 +1346,7 @@ def paired_differences(differences: pd.DataFrame, unit: str = "points") -> Figur
     means = differences.groupby("pair", sort=False)["difference"].mean()
     with _style():
         fig, ax = plt.subplots(figsize=(min(_MAX_WIDTH, 2.5 + 1.6 * len(order)), 4.2), layout="constrained")
-        sns.stripplot(data=differences, x="pair", y="difference", order=order, hue="seed", palette="tab10",
+        _seaborn().stripplot(data=differences, x="pair", y="difference", order=order, hue="seed", palette="tab10",
                       size=7, jitter=0.06, ax=ax)
         for i, pair in enumerate(order):
             ax.plot([i - 0.25, i + 0.25], [means[pair]] * 2, color="black", linewidth=2,

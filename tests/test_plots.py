@@ -190,6 +190,45 @@ def test_confusion_heatmap(normalize: bool) -> None:
     assert ax.get_xlabel() == "Predicted" and ax.get_ylabel() == "True"
 
 
+def test_the_heatmap_reads_like_seaborns() -> None:
+    # The confusion heatmap is drawn with matplotlib alone; seaborn's heatmap with the same arguments
+    # puts the same numbers in the same cells and colours, with the same text colour on each.
+    import seaborn as sns
+
+    cm = np.array([[950, 3, 40], [0, 1100, 2], [7, 300, 500]])
+    ax = _finish(plots.confusion_heatmap(cm, class_names=["a", "b", "c"]), n_axes=2)[0]
+    fig, ref = plt.subplots()
+    sns.heatmap(cm.astype(float), annot=cm.astype(str), fmt="", cmap="Blues", square=True, vmin=0, ax=ref,
+                xticklabels=["a", "b", "c"], yticklabels=["a", "b", "c"], linewidths=0.5, linecolor="white")
+    fig.canvas.draw()
+
+    def cells(axes):
+        return sorted((round(t.get_position()[0], 2), round(t.get_position()[1], 2), t.get_text(),
+                       matplotlib.colors.to_hex(t.get_color())) for t in axes.texts)
+
+    assert cells(ax) == cells(ref)
+    assert [t.get_text() for t in ax.get_yticklabels()] == [t.get_text() for t in ref.get_yticklabels()]
+    assert ax.get_ylim() == ref.get_ylim() and ax.get_xlim() == ref.get_xlim()  # first row on top
+    mine, theirs = ax.collections[0], ref.collections[0]
+    assert np.allclose(mine.get_facecolors(), theirs.get_facecolors())
+    plt.close(fig)
+
+
+def test_the_report_style_is_seaborns_whitegrid_and_drawing_it_needs_no_seaborn() -> None:
+    import subprocess
+    import sys
+
+    import seaborn as sns
+
+    expected = dict(sns.axes_style("whitegrid"))
+    del expected["image.cmap"]  # seaborn's own colormap; every image here names its colormap
+    assert plots._WHITEGRID == expected
+    code = ("import sys, matplotlib; matplotlib.use('Agg'); import numpy as np; from mnist_lib import plots; "
+            "plots.confusion_heatmap(np.eye(3)); plots.learning_curves; print('seaborn' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "False"
+
+
 def test_confusion_heatmap_rejects_non_square() -> None:
     with pytest.raises(ValueError, match="square"):
         plots.confusion_heatmap(np.zeros((2, 3)))
