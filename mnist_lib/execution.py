@@ -223,8 +223,7 @@ def format_entry(model: nn.Module, settings: ExecSettings) -> str | None:
     it (with only ReLUs between, in definition order). Max pooling runs twice as fast in channels_last
     as in the default format (the CNN's first pooling with its indices, 128 x 4 x 28 x 28: 0.77 ms
     against 1.6 ms, the conversion 0.18 ms) and gives the same values and indices, so the switch goes
-    before it. None when
-    nothing switches (no channels_last, or all of it)."""
+    before it. None when nothing switches (no channels_last, or all of it)."""
     names = channels_last_modules(model, settings)
     if not names or settings.channels_last_from == 0:
         return None

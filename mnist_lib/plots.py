@@ -1312,9 +1312,10 @@ def sweep_strip(
         for ax, model in zip(axes.flat, models):
             sub = data[data["model"] == model]
             order = list(dict.fromkeys(sub["setting"]))
-            _seaborn().boxplot(data=sub, x="setting", y=value, order=order, color="0.88", width=0.5, showfliers=False,
+            sns = _seaborn()
+            sns.boxplot(data=sub, x="setting", y=value, order=order, color="0.88", width=0.5, showfliers=False,
                         ax=ax)
-            _seaborn().stripplot(data=sub, x="setting", y=value, order=order, color="tab:blue", size=6, jitter=0.08,
+            sns.stripplot(data=sub, x="setting", y=value, order=order, color="tab:blue", size=6, jitter=0.08,
                           ax=ax)
             reference = (references or {}).get(model)
             if reference is not None and np.isfinite(reference):
@@ -1346,8 +1347,8 @@ def paired_differences(differences: pd.DataFrame, unit: str = "points") -> Figur
     means = differences.groupby("pair", sort=False)["difference"].mean()
     with _style():
         fig, ax = plt.subplots(figsize=(min(_MAX_WIDTH, 2.5 + 1.6 * len(order)), 4.2), layout="constrained")
-        _seaborn().stripplot(data=differences, x="pair", y="difference", order=order, hue="seed", palette="tab10",
-                      size=7, jitter=0.06, ax=ax)
+        _seaborn().stripplot(data=differences, x="pair", y="difference", order=order, hue="seed",
+                             palette="tab10", size=7, jitter=0.06, ax=ax)
         for i, pair in enumerate(order):
             ax.plot([i - 0.25, i + 0.25], [means[pair]] * 2, color="black", linewidth=2,
                     label="mean" if i == 0 else None)
