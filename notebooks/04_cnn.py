@@ -148,7 +148,7 @@ weights = checkpoints.fit_or_load(model, MODEL, splits, cfg, P.checkpoint_dir, d
 history, loaded, checkpoint_file = weights.history, weights.loaded, weights.path
 display(Markdown(describe.training_setup(cfg, NOUN) + " " + weights.sentence() + " "
                  + describe.execution_text(cfg.execution, "the CNN", run.device, optimizers=[cfg.optimizer],
-                                                           model=model)))
+                                           model=model)))
 
 # %% [markdown]
 # ### Learning curves
