@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 # Where MNIST comes from when it is not cached yet: ../shared/mnist if it exists
-# (CI, offline machines), otherwise the mirrors built into mnist_lib.data.
+# (CI, offline machines), otherwise the mirrors of mnist_lib/datasets/registry.py.
 MNIST_SOURCE ?= $(wildcard ../shared/mnist)
 DATA_DIR ?= data
 PROFILE ?= full
@@ -20,14 +20,16 @@ else
 SOURCE_ARG := $(if $(SOURCE),--source $(SOURCE),)
 endif
 
-.PHONY: help venv data reports reports-quick check-reports test test-fast lab bench clean clean-all publish sync-notebooks
+.PHONY: help venv data test-data system-packages system-packages-fast reports reports-quick seeds check-reports test test-fast \
+	lab bench clean clean-all publish sync-notebooks
 
 help:
 	@echo "make reports        build every HTML report (full profile) into reports/"
 	@echo "make reports DATASET=fashion-mnist   the same series on Fashion-MNIST, into reports/fashion-mnist/"
 	@echo "make reports DATASET=idx SOURCE=DIR  on a folder of IDX files, into reports/idx-<folder name>/"
-	@echo "make test           run the test suite (unit tests + quick notebook build + browser)"
+	@echo "make test           run the test suite (unit tests + quick notebook build + browser); installs what it needs"
 	@echo "make reports-quick  the quick profile (a stratified subset, minutes)"
+	@echo "make seeds          five seeds of 02-05 on the full profile, checked against the seed targets (DATASET= as above)"
 	@echo "make data           acquire and verify MNIST (or DATASET) into $(DATA_DIR)/"
 	@echo "make lab            JupyterLab on notebooks/ with the project's kernel and Jupytext (.ipynb <-> .py)"
 	@echo "make sync-notebooks bring each notebook and its paired notebooks/*.py script in step (jupytext --sync)"
@@ -58,27 +60,71 @@ reports: data
 reports-quick:
 	$(MAKE) reports PROFILE=quick
 
+# The seeds sweep of DATASET (five seeds of 02-05 on the full profile, checked against the seed targets) on
+# JOBS single-threaded workers: notebooks/sweeps/seeds.yaml, or seeds-<DATASET>.yaml for another data set.
+JOBS ?= $(shell nproc 2>/dev/null || echo 1)
+SEEDS_FILE := notebooks/sweeps/seeds$(if $(filter-out mnist,$(DATASET)),-$(DATASET),).yaml
+seeds: data
+	$(PY) -m mnist_lib sweep $(SEEDS_FILE) -j $(JOBS) --data-dir $(DATA_DIR) --output reports $(SOURCE_ARG)
+
 check-reports: $(STAMP)
 	$(PY) -m mnist_lib check-reports --reports reports
+
+# What the tests need from the system, as Debian packages: Chromium and its driver (the browser tests), and
+# Fashion-MNIST's files (dataset-fashion-mnist, one source of its acquisition chain; not needed when the chain
+# has another: $$FASHION_MNIST_SOURCE or files already in $(DATA_DIR)/FashionMNIST/raw). `make test` installs
+# the missing ones where it can (root with apt-get); elsewhere it stops before any test, naming them.
+FASHION_CACHED := $(or $(FASHION_MNIST_SOURCE),$(wildcard $(DATA_DIR)/FashionMNIST/raw/t10k-labels-idx1-ubyte),$(wildcard /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz))
+FAST_PACKAGES = $(if $(FASHION_CACHED),,dataset-fashion-mnist)
+TEST_PACKAGES = $(FAST_PACKAGES) $(if $(shell command -v chromium),,chromium) $(if $(shell command -v chromedriver),,chromium-driver)
+define install_packages
+	@missing="$(strip $(1))"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing the Debian packages the tests need: $$missing"; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; } || exit 1; \
+	  else \
+	    echo "error: the tests need the Debian packages $$missing: install them with \`sudo apt-get install $$missing\`" >&2; \
+	    exit 1; \
+	  fi; \
+	fi
+endef
+
+system-packages:
+	$(call install_packages,$(TEST_PACKAGES))
+
+system-packages-fast:
+	$(call install_packages,$(FAST_PACKAGES))
+
+# The data sets the tests read, verified into $(DATA_DIR)/ by the same acquisition chain as the reports
+# (../shared/mnist or $$MNIST_SOURCE is tried first where there is one, never required).
+test-data: $(STAMP)
+	$(PY) -m mnist_lib data --data-dir $(DATA_DIR) $(if $(MNIST_SOURCE),--source $(MNIST_SOURCE),)
+	$(PY) -m mnist_lib data --data-dir $(DATA_DIR) --dataset fashion-mnist
 
 # Two test files at a time (pytest-xdist; a file's tests stay on one worker, so a session fixture such as
 # the quick build is built once): most of a build's wall time is imports and kernel start-ups on one core.
 # TEST_WORKERS=0 runs everything in one process.
 TEST_WORKERS ?= 2
 XDIST = $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS) --dist loadfile)
+PYTEST = MNIST_REPORTS_TEST_DATA=$(abspath $(DATA_DIR)) $(PY) -m pytest
 
-test: $(STAMP)
-	MNIST_SOURCE=$(MNIST_SOURCE) $(PY) -m pytest $(XDIST) $(PYTEST_ARGS)
+test: system-packages test-data
+	$(PYTEST) $(XDIST) $(PYTEST_ARGS)
 
-test-fast: $(STAMP)
-	MNIST_SOURCE=$(MNIST_SOURCE) $(PY) -m pytest -m "not slow" $(XDIST) $(PYTEST_ARGS)
+test-fast: system-packages-fast test-data
+	$(PYTEST) -m "not slow" $(XDIST) $(PYTEST_ARGS)
 
 # Jupytext (a dependency) pairs every notebook with its py:percent script (notebooks/jupytext.toml):
 # saving in JupyterLab writes both files.
 lab: data
 	cd notebooks && ../$(PY) -m jupyter lab
 
+# Jupytext first (an edited .py reaches its .ipynb), then each parameters cell's annotations and comments from
+# mnist_lib.params, then Jupytext again (back to the .py).
 sync-notebooks: $(STAMP)
+	$(PY) -m jupytext --sync notebooks/*.ipynb
+	$(PY) -m mnist_lib sync-notebooks
 	$(PY) -m jupytext --sync notebooks/*.ipynb
 
 publish: $(STAMP)

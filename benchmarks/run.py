@@ -47,7 +47,7 @@ import os
 import statistics
 import sys
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -57,10 +57,9 @@ import torch.nn.functional as F
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from mnist_lib import config, data, execution, models, reports, study, training  # noqa: E402
-from mnist_lib.build.keys import notebook_defaults  # noqa: E402
-from mnist_lib.build.site import refresh_index  # noqa: E402
+from mnist_lib import catalogue, cells, data, datasets, models, recipes, reports, runtime, training
 from mnist_lib.files import atomic_write_text, write_json  # noqa: E402
+from mnist_lib.runner.pipeline import refresh_index  # noqa: E402
 
 TARGET = 0.99
 SECTIONS = ("floor", "in_memory", "dataloader", "canonical", "model_epochs", "settings")
@@ -75,35 +74,43 @@ CANONICAL = {"batch_size": 64, "optimizer": "Adadelta", "lr": 1.0, "scheduler": 
 
 @dataclass(frozen=True)
 class Recipe:
-    """The CNN recipe every pipeline but the canonical one trains with: 04_cnn's defaults
-    (``study.RECIPES["cnn"]``, which tests/test_study.py keeps equal to 04's parameters cell)
-    with the one-cycle schedule compressed into ``epochs`` epochs, run with the CNN's execution
-    setting on ``device_type`` (the library's measured default), so each pipeline runs at its best."""
+    """The CNN recipe every pipeline but the canonical one trains with: the defaults of the notebook
+    that trains the CNN (:func:`mnist_lib.recipes.recipe`, its parameters cell) with the one-cycle
+    schedule compressed into ``epochs`` epochs, run with the CNN's execution setting on
+    ``device_type`` (the library's measured default), so each pipeline runs at its best."""
 
     epochs: int = 3
-    base: study.Recipe = study.RECIPES["cnn"]
+    base: dict = field(default_factory=lambda: dict(recipes.recipe("cnn")))
     device_type: str = "cpu"
 
+    @property
+    def augment(self):
+        return recipes.augmentation(self.base)
+
+    @property
+    def image_size(self) -> int:
+        return models.model_input_size("cnn")
+
     def train_config(self, seed: int) -> training.TrainConfig:
-        return replace(self.base.train_config(self.epochs, seed), restore_best=False,
-                       execution=execution.resolve("cnn", self.device_type))
+        return recipes.train_config({**self.base, "epochs": self.epochs, "seed": seed}, "cnn", self.device_type,
+                                    restore_best=False)
 
     def model_and_optimizer(self, seed: int, device) -> tuple[nn.Module, torch.optim.Optimizer]:
         """The seeded CNN in the setting's memory format, and the recipe's optimizer with its kernel."""
         config = self.train_config(seed)
-        model = execution.prepare_model(training.seeded_model("cnn", seed, device=device), config.execution)
+        model = runtime.prepare_model(training.seeded_model("cnn", seed, device=device), config.execution)
         optimizer = training.make_optimizer(config.optimizer, model.parameters(), config.lr, config.momentum,
                                             config.weight_decay, fused=config.execution.uses_fused(config.optimizer))
         return model, optimizer
 
     def describe(self) -> dict:
         config = self.train_config(0)
-        return {"source": f"{self.base.notebook} defaults, schedule over {self.epochs} epochs",
+        return {"source": f"{catalogue.notebook_for_model('cnn').name} defaults, schedule over {self.epochs} epochs",
                 "epochs": self.epochs, "batch_size": config.batch_size, "optimizer": config.optimizer, "lr": config.lr,
                 "scheduler": config.scheduler, "weight_decay": config.weight_decay,
-                "label_smoothing": config.label_smoothing, "normalization": self.base.normalization,
+                "label_smoothing": config.label_smoothing, "normalization": self.base["normalization"],
                 "augment": config.augment.__dict__ if config.augment else None,
-                "execution": execution.setting_name(config.execution), "threads": config.execution.threads}
+                "execution": runtime.setting_name(config.execution), "threads": config.execution.threads}
 
 
 def sync(device: torch.device) -> None:
@@ -125,9 +132,9 @@ def prepare_in_memory(data_dir: Path, recipe: Recipe, seed: int, limits: tuple,
     """The in-memory tensors of the recipe, and the seconds it took to read the files and build them.
     ``limits`` is (train_limit, test_limit), (None, None) for the whole data set."""
     start = clock(device)
-    raw = data.load_mnist(data_dir)
-    splits = data.prepare_data(raw, val_size=0, normalization=recipe.base.normalization,
-                               image_size=recipe.base.image_size, seed=seed, train_limit=limits[0],
+    raw = datasets.load_dataset("mnist", data_dir)
+    splits = data.prepare_data(raw, val_size=0, normalization=recipe.base["normalization"],
+                               image_size=recipe.image_size, seed=seed, train_limit=limits[0],
                                test_limit=limits[1], device=device)
     return splits, clock(device) - start
 
@@ -208,7 +215,7 @@ def recipe_transforms(recipe: Recipe, mean: float, std: float):
     translations to whole pixels), the same jitter ranges, the same normalization."""
     from torchvision import transforms
 
-    aug = recipe.base.augment
+    aug = recipe.augment
     steps = []
     if aug is not None:
         steps += [transforms.RandomAffine(degrees=aug.rotation, translate=(aug.translate, aug.translate),
@@ -263,7 +270,7 @@ def calibrate_loader(train, recipe: Recipe, seed: int, device, steps: int, round
     step = _TrainStep(recipe, seed, device)
     for _ in range(rounds):
         for setting in settings:
-            loader = torch.utils.data.DataLoader(train, batch_size=recipe.base.batch_size, shuffle=True,
+            loader = torch.utils.data.DataLoader(train, batch_size=recipe.base["batch_size"], shuffle=True,
                                                  generator=torch.Generator().manual_seed(seed), **setting.kwargs())
             batches = iter(loader)
             step(*next(batches), setting.pin_memory)
@@ -281,12 +288,12 @@ def calibrate_loader(train, recipe: Recipe, seed: int, device, steps: int, round
 
 def load_torchvision(data_dir: Path, train_tf, test_tf, limits: tuple, seed):
     """torchvision's MNIST datasets (reading the files we verified) and the seconds that took."""
-    from torchvision import datasets
+    from torchvision.datasets import MNIST
 
     start = time.perf_counter()
-    data.ensure_mnist(data_dir, progress=False)
-    train = _subset(datasets.MNIST(str(data_dir), train=True, download=False, transform=train_tf), limits[0], seed)
-    test = _subset(datasets.MNIST(str(data_dir), train=False, download=False, transform=test_tf), limits[1], seed)
+    datasets.ensure_dataset("mnist", data_dir, progress=False)
+    train = _subset(MNIST(str(data_dir), train=True, download=False, transform=train_tf), limits[0], seed)
+    test = _subset(MNIST(str(data_dir), train=False, download=False, transform=test_tf), limits[1], seed)
     return train, test, time.perf_counter() - start
 
 
@@ -375,13 +382,13 @@ EPOCH_CONFIG = training.TrainConfig(epochs=1, batch_size=128, optimizer="adam", 
 def epoch_seconds(data_dir: Path, seed: int, train_limit, device) -> dict[str, float]:
     """One training epoch of each model on the in-memory path (``EPOCH_CONFIG``, no augmentation), each with
     its library execution setting."""
-    raw = data.load_mnist(data_dir)
+    raw = datasets.load_dataset("mnist", data_dir)
     out = {}
     for name in SETTINGS_MODELS:
         splits = data.prepare_data(raw, val_size=0, image_size=models.model_input_size(name), seed=seed,
                                    train_limit=train_limit, device=device)
         model = training.seeded_model(name, seed, device=device)
-        config = replace(EPOCH_CONFIG, seed=seed, execution=execution.resolve(name, device))  # its library setting
+        config = replace(EPOCH_CONFIG, seed=seed, execution=runtime.resolve(name, device))  # its library setting
         out[name] = training.fit(model, splits, config, progress=False).records[0].seconds
     return out
 
@@ -391,11 +398,11 @@ def epoch_seconds(data_dir: Path, seed: int, train_limit, device) -> dict[str, f
 
 @dataclass(frozen=True)
 class ExecSetting:
-    """One row of the settings table: a name and the :class:`mnist_lib.execution.ExecSettings` it runs
+    """One row of the settings table: a name and the :class:`mnist_lib.runtime.ExecSettings` it runs
     with (threads always explicit)."""
 
     name: str
-    settings: execution.ExecSettings
+    settings: runtime.ExecSettings
 
     @property
     def threads(self) -> int:
@@ -431,7 +438,7 @@ def exec_settings(thread_counts: list[int], default_threads: int, compile_models
     fused) at the default thread count and at each other count, and channels_last from a later
     convolution on (the first ones in the default format) with the fused kernel; then torch.compile (unless
     ``compile_models`` is False) and bf16 autocast (measured, never chosen: precision is the user's call)."""
-    E = execution.ExecSettings
+    E = runtime.ExecSettings
     rows = []
     for threads in [default_threads] + [t for t in thread_counts if t != default_threads]:
         suffix = "" if threads == default_threads else f", {plural(threads, 'thread')}"
@@ -442,14 +449,14 @@ def exec_settings(thread_counts: list[int], default_threads: int, compile_models
                 rows.append(ExecSetting(name, E(memory_format=fmt, fused_optimizer=fused, threads=threads)))
         for first in range(1, PARTIAL_CHANNELS_LAST + 1):  # the first convolutions left in the default format
             settings = E(memory_format="channels_last", channels_last_from=first, fused_optimizer=True, threads=threads)
-            rows.append(ExecSetting(execution.setting_name(settings) + suffix, settings))
+            rows.append(ExecSetting(runtime.setting_name(settings) + suffix, settings))
     if compile_models:
         rows.append(ExecSetting("torch.compile", E(compile=True, threads=default_threads)))
     rows.append(ExecSetting("bf16 autocast", E(precision="bf16", threads=default_threads)))
     return rows
 
 
-intra_op_threads = execution.intra_op_threads
+intra_op_threads = runtime.intra_op_threads
 
 
 @dataclass(frozen=True)
@@ -468,22 +475,21 @@ class ModelRecipe:
     def full_run_images(self) -> int:
         """Training images over one full-profile run: all training images but prepare_data's validation share."""
         val_share = inspect.signature(data.prepare_data).parameters["val_size"].default
-        return self.epochs * self.runs * (config.TRAIN_SIZE - round(config.TRAIN_SIZE * val_share))
+        return self.epochs * self.runs * (datasets.TRAIN_SIZE - round(datasets.TRAIN_SIZE * val_share))
 
 
-SETTINGS_NOTEBOOKS = {"ann": "02_ann", "mlp": "05_optimizers", "lenet5": "03_lenet", "cnn": "04_cnn"}
-SETTINGS_MODELS = tuple(SETTINGS_NOTEBOOKS)
+SETTINGS_MODELS = ("ann", "mlp", "lenet5", "cnn")
 
 
 def model_recipe(name: str) -> ModelRecipe:
     """The recipe of ``name`` read from its notebook's parameters cell (05: Adam, the costliest step of its
     optimizers, at its learning rate, times the number of optimizers)."""
-    notebook = SETTINGS_NOTEBOOKS[name]
-    defaults = notebook_defaults(REPO / "notebooks" / f"{notebook}.ipynb")
+    notebook = catalogue.notebook_for_model(name).name
+    defaults = cells.defaults(cells.notebook_path(notebook))
     if "optimizers" in defaults:
         optimizers = [o.strip() for o in str(defaults["optimizers"]).split(",") if o.strip()]
         optimizer = "adam" if "adam" in optimizers else optimizers[0]
-        return ModelRecipe(notebook, optimizer, float(defaults["learning_rates"][optimizer]),
+        return ModelRecipe(notebook, optimizer, float(defaults["lr_per_optimizer"][optimizer]),
                            int(defaults["batch_size"]), int(defaults["epochs"]), runs=len(optimizers))
     return ModelRecipe(notebook, defaults["optimizer"], float(defaults["lr"]), int(defaults["batch_size"]),
                        int(defaults["epochs"]))
@@ -509,7 +515,7 @@ class SettingRunner:
         self.y_eval = torch.randint(0, 10, (len(self.x_eval),), generator=generator).to(device)
         torch.manual_seed(seed)
         self.model = models.build_model(name).to(device)
-        execution.prepare_model(self.model, setting.settings)
+        runtime.prepare_model(self.model, setting.settings)
         self.config = training.TrainConfig(batch_size=batch_size, optimizer=recipe.optimizer, lr=recipe.lr,
                                            execution=setting.settings)
         self.optimizer = training.make_optimizer(recipe.optimizer, self.model.parameters(), recipe.lr,
@@ -561,7 +567,7 @@ class SettingsPlan:
     thread_counts: list[int]
     compile_backend: str
     eval_batch_sizes: tuple[int, ...] = EVAL_BATCH_SIZES
-    eval_batch: int = execution.DEFAULT_EVAL_BATCH
+    eval_batch: int = runtime.DEFAULT_EVAL_BATCH
     margin: float = 1.05
 
 
@@ -596,12 +602,12 @@ def choose_setting(entry: dict, recipe: ModelRecipe, default_threads: int, margi
             best, best_saved, best_speedup = name, saved, speedup
     row = rows[best]
     threads = None if row["threads"] == process_threads else row["threads"]
-    measured = execution.Measured(memory_format="channels_last" if row["channels_last"] else "contiguous",
+    measured = runtime.Measured(memory_format="channels_last" if row["channels_last"] else "contiguous",
                                   channels_last_from=row.get("channels_last_from", 0),
-                                  compile=row["compile"], threads=threads,
+                                  compile=row["compile"],
                                   eval_batch_size=int(entry["fastest_eval_batch"]),
                                   fused_optimizer=row.get("fused_optimizer", False),
-                                  fused_for=(recipe.optimizer,) if recipe.optimizer in execution.FUSED_OPTIMIZERS else ())
+                                  fused_for=(recipe.optimizer,) if recipe.optimizer in runtime.FUSED_OPTIMIZERS else ())
     return {"setting": best, "speedup": best_speedup, "seconds_saved_full_run": best_saved,
             "full_run_images": images, "memory_format": measured.memory_format,
             "channels_last_from": measured.channels_last_from, "compile": measured.compile,
@@ -611,11 +617,11 @@ def choose_setting(entry: dict, recipe: ModelRecipe, default_threads: int, margi
             "library_default": _library_default(entry["name"], device_type, process_threads, measured)}
 
 
-def _library_default(name: str, device_type: str, threads: int, measured: execution.Measured) -> bool:
-    """Whether mnist_lib's table (``execution.MEASURED``) already holds this choice for the device."""
-    entry = execution.measured_default(name, device_type, threads)
-    current = entry or execution.Measured()
-    fields = ("memory_format", "channels_last_from", "compile", "threads", "eval_batch_size", "fused_optimizer", "fused_for")
+def _library_default(name: str, device_type: str, threads: int, measured: runtime.Measured) -> bool:
+    """Whether mnist_lib's table (``runtime.MEASURED``) already holds this choice for the device."""
+    entry = runtime.measured_default(name, device_type, threads)
+    current = entry or runtime.Measured()
+    fields = ("memory_format", "channels_last_from", "compile", "eval_batch_size", "fused_optimizer", "fused_for")
     return all(getattr(current, f) == getattr(measured, f) for f in fields)
 
 
@@ -643,7 +649,7 @@ def settings_table(plan: SettingsPlan, device: torch.device, seed: int, log) -> 
                                                  "fused_optimizer": setting.fused_optimizer,
                                                  "train_images_per_s": [], "eval_images_per_s": [],
                                                  "compile_s": None, "note": None}
-            convolutions = len(execution.convolutions(probe))
+            convolutions = len(runtime.convolutions(probe))
             if setting.channels_last and not convolutions:
                 row["note"] = "n/a: no convolutions"
                 continue
@@ -794,7 +800,7 @@ def run_recipe_pipelines(args, device, data_dir: Path, log) -> dict:
     runs: dict[str, list[dict]] = {name: [] for name in chosen}
     for rep in range(args.repeats):
         for name in chosen:  # interleaved, so drift in machine load hits every pipeline alike
-            with execution.intra_op_threads(threads if name != "canonical" else None):
+            with runtime.intra_op_threads(threads if name != "canonical" else None):
                 result = runners[name](rep)
             runs[name].append(result)
             log(f"[{rep + 1}/{args.repeats}] {name:10s} {describe_run(result)}")
@@ -877,8 +883,8 @@ def main(argv=None) -> int:
         print(message, file=sys.stderr, flush=True)
 
     try:
-        data.ensure_mnist(data_dir, progress=False)
-    except data.MnistUnavailableError as exc:
+        datasets.ensure_dataset("mnist", data_dir, progress=False)
+    except datasets.DatasetUnavailableError as exc:
         print(f"benchmarks/run.py: --data-dir {str(data_dir)!r}: {exc}", file=sys.stderr)
         return 2
     previous_file = out_dir / "benchmarks.json"
@@ -1068,7 +1074,7 @@ def settings_markdown(s: dict, load: str = "") -> list[str]:
         lines += ["", f"Chosen per model: a setting other than eager only where it trains at least "
                   f"{s.get('margin', 1.05):.2f}x faster and, its compile seconds paid, saves time over one full-profile "
                   "run of the notebook; bf16 is never chosen (precision is the user's choice). The library's table "
-                  "(`mnist_lib.execution.MEASURED`) takes these after the full series confirms the accuracy.", "",
+                  "(`mnist_lib.runtime.MEASURED`) takes these after the full series confirms the accuracy.", "",
                   "| model | process threads | chosen | training speed-up over eager | seconds saved per full run "
                   "| evaluation batch | in the library's table |", "| --- | --- | --- | --- | --- | --- | --- |"]
         for (name, threads), c in chosen.items():

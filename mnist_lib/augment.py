@@ -36,7 +36,7 @@ class Augmentation:
     factor, brightness and contrast as the maximum relative change. ``hflip``
     mirrors each image left to right with probability 1/2 (before the affine
     transform); only for data whose mirrored images keep their label (clothes, not
-    digits), which :mod:`mnist_lib.config` checks against the dataset.
+    digits), which :mod:`mnist_lib.params` checks against the dataset.
     """
 
     rotation: float = 10.0

@@ -15,11 +15,12 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping
 
 import torch
 import torch.nn as nn
 
-from mnist_lib.environment import git_state, now_utc, short_commit
+from mnist_lib.environment import arithmetic, git_state, now_utc, short_commit
 from mnist_lib.files import atomic_write, digest_of, sha256_file
 from mnist_lib.training import History, fit
 
@@ -38,14 +39,22 @@ def weights_code_hash(library: Path | None = None) -> str:
     return digest_of({name: sha256_file(library / name) for name in WEIGHT_CODE if (library / name).exists()})
 
 
-def checkpoint_key(model_name: str, params: dict, seed: int, code: str | None = None) -> str:
-    """A short hash of what determines the trained weights, code included."""
+def checkpoint_key(model_name: str, params: dict, seed: int, device_type: str, code: str | None = None) -> str:
+    """A short hash of what determines the trained weights: model, settings, seed, the code, and what
+    decides the arithmetic on a device of ``device_type`` here (torch version, CPU instruction set,
+    device type: :func:`mnist_lib.environment.arithmetic`)."""
     return digest_of({"model": model_name, "params": params, "seed": seed,
-                      "code": code if code is not None else weights_code_hash()})[:16]
+                      "code": code if code is not None else weights_code_hash(),
+                      "arithmetic": arithmetic(device_type)})[:16]
 
 
-def checkpoint_path(directory: str | os.PathLike, model_name: str, params: dict, seed: int) -> Path:
-    return Path(directory) / f"{model_name}-{checkpoint_key(model_name, params, seed)}.pt"
+def device_type_of(model: nn.Module) -> str:
+    """The type of the device the model's weights are on ('cpu' for a model without any)."""
+    return next((p.device.type for p in model.parameters()), "cpu")
+
+
+def checkpoint_path(directory: str | os.PathLike, model_name: str, params: dict, seed: int, device_type: str) -> Path:
+    return Path(directory) / f"{model_name}-{checkpoint_key(model_name, params, seed, device_type)}.pt"
 
 
 @dataclass(frozen=True)
@@ -67,7 +76,7 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, model_name: str, 
     payload = {
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "model_name": model_name,
-        "key": checkpoint_key(model_name, params, seed),
+        "key": checkpoint_key(model_name, params, seed, device_type_of(model)),
         "params": json.dumps(params, sort_keys=True, default=str),
         "seed": seed,
         "history": json.dumps(history.to_dict()) if history is not None else None,
@@ -118,10 +127,11 @@ def load_checkpoint(path: str | os.PathLike, model: nn.Module, model_name: str, 
                               f"(pickled code, or a damaged file): {detail}") from None
     if not isinstance(payload, dict) or "state_dict" not in payload or "key" not in payload:
         raise CheckpointError(f"refusing {path.name}: not a mnist_lib checkpoint")
-    expected = checkpoint_key(model_name, params, seed)
+    expected = checkpoint_key(model_name, params, seed, device_type_of(model))
     if payload["key"] != expected or payload.get("model_name") != model_name:
         raise CheckpointError(f"refusing {path.name}: saved for model {payload.get('model_name')!r} with other "
-                              f"parameters, seed or code (key {payload['key']}, expected {expected})")
+                              f"parameters, seed, code, torch version, CPU instruction set or device (key "
+                              f"{payload['key']}, expected {expected})")
     problem = _shape_problem(model, payload["state_dict"])
     if problem:
         raise CheckpointError(f"refusing {path.name}: it does not fit model {model_name}: {problem}")
@@ -140,6 +150,7 @@ class TrainedWeights:
     path: Path
     loaded: bool
     history: object | None
+    key_params: dict  # what the key holds (key_params): the record 06 reads back
     trained_at: str | None = None
     commit: str | None = None
     train_seconds: float | None = None
@@ -150,36 +161,31 @@ class TrainedWeights:
         """Training seconds spent by this run (None when the weights were reused)."""
         return None if self.loaded else self.train_seconds
 
-    def sentence(self) -> str:
-        """One sentence for the report saying where the weights come from."""
-        if self.loaded:
-            when = self.trained_at.replace("T", " ").replace("+00:00", " UTC") if self.trained_at else "an unknown date"
-            seconds = f"{self.train_seconds:.1f} s" if self.train_seconds is not None else "an unrecorded time"
-            return (f"The weights were **reused** from the checkpoint `{self.path.name}`, trained on {when} by commit "
-                    f"`{self.commit or 'unknown'}` in {seconds}; this run trained nothing, so the training log and "
-                    "seconds shown are that run's.")
-        refused = f" An existing checkpoint was not reused: {self.refused}." if self.refused else ""
-        return (f"The weights were **trained in this run** ({self.train_seconds:.1f} s) and saved to "
-                f"`{self.path.name}`.{refused}")
+
+def key_params(config, data_params: Mapping, model_args: Mapping) -> dict:
+    """What a checkpoint's key holds besides the model's name, the seed and the code: the training
+    configuration, the data settings and the model's constructor arguments (the CNN's dropout)."""
+    return {"train": config.to_dict(), "data": dict(data_params), "model": dict(model_args)}
 
 
 def fit_or_load(model: nn.Module, model_name: str, data, config, directory: str | os.PathLike,
-                data_params: dict, **fit_kwargs) -> TrainedWeights:
+                data_params: Mapping, model_args: Mapping | None = None, **fit_kwargs) -> TrainedWeights:
     """Reuse the checkpoint trained with exactly these settings and code, or train and save one.
 
-    ``data_params`` are the data settings that shape the weights (limits,
-    normalization, image size), part of the key. A checkpoint that is refused
-    (damaged, foreign, not fitting the model) is reported and the model retrained.
+    ``data_params`` are the data settings that shape the weights (limits, normalization, image
+    size), ``model_args`` what ``model`` was built with; both are part of the key
+    (:func:`key_params`). A checkpoint that is refused (damaged, foreign, not fitting the model)
+    is reported and the model retrained.
     """
-    params = {"train": config.to_dict(), "data": data_params}
-    path = checkpoint_path(directory, model_name, params, config.seed)
+    params = key_params(config, data_params, model_args or {})
+    path = checkpoint_path(directory, model_name, params, config.seed, device_type_of(model))
     refused = None
     if path.exists():
         try:
             info = load_checkpoint(path, model, model_name, params, config.seed)
-            return TrainedWeights(path, True, info.history, info.trained_at, info.commit, info.train_seconds)
+            return TrainedWeights(path, True, info.history, params, info.trained_at, info.commit, info.train_seconds)
         except CheckpointError as exc:
             refused = str(exc)
     history = fit(model, data, config, **fit_kwargs)
     save_checkpoint(path, model, model_name, params, config.seed, history)
-    return TrainedWeights(path, False, history, train_seconds=history.train_seconds, refused=refused)
+    return TrainedWeights(path, False, history, params, train_seconds=history.train_seconds, refused=refused)

@@ -1,4 +1,4 @@
-"""Command line: ``python -m mnist_lib data|reports|sweep|diff|check-reports|publish``.
+"""Command line: ``python -m mnist_lib data|reports|sweep|diff|check-reports|publish|sync-notebooks``.
 
 Bad input ends with one line on stderr naming what was wrong and exit code 2,
 never a traceback.
@@ -7,16 +7,34 @@ never a traceback.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-from mnist_lib.config import NOTEBOOKS, PROFILES, ParameterError
+from mnist_lib import catalogue, datasets
+from mnist_lib.catalogue import NOTEBOOK_DIR
+from mnist_lib.datasets.errors import DatasetError
+from mnist_lib.files import to_json
+from mnist_lib.params import ParameterError, checked_folder, sync_cell
+from mnist_lib.profiles import PROFILE_DIR, PROFILES
+from mnist_lib.runner.diff import diff_records, resolve_record
+from mnist_lib.runner.executors import ClusterLost, check_jobs, resolve_scheduler
+from mnist_lib.runner.pipeline import build_reports
+from mnist_lib.runner.sweep import run_sweep
+from mnist_lib.website.browser import check_reports
+from mnist_lib.website.publish import PublishError, publish
+
+
+def _folders(args: argparse.Namespace, *, reads: tuple[str, ...] = (), writes: tuple[str, ...] = ()) -> None:
+    """Check the folder options of a command where they enter, replacing each given one by its absolute
+    path: ``reads`` must exist; ``writes`` may be created (in a writable folder)."""
+    for attr in reads + writes:
+        value = getattr(args, attr)
+        if value is not None:
+            setattr(args, attr, str(checked_folder("--" + attr.replace("_", "-"), value, must_exist=attr in reads,
+                                                   writable=attr in writes)))
 
 
 def _cmd_data(args: argparse.Namespace) -> int:
-    from mnist_lib import datasets
-
     try:
         dataset = datasets.get_dataset(args.dataset)
     except datasets.UnknownDatasetError as exc:
@@ -24,44 +42,18 @@ def _cmd_data(args: argparse.Namespace) -> int:
     if args.source is None and not dataset.pinned:
         raise ParameterError(f"--source: dataset {dataset.name!r} reads the folder given as --source DIR "
                              "(the four IDX files, plain or .gz)")
-    if args.source is not None and not Path(args.source).expanduser().is_dir():
-        raise ParameterError(f"--source: {args.source!r} is not a folder")
+    _folders(args, reads=("source",), writes=("data_dir",) if dataset.pinned else ())
     files = datasets.ensure_dataset(dataset, args.data_dir, source=args.source, offline=args.offline)
-    raw = datasets.read_dataset(files)
-    print(f"{dataset.title} verified in {files.directory.resolve()}")
-    print(f"  train: {tuple(raw.train_images.shape)} images, test: {tuple(raw.test_images.shape)} images "
-          f"({'SHA-256 ok' if dataset.pinned else 'validated; SHA-256 computed, not pinned'})")
-    print(f"  classes: {', '.join(raw.classes)}")
+    print(files.summary())
     if not dataset.pinned:
-        for name, digest in raw.sha256.items():
+        for name, digest in files.sha256.items():
             print(f"  {digest}  {name}")
     return 0
-
-
-def check_folder(option: str, path: str | None, *, must_exist: bool = True) -> None:
-    """One-line ParameterError unless ``path`` is a usable folder (or, when it need not
-    exist yet, could be created: its parent is a folder)."""
-    if path is None:
-        return
-    folder = Path(path)
-    if folder.exists() and not folder.is_dir():
-        raise ParameterError(f"{option}: {path!r} is a file, not a folder")
-    if not folder.exists():
-        parent = next((p for p in folder.absolute().parents if p.exists()), None)
-        if parent is not None and not parent.is_dir():
-            raise ParameterError(f"{option}: {path!r} lies inside {str(parent)!r}, which is a file")
-        if must_exist:
-            raise ParameterError(f"{option}: folder {path!r} does not exist")
-    elif not os.access(folder, os.R_OK | os.X_OK):
-        raise ParameterError(f"{option}: folder {path!r} cannot be read (permissions)")
 
 
 def check_checkout(notebooks: str | None) -> None:
     """The notebooks and profiles live in the project's checkout, not in the installed package:
     a plain ``pip install .`` gets a one-line explanation instead of a traceback."""
-    from mnist_lib.config import PROFILE_DIR
-    from mnist_lib.reports import NOTEBOOK_DIR
-
     if notebooks is None and not (NOTEBOOK_DIR.is_dir() and PROFILE_DIR.is_dir()):
         raise ParameterError(f"the notebooks and profiles are not part of the installed package (looked in "
                              f"{NOTEBOOK_DIR}): building reports needs a checkout of the project (clone it, then "
@@ -69,13 +61,8 @@ def check_checkout(notebooks: str | None) -> None:
 
 
 def _cmd_reports(args: argparse.Namespace) -> int:
-    from mnist_lib.build.pipeline import build_reports
-
     check_checkout(args.notebooks)
-    check_folder("--data-dir", args.data_dir, must_exist=False)
-    check_folder("--source", args.source)
-    check_folder("--output", args.output, must_exist=False)
-    check_folder("--notebooks", args.notebooks)
+    _folders(args, reads=("source", "notebooks"), writes=("data_dir", "output"))
     only = [name.strip() for name in args.only.split(",") if name.strip()] if args.only else None
     jobs, scheduler = _executor_options(args)
     result = build_reports(profile=args.profile, only=only, output=Path(args.output), data_dir=Path(args.data_dir),
@@ -95,8 +82,6 @@ def _cmd_reports(args: argparse.Namespace) -> int:
 
 def _executor_options(args: argparse.Namespace) -> tuple[int, str | None]:
     """``-j N`` / ``--scheduler ADDRESS`` (or ``$MNIST_REPORTS_SCHEDULER`` when neither is given)."""
-    from mnist_lib.build.executor import check_jobs, resolve_scheduler
-
     if args.jobs is not None and args.scheduler is not None:
         raise ParameterError("-j and --scheduler exclude each other: -j N starts a local cluster of N workers, "
                              "--scheduler uses an existing one")
@@ -108,21 +93,16 @@ def _executor_options(args: argparse.Namespace) -> tuple[int, str | None]:
 def _add_executor_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-j", "--jobs", default=None, metavar="N",
                         help="run up to N notebooks at once on a local Dask cluster of N single-threaded worker "
-                             "processes, each notebook limited to cores/N torch threads (default: 1, in this "
-                             "process, no cluster)")
+                             "processes; each notebook runs with its `threads` parameter (default 1), so N up to "
+                             "the number of cores keeps every core busy (default: 1, in this process, no cluster)")
     parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
                         help="run the notebooks on an existing Dask cluster: a scheduler address "
                              "(tcp://HOST:PORT) or a scheduler file (default: $MNIST_REPORTS_SCHEDULER)")
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from mnist_lib.sweep import run_sweep
-
     check_checkout(args.notebooks)
-    check_folder("--data-dir", args.data_dir, must_exist=False)
-    check_folder("--source", args.source)
-    check_folder("--output", args.output, must_exist=False)
-    check_folder("--notebooks", args.notebooks)
+    _folders(args, reads=("source", "notebooks"), writes=("data_dir", "output"))
     jobs, scheduler = _executor_options(args)
     result = run_sweep(args.file, output=args.output, data_dir=args.data_dir, source=args.source, jobs=jobs,
                        scheduler=scheduler, force=args.force, no_input=args.no_input, progress=not args.no_progress,
@@ -140,10 +120,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_diff(args: argparse.Namespace) -> int:
-    from mnist_lib.build.diff import diff_records, resolve_record
-    from mnist_lib.files import to_json
-
-    check_folder("--reports", args.reports)
+    _folders(args, reads=("reports",))
     old = resolve_record(args.old, args.reports, -2)
     new = resolve_record(args.new, args.reports, -1)
     diff = diff_records(old, new, timings=args.timings)
@@ -152,8 +129,7 @@ def _cmd_diff(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from mnist_lib.browsercheck import check_reports
-
+    _folders(args, reads=("reports",))
     try:
         results = check_reports(args.reports)
     except (FileNotFoundError, RuntimeError) as exc:
@@ -169,10 +145,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_publish(args: argparse.Namespace) -> int:
-    from mnist_lib.build.publish import PublishError, publish
-
-    check_folder("--reports", args.reports)
-    check_folder("--output", args.output, must_exist=False)
+    _folders(args, reads=("reports",), writes=("output",))
     try:
         site = publish(Path(args.reports), Path(args.output))
     except PublishError as exc:
@@ -184,10 +157,16 @@ def _cmd_publish(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sync(args: argparse.Namespace) -> int:
+    changed = [n.name for n in catalogue.NOTEBOOKS if sync_cell(n.name)]
+    print(f"parameters cells rewritten from mnist_lib.params: {', '.join(changed) or 'none (all in step)'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mnist_lib", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True,
-                                metavar="{data,reports,sweep,diff,check-reports,publish}")
+                                metavar="{data,reports,sweep,diff,check-reports,publish,sync-notebooks}")
 
     data = sub.add_parser("data", help="acquire and verify a dataset (MNIST by default), print where it is")
     data.add_argument("--dataset", default="mnist", help="mnist (default), fashion-mnist, or idx (any folder of the "
@@ -202,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     reports = sub.add_parser("reports", help="run the notebooks with papermill and render HTML reports")
     reports.add_argument("--profile", default="full", help=f"{' or '.join(PROFILES)}, or a path to a profile .yaml")
-    reports.add_argument("--only", default=None, help=f"comma-separated notebooks to build ({', '.join(NOTEBOOKS)}); "
+    reports.add_argument("--only", default=None, help=f"comma-separated notebooks to build ({', '.join(catalogue.series_names())}); "
                                                       "their dependencies run too")
     reports.add_argument("--output", default="reports", help="folder for the HTML reports and index (default: reports)")
     reports.add_argument("--dataset", default=None, help="the data set of the whole series: mnist, fashion-mnist or "
@@ -256,19 +235,28 @@ def build_parser() -> argparse.ArgumentParser:
     publish.add_argument("--output", default="site", help="the folder to publish to, replaced whole when an earlier "
                                                           "publish made it (default: site)")
     publish.set_defaults(run=_cmd_publish)
+
+    sync = sub.add_parser("sync-notebooks", help="write each notebook's parameters-cell annotations and comments from "
+                                                 "the parameters' declarations (mnist_lib.params)")
+    sync.set_defaults(run=_cmd_sync)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from mnist_lib.data import MnistUnavailableError
-
     try:
         return args.run(args)
-    except (ParameterError, MnistUnavailableError) as exc:
+    except (ParameterError, DatasetError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except ClusterLost as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # what the system refused (a full disk, a file that vanished): said in one line
+        where = f": {exc.filename!r}" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print("interrupted (rerun the same command to finish: what was done is kept)", file=sys.stderr)
         return 130

@@ -1,46 +1,23 @@
-"""Data in memory: the dataset as tensors, stratified splits, normalization, batches and
-augmentation.
+"""Data in memory: the dataset as tensors, stratified splits, normalization and batches
+(batch augmentation is :mod:`mnist_lib.augment`).
 
-Where the files come from and how they are verified is :mod:`mnist_lib.datasets`;
-``ensure_mnist`` / ``load_mnist`` / ``MnistRaw`` are kept here as the MNIST shortcuts.
+Where the files come from and how they are verified is :mod:`mnist_lib.datasets`.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Iterator
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from mnist_lib.datasets import MNIST, MNIST_MANIFEST, FileSpec, Source, ensure_dataset, load_dataset
-from mnist_lib.datasets import DatasetUnavailableError as MnistUnavailableError  # noqa: F401 (re-exported)
-from mnist_lib.datasets import RawDataset as MnistRaw
+from mnist_lib.datasets import RawDataset, ensure_dataset
 
 NORMALIZATIONS = ("dataset", "half", "none", "raw")
 RESIZE_MODES = ("pad", "resize")
-
-
-# --------------------------------------------------------------------------- MNIST, the default dataset
-
-
-def ensure_mnist(data_dir: str | os.PathLike = "data", source: str | os.PathLike | None = None,
-                 sources: Sequence[Source] | None = None, progress: bool = True,
-                 manifest: dict[str, FileSpec] = MNIST_MANIFEST, offline: bool = False) -> Path:
-    """Make sure the four verified MNIST files are in ``<data_dir>/MNIST/raw``; return that folder
-    (:func:`mnist_lib.datasets.ensure_dataset` for ``mnist``; ``manifest`` replaces the pinned files)."""
-    dataset = MNIST if manifest is MNIST_MANIFEST else replace(MNIST, manifest=manifest)
-    return ensure_dataset(dataset, data_dir, source, sources=sources, offline=offline, progress=progress).directory
-
-
-def load_mnist(data_dir: str | os.PathLike = "data", source: str | os.PathLike | None = None,
-               sources: Sequence[Source] | None = None, manifest: dict[str, FileSpec] = MNIST_MANIFEST) -> MnistRaw:
-    """Acquire and verify (see :func:`ensure_mnist`), then load all four files into memory."""
-    dataset = MNIST if manifest is MNIST_MANIFEST else replace(MNIST, manifest=manifest)
-    return load_dataset(dataset, data_dir, source, sources=sources)
 
 
 # --------------------------------------------------------------------------- tensors
@@ -149,7 +126,7 @@ class DataSplits:
         return pd.DataFrame(rows).set_index("split")
 
 
-def prepare_data(raw: MnistRaw, *, val_size: int | float = 1 / 12, seed: int = 0, train_limit: int | None = None,
+def prepare_data(raw: RawDataset, *, val_size: int | float = 1 / 12, seed: int = 0, train_limit: int | None = None,
                  test_limit: int | None = None, normalization: str = "dataset", image_size: int = 28,
                  resize_mode: str = "pad", device: str | torch.device = "cpu") -> DataSplits:
     """Seeded, stratified train/validation split of the training set, optional stratified
@@ -229,10 +206,6 @@ def num_batches(n: int, batch_size: int) -> int:
     return -(-n // batch_size)
 
 
-# --------------------------------------------------------------------------- augmentation
-# Batch augmentation lives in mnist_lib.augment; imported here so `data.augment_batch` keeps working.
-
-from mnist_lib.augment import Augmentation, augment_batch  # noqa: E402,F401
 
 
 # --------------------------------------------------------------------------- conventional path
@@ -247,8 +220,16 @@ def torchvision_dataset(data_dir: str | os.PathLike = "data", train: bool = True
     """
     from torchvision import datasets, transforms
 
-    ensure_mnist(data_dir)
+    ensure_dataset("mnist", data_dir)
     steps = [transforms.ToTensor(), transforms.Normalize((mean,), (std,))]
     if image_size != 28:
         steps.insert(0, transforms.Pad((image_size - 28) // 2))
     return datasets.MNIST(str(data_dir), train=train, download=False, transform=transforms.Compose(steps))
+
+
+def background_value(images) -> int:
+    """The background of uint8 images (N, H, W): the commonest value of their border pixels (0 for
+    MNIST and Fashion-MNIST, 255 for images drawn dark on light)."""
+    images = torch.as_tensor(images)
+    border = torch.cat([images[:, 0, :], images[:, -1, :], images[:, :, 0], images[:, :, -1]], dim=1)
+    return int(torch.bincount(border.reshape(-1).to(torch.int64), minlength=256).argmax())

@@ -50,6 +50,24 @@ def versions(names=LIBRARIES) -> dict:
     return result
 
 
+def cpu_capability() -> str:
+    """The instruction set torch's CPU kernels dispatch to here ("AVX2", "AVX512", "DEFAULT", ...): two
+    machines with the same code, parameters, data and versions can still differ in the last bits of
+    their arithmetic when this differs, so run keys and checkpoint keys hold it and reports name it."""
+    import torch
+
+    return torch.backends.cpu.get_cpu_capability()
+
+
+def arithmetic(device_type: str) -> dict:
+    """What decides the last bits of a run's arithmetic beyond its code, parameters, data and thread
+    count: the torch version, the CPU instruction set its kernels dispatch to, and the device type.
+    Checkpoint keys hold it (run keys hold the same parts)."""
+    import torch
+
+    return {"torch": str(torch.__version__), "cpu_capability": cpu_capability(), "device": device_type}
+
+
 def cpu_name() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():

@@ -7,12 +7,14 @@ so a reader (or a later build) never sees a half-written file.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import math
 import os
 import tempfile
+import zipfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 
 def atomic_write(path: str | os.PathLike, content: bytes) -> Path:
@@ -64,6 +66,23 @@ def to_json(data: Any) -> str:
 
 def write_json(path: str | os.PathLike, data: Any) -> Path:
     return atomic_write_text(path, to_json(data))
+
+
+def npz_bytes(arrays: Mapping[str, Any]) -> bytes:
+    """A compressed ``.npz`` (what ``np.savez_compressed`` writes, ``np.load`` reads) whose bytes depend on
+    the arrays alone: numpy stamps each member with the time it was written, here every member carries
+    the same fixed date, so equal arrays give equal files (byte comparisons between builds,
+    content-addressed copies in the build history)."""
+    import numpy as np
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, array in arrays.items():
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with archive.open(info, "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
+    return buffer.getvalue()
 
 
 def sha256_bytes(blob: bytes) -> str:

@@ -9,27 +9,27 @@ fractions in ``[0, 1]``, never percentages. The functions whose results a
 reader sees by class take ``class_names`` (label ``k`` is ``class_names[k]``)
 and then name classes instead of numbering them.
 
-The module also holds the statistics used to compare models: Wilson score
-intervals for an accuracy, McNemar's test for two models scored on the same
-examples, expected calibration error, and helpers that rank models by how
-quickly they reach a target accuracy.
+The module also holds expected calibration error, the counts McNemar's test
+compares two models by, and helpers that rank models by how quickly they reach a
+target accuracy. The inference itself (the Wilson interval of an accuracy,
+McNemar's p-value) is in :mod:`mnist_lib.stats`.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import special
+
+from mnist_lib import stats
+from mnist_lib.stats import wilson_interval
 
 __all__ = [
     "AccuracyResult",
     "CalibrationResult",
-    "McNemarResult",
     "accuracy_with_interval",
     "best_and_worst_class",
     "calibration",
@@ -44,7 +44,6 @@ __all__ = [
     "most_confused_pairs",
     "per_class_metrics",
     "roc_curves",
-    "wilson_interval",
 ]
 
 
@@ -56,22 +55,10 @@ def _skm():
     return metrics
 
 
-def _two_sided_binomial_half(k: int, n: int) -> float:
-    """The exact two-sided p-value of ``k <= n / 2`` successes in ``n`` trials with p = 1/2 (what
-    ``scipy.stats.binomtest(k, n, 0.5).pvalue`` gives): twice the lower tail, at most 1."""
-    return min(1.0, 2.0 * float(special.bdtr(k, n, 0.5)))
-
-
-# Below this many discordant pairs the chi-square approximation of McNemar's
-# test is poor, so the exact binomial test is used instead.
-_MCNEMAR_EXACT_BELOW = 25
 # Keeps log(p) finite when a model puts (numerically) zero mass on the truth.
 _LOG_LOSS_EPS = 1e-15
 # Loose enough for float32 softmax outputs, tight enough to catch logits.
 _ROW_SUM_ATOL = 1e-3
-
-_METHOD_EXACT = "exact binomial (two-sided)"
-_METHOD_CHI2 = "chi-square with continuity correction"
 
 
 # --------------------------------------------------------------------------
@@ -173,47 +160,6 @@ def _check_labels_fit_probs(y: np.ndarray, k: int) -> None:
 # --------------------------------------------------------------------------
 
 
-def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion.
-
-    Parameters
-    ----------
-    successes : int
-        Number of successes, ``0 <= successes <= n``.
-    n : int
-        Number of trials, ``n >= 1``.
-    confidence : float
-        Two-sided confidence level in ``(0, 1)``.
-
-    Returns
-    -------
-    (low, high) : tuple of float
-        Bounds in ``[0, 1]``.
-    """
-    if n < 1 or int(n) != n:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
-    if successes < 0 or successes > n or int(successes) != successes:
-        raise ValueError(f"successes must be an integer in 0..n (0..{n}), got {successes!r}")
-    if not 0.0 < confidence < 1.0:
-        raise ValueError(f"confidence must be in the open interval (0, 1), got {confidence!r}")
-    n = int(n)
-    p = successes / n
-    z = float(special.ndtri(0.5 + confidence / 2.0))
-    z2 = z * z
-    denom = 1.0 + z2 / n
-    centre = (p + z2 / (2.0 * n)) / denom
-    half = (z / denom) * math.sqrt(p * (1.0 - p) / n + z2 / (4.0 * n * n))
-    # The bounds are exactly 0 / 1 at k=0 / k=n in exact arithmetic; clip the
-    # rounding error so callers can rely on [0, 1].
-    low = min(max(centre - half, 0.0), 1.0)
-    high = min(max(centre + half, 0.0), 1.0)
-    if successes == 0:
-        low = 0.0
-    if successes == n:
-        high = 1.0
-    return low, high
-
-
 @dataclass(frozen=True)
 class AccuracyResult:
     """Accuracy with its Wilson confidence interval.
@@ -238,7 +184,8 @@ class AccuracyResult:
 
 
 def accuracy_with_interval(y_true: Any, y_pred: Any, confidence: float = 0.95) -> AccuracyResult:
-    """Accuracy of ``y_pred`` against ``y_true`` with a Wilson interval.
+    """Accuracy of ``y_pred`` against ``y_true`` with its Wilson interval
+    (:func:`mnist_lib.stats.wilson_interval`).
 
     Raises ValueError on empty input or mismatched lengths.
     """
@@ -460,8 +407,8 @@ def most_confused_pairs(cm: Any, k: int = 5, class_names: Sequence[str] | None =
     Returns
     -------
     DataFrame
-        Columns ``true``, ``predicted``, ``count`` and ``share_of_true``
-        (count divided by the number of examples of the true class); ``true``
+        Columns ``true``, ``predicted``, ``count``, ``true_total`` (the examples of the true
+        class) and ``share_of_true`` (count / true_total); ``true``
         and ``predicted`` hold class names when ``class_names`` are given.
     """
     m = _to_numpy(cm)
@@ -486,6 +433,7 @@ def most_confused_pairs(cm: Any, k: int = 5, class_names: Sequence[str] | None =
             "predicted": cols.astype(np.int64) if names is None else pd.Series([names[c] for c in cols],
                                                                                  dtype=object),
             "count": counts.astype(np.int64),
+            "true_total": row_totals.astype(np.int64),
             "share_of_true": counts / row_totals,
         }
     )
@@ -521,62 +469,21 @@ def best_and_worst_class(
 # --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class McNemarResult:
-    """McNemar's test on two models' predictions for the same examples.
-
-    ``b``: A right and B wrong; ``c``: A wrong and B right. ``statistic`` is
-    ``min(b, c)`` for the exact test and the chi-square value otherwise.
-    """
-
-    b: int
-    c: int
-    statistic: float
-    p_value: float
-    method: str
-
-
 def mcnemar_test(
     y_true: Any, pred_a: Any, pred_b: Any, exact: bool | None = None
-) -> McNemarResult:
-    """McNemar's test of whether two models have the same error rate.
+) -> stats.McNemarResult:
+    """McNemar's test of whether two models have the same error rate on the same examples.
 
-    Parameters
-    ----------
-    y_true, pred_a, pred_b : array-like (n,)
-    exact : bool or None
-        ``True``: exact two-sided binomial test on the discordant pairs.
-        ``False``: chi-square with continuity correction (1 dof). ``None``:
-        exact when ``b + c < 25``, chi-square otherwise.
-
-    Notes
-    -----
-    With no discordant pairs (``b + c == 0``) the p-value is 1. The continuity
-    correction is floored at zero, so ``b == c`` gives a statistic of 0 and
-    a p-value of 1.
+    Counts ``b`` (A right, B wrong) and ``c`` (A wrong, B right) from the
+    predictions; :func:`mnist_lib.stats.mcnemar` tests them (``exact`` as there).
     """
-    if exact is not None and not isinstance(exact, (bool, np.bool_)):
-        raise ValueError(f"exact must be True, False or None, got {exact!r}")
     t, a = _pair(y_true, pred_a, "pred_a")
     _, bb = _pair(t, pred_b, "pred_b")
     a_right = a == t
     b_right = bb == t
     b = int(np.count_nonzero(a_right & ~b_right))
     c = int(np.count_nonzero(~a_right & b_right))
-    discordant = b + c
-    use_exact = discordant < _MCNEMAR_EXACT_BELOW if exact is None else bool(exact)
-
-    if use_exact:
-        if discordant == 0:
-            return McNemarResult(b, c, 0.0, 1.0, _METHOD_EXACT)
-        p_value = _two_sided_binomial_half(min(b, c), discordant)
-        return McNemarResult(b, c, float(min(b, c)), p_value, _METHOD_EXACT)
-
-    if discordant == 0:
-        return McNemarResult(b, c, 0.0, 1.0, _METHOD_CHI2)
-    statistic = max(abs(b - c) - 1.0, 0.0) ** 2 / discordant
-    p_value = float(special.chdtrc(1, statistic))  # chi-square (1 dof) survival function
-    return McNemarResult(b, c, float(statistic), p_value, _METHOD_CHI2)
+    return stats.mcnemar(b, c, exact)
 
 
 # --------------------------------------------------------------------------

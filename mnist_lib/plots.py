@@ -34,7 +34,6 @@ __all__ = [
     "normalization_effect",
     "augmentation_preview",
     "learning_curves",
-    "nll_column",
     "compare_curves",
     "confusion_heatmap",
     "confusion_grid",
@@ -541,6 +540,7 @@ def nll_column(history_df: pd.DataFrame) -> str | None:
     if "train_nll" in history_df.columns and history_df["train_nll"].notna().all():
         return "train_nll"
     return None
+
 
 
 def learning_curves(history_df: pd.DataFrame, title: str | None = None,

@@ -1,6 +1,6 @@
 """Reports: what a notebook calls to record its run: parameters and provenance,
 targets and reference comparisons, the metrics file and the per-image test
-predictions next to it. The build that runs the notebooks is :mod:`mnist_lib.build`.
+predictions next to it. The build that runs the notebooks is :mod:`mnist_lib.runner`.
 
 Every file is written to a temporary name and renamed, so an interrupted run
 never leaves a half-written file that a later build would take as valid.
@@ -15,27 +15,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from mnist_lib.environment import REPO, cpu_name, git_state, now_utc, short_commit, versions
-from mnist_lib.files import atomic_write, write_json
+import torch
 
-NOTEBOOK_DIR = REPO / "notebooks"
-# Each notebook's title; {dataset} is the data set's name (see notebook_title).
-TITLE_TEMPLATES = {
-    "01_eda": "Exploring {dataset}",
-    "02_ann": "A fully connected network (784-120-84-10)",
-    "03_lenet": "LeNet-5",
-    "04_cnn": "A batch-normalized CNN",
-    "05_optimizers": "Optimizers compared",
-    "06_feature_maps": "Inside the networks: feature maps and saliency",
-    "07_hyperparameters": "A hyperparameter study",
-}
-TITLES = {name: template.format(dataset="MNIST") for name, template in TITLE_TEMPLATES.items()}
-
-
-def notebook_title(notebook: str, dataset_title: str = "MNIST") -> str:
-    """The title of ``notebook``'s report on the data set called ``dataset_title``, e.g.
-    "Exploring Fashion-MNIST"; a notebook without a title is named by itself."""
-    return TITLE_TEMPLATES.get(notebook, notebook).format(dataset=dataset_title)
+from mnist_lib import catalogue
+from mnist_lib.datasets.errors import DatasetError
+from mnist_lib.environment import cpu_capability, cpu_name, git_state, now_utc, short_commit, versions
+from mnist_lib.files import atomic_write, npz_bytes, write_json
+from mnist_lib.params import ParameterError, notebook_params
+from mnist_lib.training import pick_device
 
 
 def dataset_record(raw) -> dict:
@@ -51,32 +38,21 @@ def dataset_record(raw) -> dict:
 
 def provenance(device: str | None = None) -> dict:
     """What a reader needs to trust and repeat a report: versions, device, commit, date."""
-    import torch
-
     return {
         "date": now_utc(),
         "git": git_state(),
         "versions": versions(),
         "device": device or "cpu",
         "cpu": cpu_name(),
+        "cpu_capability": cpu_capability(),
         "torch_threads": torch.get_num_threads(),
         "platform": platform.platform(),
     }
 
 
-# --------------------------------------------------------------------------- targets and references
-
-# The reference results and accuracy targets live in mnist_lib.references (one table per dataset); these
-# names stay here so notebooks can keep calling reports.check_target / reports.compare_with_reference.
-from mnist_lib.references import (  # noqa: E402, F401  (re-exported)
-    ReferenceComparison,
-    TargetCheck,
-    check_target,
-    compare_with_reference,
-)
-
-
 # --------------------------------------------------------------------------- notebook side
+
+OUTPUT_METADATA = "mnist_reports"  # this library's key in a notebook output's metadata
 
 
 @dataclass
@@ -99,10 +75,28 @@ class Run:
 
         commit = short_commit(self.provenance["git"])
         rows = [("notebook", self.notebook), ("date (UTC)", self.provenance["date"]), ("git commit", commit),
-                ("device", f"{self.device} ({self.provenance['cpu']}, {self.provenance['torch_threads']} threads)")]
+                ("device", f"{self.device} ({self.provenance['cpu']}, {self.provenance['torch_threads']} threads)"),
+                ("CPU instruction set (torch kernels)", self.provenance.get("cpu_capability", "unknown"))]
         rows += [(f"version: {k}", v) for k, v in self.provenance["versions"].items()]
         rows += [(f"parameter: {k}", _short(v)) for k, v in self.params.items()]
         return pd.DataFrame(rows, columns=["item", "value"]).set_index("item")
+
+    def provenance_summary(self) -> dict:
+        """What the line under a report's title states: commit, seed, device and date."""
+        return {"commit": short_commit(self.provenance["git"]), "seed": self.params.get("seed"),
+                "device": str(self.device), "date": self.provenance["date"]}
+
+    def show_provenance(self) -> None:
+        """Display :meth:`provenance_frame` with its summary as the output's metadata, where the site
+        finds it: the table goes to the report's appendix, the summary under its title."""
+        from IPython.display import display
+
+        display(self.provenance_frame(), metadata={OUTPUT_METADATA: {"provenance": self.provenance_summary()}})
+
+
+def shown_provenance(output) -> dict | None:
+    """The summary carried by a notebook output that is :meth:`Run.show_provenance`'s table, else None."""
+    return ((output.get("metadata") or {}).get(OUTPUT_METADATA) or {}).get("provenance")
 
 
 def _short(value: Any) -> str:
@@ -133,9 +127,6 @@ def setup_notebook() -> None:
 def user_error_types() -> tuple[type[BaseException], ...]:
     """Errors that describe a bad value the user gave (a parameter, a path, a data file): a notebook
     shows them as one line, without the library's traceback."""
-    from mnist_lib.config import ParameterError
-    from mnist_lib.datasets.errors import DatasetError
-
     return (ParameterError, DatasetError)
 
 
@@ -149,11 +140,12 @@ def _one_line_error(shell, etype, value, tb, tb_offset=None) -> list[str]:
 
 
 def start_run(notebook: str, namespace: Mapping[str, Any]) -> Run:
-    """Validate the notebook's parameters (from ``globals()``), pick the device, note provenance."""
-    from mnist_lib.config import notebook_params
-    from mnist_lib.training import pick_device
-
+    """Validate the notebook's parameters (from ``globals()``), fix the process's torch thread count to
+    its ``threads`` parameter (torch's arithmetic depends on it, so it is part of the recipe, not of
+    the machine), pick the device, note provenance."""
     params = notebook_params(notebook, namespace)
+    if params.get("threads") is not None:
+        torch.set_num_threads(params["threads"])
     device = pick_device(params.get("device", "auto"))
     return Run(notebook=notebook, params=params, device=device, provenance=provenance(str(device)))
 
@@ -181,10 +173,8 @@ def save_predictions(run: Run, predictions: Mapping[str, Any], index) -> Path:
     ``predictions`` maps the name of the accuracy in the metrics file (``"test_accuracy"``,
     or a dotted path such as ``"results.sgd.test_accuracy"``) to a
     :class:`mnist_lib.training.Predictions`; ``index`` holds the test-set indices of
-    the images. A few tens of KB, compressed.
+    the images. A few tens of KB, compressed; the same predictions give the same bytes.
     """
-    import io
-
     import numpy as np
 
     index = np.asarray(index.cpu() if hasattr(index, "cpu") else index, dtype=np.int32)
@@ -193,9 +183,7 @@ def save_predictions(run: Run, predictions: Mapping[str, Any], index) -> Path:
         arrays[f"{metric}::index"] = index
         arrays[f"{metric}::target"] = np.asarray(pred.targets, dtype=np.int16)
         arrays[f"{metric}::pred"] = np.asarray(pred.preds, dtype=np.int16)
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
-    return atomic_write(predictions_path(run.params["output_dir"], run.notebook), buffer.getvalue())
+    return atomic_write(predictions_path(run.params["output_dir"], run.notebook), npz_bytes(arrays))
 
 
 def finish_run(run: Run, headline: Mapping[str, str], **metrics: Any) -> Path:
@@ -204,7 +192,7 @@ def finish_run(run: Run, headline: Mapping[str, str], **metrics: Any) -> Path:
     data = metrics.get("dataset")
     record = {
         "notebook": run.notebook,
-        "title": notebook_title(run.notebook, data["title"] if isinstance(data, dict) else "MNIST"),
+        "title": catalogue.get(run.notebook).title_on(data["title"] if isinstance(data, dict) else "MNIST"),
         "status": "ok",
         "headline": dict(headline),
         **metrics,

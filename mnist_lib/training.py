@@ -5,7 +5,7 @@ The loop is the plain one (zero_grad, forward, loss, backward, step) over
 in-memory tensors from :func:`mnist_lib.data.batches`; augmentation, when asked
 for, runs on whole batches on the data's device. How the model runs (memory
 format, ``torch.compile``, threads, bf16 autocast, evaluation batch) is the
-config's :class:`mnist_lib.execution.ExecSettings`. Nothing in the step reads a
+config's :class:`mnist_lib.runtime.ExecSettings`. Nothing in the step reads a
 value back from the device: sums stay on it and are read once per epoch.
 """
 
@@ -27,9 +27,11 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from mnist_lib import execution
-from mnist_lib.data import Augmentation, DataSplits, augment_batch, batches, num_batches
-from mnist_lib.execution import ExecSettings
+from mnist_lib import runtime
+from mnist_lib.augment import Augmentation, augment_batch
+from mnist_lib.data import DataSplits, batches, num_batches
+from mnist_lib.models import build_model
+from mnist_lib.runtime import ExecSettings
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop")
 SCHEDULERS = ("none", "step", "cosine", "onecycle")
@@ -56,19 +58,9 @@ def seed_everything(seed: int, deterministic: bool = True) -> None:
 
 
 def deterministic_kernels() -> None:
-    """``torch.use_deterministic_algorithms(True, warn_only=True)`` without filling new memory.
-
-    The public call imports ``torch._inductor.config`` (with ``torch._dynamo``, about 1.5 s) only to set
-    its ``deterministic`` flag; until inductor is imported the flag is set where it is read
-    (:func:`mnist_lib.execution.training_forward`, before ``torch.compile``), so here the same
-    switch is set directly when inductor is not loaded yet. Constructing a ``torch.optim`` optimizer
-    imports ``torch._dynamo`` anyway, so only a process that seeds a model without training it
-    (06 loading its weights, an evaluation script) saves the import.
-    """
-    if "torch._inductor.config" in sys.modules or not hasattr(torch._C, "_set_deterministic_algorithms"):
-        torch.use_deterministic_algorithms(True, warn_only=True)
-    else:
-        torch._C._set_deterministic_algorithms(True, warn_only=True)
+    """``torch.use_deterministic_algorithms(True, warn_only=True)`` without filling new memory (a
+    debugging aid that costs time and changes no result)."""
+    torch.use_deterministic_algorithms(True, warn_only=True)
     torch.utils.deterministic.fill_uninitialized_memory = False
 
 
@@ -87,8 +79,6 @@ def pick_device(name: str = "auto") -> torch.device:
 
 def seeded_model(name: str, seed: int, device: str | torch.device = "cpu", **kwargs) -> nn.Module:
     """Build a registered model with its initial weights fixed by ``seed``."""
-    from mnist_lib.models import build_model
-
     seed_everything(seed)
     return build_model(name, **kwargs).to(device)
 
@@ -98,7 +88,12 @@ def seeded_model(name: str, seed: int, device: str | torch.device = "cpu", **kwa
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Every knob of a training run, with its default."""
+    """Every knob of a training run, with its default.
+
+    ``ema_decay`` > 0 keeps an exponential moving average of the weights (and batch-norm statistics)
+    over the steps (:class:`WeightAverage`); validation, the best epoch and the weights the run ends
+    with are then the average's.
+    """
 
     epochs: int = 10
     batch_size: int = 128
@@ -109,6 +104,7 @@ class TrainConfig:
     scheduler: str = "none"
     label_smoothing: float = 0.0
     augment: Augmentation | None = None
+    ema_decay: float = 0.0
     seed: int = 0
     restore_best: bool = True
     execution: ExecSettings = ExecSettings()
@@ -125,6 +121,8 @@ class TrainConfig:
             raise ValueError(f"lr must be a positive number, got {self.lr!r}")
         if self.weight_decay < 0 or not 0 <= self.momentum < 1 or not 0 <= self.label_smoothing < 1:
             raise ValueError("weight_decay must be >= 0, momentum and label_smoothing in [0, 1)")
+        if not 0 <= self.ema_decay < 1:
+            raise ValueError(f"ema_decay must be in [0, 1) (0: no average), got {self.ema_decay!r}")
         if not isinstance(self.execution, ExecSettings):
             raise ValueError(f"execution must be an ExecSettings, got {self.execution!r}")
 
@@ -148,9 +146,9 @@ class TrainConfig:
 def make_optimizer(name: str, params, lr: float, momentum: float = 0.9, weight_decay: float = 0.0,
                    fused: bool = False):
     """An optimizer by name: sgd, momentum, nesterov, adam, adamw or rmsprop. ``fused`` asks for
-    torch's fused kernel where it has one (:data:`mnist_lib.execution.FUSED_OPTIMIZERS`; RMSprop
+    torch's fused kernel where it has one (:data:`mnist_lib.runtime.FUSED_OPTIMIZERS`; RMSprop
     runs its foreach form either way)."""
-    kernel = {"fused": True} if fused and name in execution.FUSED_OPTIMIZERS else {}
+    kernel = {"fused": True} if fused and name in runtime.FUSED_OPTIMIZERS else {}
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr, weight_decay=weight_decay, **kernel)
     if name in ("momentum", "nesterov"):
@@ -163,6 +161,34 @@ def make_optimizer(name: str, params, lr: float, momentum: float = 0.9, weight_d
     if name == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr, momentum=0.0, weight_decay=weight_decay)
     raise ValueError(f"optimizer must be one of {OPTIMIZERS}, got {name!r}")
+
+
+def optimizer_state_values(name: str) -> int:
+    """How many values the optimizer ``name`` keeps per parameter after a step (measured on a
+    one-parameter tensor: 0 for plain SGD, 1 for momentum buffers, 2 for Adam's moments)."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
+    weight = torch.nn.Parameter(torch.zeros(5))
+    optimizer = make_optimizer(name, [weight], lr=0.1)
+    weight.grad = torch.ones(5)
+    optimizer.step()
+    return sum(1 for value in optimizer.state[weight].values()
+               if torch.is_tensor(value) and value.shape == weight.shape)
+
+
+# The share of a one-cycle schedule's steps that warm the learning rate up (a library setting, not a parameter).
+ONECYCLE_WARMUP = 0.25
+
+
+def onecycle_warmup(total_steps: int) -> float:
+    """The warm-up share of a one-cycle schedule of ``total_steps``: :data:`ONECYCLE_WARMUP`, but at least
+    two steps, so very short runs (fewer than 8 steps) do not divide by zero."""
+    return max(ONECYCLE_WARMUP, 2 / max(total_steps, 4))
+
+
+def total_steps(train_images: int, batch_size: int, epochs: int) -> int:
+    """The optimizer steps of a training run: batches per epoch times epochs."""
+    return num_batches(train_images, batch_size) * epochs
 
 
 def make_scheduler(name: str, optimizer, total_steps: int):
@@ -178,12 +204,10 @@ def make_scheduler(name: str, optimizer, total_steps: int):
     if name == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(total_steps, 1))
     if name == "onecycle":
-        # A quarter of the steps warming up; at least one step in each phase, so very short runs (fewer
-        # than 8 steps) warm up over their first two steps instead of dividing by zero.
         max_lr = [group["lr"] for group in optimizer.param_groups]
         total = max(total_steps, 4)
         return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, total_steps=total,
-                                                   pct_start=max(0.25, 2 / total))
+                                                   pct_start=onecycle_warmup(total))
     raise ValueError(f"scheduler must be one of {SCHEDULERS}, got {name!r}")
 
 
@@ -370,35 +394,103 @@ class Predictions:
 
 @torch.inference_mode()
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
-             batch_size: int = execution.DEFAULT_EVAL_BATCH) -> Predictions:
+             batch_size: int = runtime.DEFAULT_EVAL_BATCH, tta: str = "none") -> Predictions:
     """Outputs, probabilities, predictions and mean loss of ``model`` on (x, y), in eval mode,
     under ``torch.inference_mode`` in batches of ``batch_size``, in float32; one read from the
-    device at the end."""
+    device at the end. ``tta`` averages the probabilities over views of each image
+    (:func:`tta_views`); the outputs are then the log of the averaged probabilities."""
     was_training = model.training
     model.eval()
+    views = tta_views(tta)
     try:
-        outputs = torch.cat([model(xb) for xb in x.split(batch_size)]) if len(x) else torch.empty(0, 10)
+        if not len(x):
+            outputs = torch.empty(0, 10)
+        elif len(views) == 1:
+            outputs = torch.cat([model(xb) for xb in x.split(batch_size)])
+        else:
+            averaged = torch.cat([torch.stack([to_probabilities(model, model(view(xb))) for view in views]).mean(0)
+                                  for xb in x.split(batch_size)])
     finally:
         model.train(was_training)
-    loss = float(loss_function(model)(outputs, y)) if len(y) else float("nan")
-    probs = to_probabilities(model, outputs)
+    if len(views) == 1 or not len(x):
+        loss = float(loss_function(model)(outputs, y)) if len(y) else float("nan")
+        probs = to_probabilities(model, outputs)
+    else:
+        outputs = averaged.clamp_min(1e-12).log()
+        loss, probs = float(F.nll_loss(outputs, y)), averaged
     return Predictions(logits=outputs.cpu().numpy(), probs=probs.cpu().numpy(), preds=probs.argmax(1).cpu().numpy(),
                        targets=y.cpu().numpy(), loss=loss)
 
 
+def final_evaluation(model: nn.Module, data: DataSplits, batch_size: int = runtime.DEFAULT_EVAL_BATCH,
+                     tta: str = "none") -> tuple[Predictions, Predictions]:
+    """(validation, test) predictions of the trained model, both measured the same way (``tta``), so a
+    recipe can be chosen on the first and reported on the second."""
+    return (evaluate(model, data.x_val, data.y_val, batch_size, tta),
+            evaluate(model, data.x_test, data.y_test, batch_size, tta))
+
+
 EpochCallback = Callable[[EpochRecord, nn.Module], bool | None]
+
+# Test-time augmentation: the views of each image whose probabilities are averaged (identity always first).
+TTA_MODES = ("none", "flip", "shift")
+
+
+def tta_views(mode: str) -> list[Callable[[torch.Tensor], torch.Tensor]]:
+    """The views of a batch that ``mode`` averages over: ``none`` the images themselves; ``flip`` and
+    their mirror images (where a mirrored image keeps its class); ``shift`` and the images moved by one
+    pixel up, down, left and right (the border filled with the image's edge values)."""
+    if mode not in TTA_MODES:
+        raise ValueError(f"tta must be one of {', '.join(TTA_MODES)}, got {mode!r}")
+    views: list[Callable[[torch.Tensor], torch.Tensor]] = [lambda x: x]
+    if mode == "flip":
+        views.append(lambda x: x.flip(-1))
+    elif mode == "shift":
+        def shifted(dy: int, dx: int):
+            def view(x: torch.Tensor) -> torch.Tensor:
+                padded = F.pad(x, (1, 1, 1, 1), mode="replicate")
+                h, w = x.shape[-2:]
+                return padded[..., 1 + dy: 1 + dy + h, 1 + dx: 1 + dx + w]
+            return view
+
+        views += [shifted(dy, dx) for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1))]
+    return views
+
+
+class WeightAverage:
+    """An exponential moving average of a model's weights and buffers, updated after every optimizer
+    step: ``average = d * average + (1 - d) * weights`` with ``d = min(decay, (1 + t) / (10 + t))``
+    at step ``t``, so the average follows the weights closely at first and then settles (short runs
+    are not stuck near the initial weights)."""
+
+    def __init__(self, model: nn.Module, decay: float):
+        self.decay = decay
+        self.model = copy.deepcopy(model)
+        self.steps = 0
+        self._targets = [*self.model.parameters(), *self.model.buffers()]
+        self._sources = [*model.parameters(), *model.buffers()]
+
+    @torch.no_grad()
+    def update(self) -> None:
+        weight = 1 - min(self.decay, (1 + self.steps) / (10 + self.steps))
+        floats = [(t, s) for t, s in zip(self._targets, self._sources) if t.is_floating_point()]
+        torch._foreach_lerp_([t for t, _ in floats], [s for _, s in floats], weight)
+        for target, source in zip(self._targets, self._sources):
+            if not target.is_floating_point():  # batch norm's step counter
+                target.copy_(source)
+        self.steps += 1
 
 
 def train_step(model: nn.Module, forward: Callable, optimizer, scheduler, xb: torch.Tensor, yb: torch.Tensor,
                config: TrainConfig) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One optimizer (and schedule) step on a batch: (optimized loss, plain NLL, correct answers),
     all left on the device, unread. ``forward`` is the model or its compiled form
-    (:func:`mnist_lib.execution.training_forward`); with ``precision = "bf16"`` the forward pass
+    (:func:`mnist_lib.runtime.training_forward`); with ``precision = "bf16"`` the forward pass
     runs under bfloat16 autocast and the loss in float32."""
     settings = config.execution
     optimizer.zero_grad(set_to_none=True)
-    with execution.autocast(settings, xb.device):
-        out = forward(execution.as_input(xb, settings))
+    with runtime.autocast(settings, xb.device):
+        out = forward(runtime.as_input(xb, settings))
     log_probs = log_probabilities(model, out.float())
     loss, nll = smoothed_nll(log_probs, yb, config.label_smoothing)
     loss.backward()
@@ -433,21 +525,26 @@ def fit(model: nn.Module, data: DataSplits, config: TrainConfig = TrainConfig(),
     Each step records the optimized loss and the plain NLL from its one forward
     pass. The step never waits for the device: loss sums and correct counts
     stay on it and are read once per epoch (where divergence is checked too).
+    With ``config.ema_decay`` the weight average (:class:`WeightAverage`) is what
+    validation measures and what the model ends with.
     """
     device = data.device
     model.to(device)
-    execution.prepare_model(model, config.execution)
-    forward = execution.training_forward(model, config.execution)
+    runtime.prepare_model(model, config.execution)
+    forward = runtime.training_forward(model, config.execution)
     torch.manual_seed(config.seed)
     aug_generator = torch.Generator(device=device).manual_seed(config.seed + 7)
     optimizer = make_optimizer(config.optimizer, model.parameters(), config.lr, config.momentum, config.weight_decay,
                                fused=config.execution.uses_fused(config.optimizer))
     steps_per_epoch = num_batches(len(data.y_train), config.batch_size)
-    scheduler = make_scheduler(config.scheduler, optimizer, steps_per_epoch * config.epochs)
+    scheduler = make_scheduler(config.scheduler, optimizer, total_steps(len(data.y_train), config.batch_size,
+                                                                        config.epochs))
     history = History(config=config.to_dict())
+    average = WeightAverage(model, config.ema_decay) if config.ema_decay else None
+    measured = average.model if average is not None else model
     best_state, best_acc = None, -1.0
     with contextlib.ExitStack() as stack:
-        stack.enter_context(execution.intra_op_threads(config.execution.threads))
+        stack.enter_context(runtime.intra_op_threads(config.execution.threads))
         bar = _progress_bar(steps_per_epoch * config.epochs, desc or type(model).__name__, progress, stack)
         for epoch in range(1, config.epochs + 1):
             start = time.perf_counter()
@@ -462,13 +559,15 @@ def fit(model: nn.Module, data: DataSplits, config: TrainConfig = TrainConfig(),
                     xb = augment_batch(xb, config.augment, aug_generator, data.mean, data.std)
                 steps.append(train_step(model, forward, optimizer, scheduler, xb, yb, config))
                 sizes.append(len(yb))
+                if average is not None:
+                    average.update()
                 bar.update(1)
             loss_total, nll_total, n_correct = epoch_totals(steps, sizes)  # the epoch's one read from the device
             train_loss, train_nll = loss_total / len(data.y_train), nll_total / len(data.y_train)
             seconds = time.perf_counter() - start
             if not math.isfinite(train_loss):
                 history.diverged = True
-            val = evaluate(model, data.x_val, data.y_val, config.eval_batch_size)
+            val = evaluate(measured, data.x_val, data.y_val, config.eval_batch_size)
             record = EpochRecord(
                 epoch=epoch, train_loss=train_loss, train_accuracy=n_correct / len(data.y_train),
                 val_loss=val.loss, val_accuracy=val.accuracy, lr=lr, seconds=seconds,
@@ -478,7 +577,7 @@ def fit(model: nn.Module, data: DataSplits, config: TrainConfig = TrainConfig(),
             if not history.diverged and val.accuracy > best_acc:
                 best_acc, history.best_epoch = val.accuracy, epoch
                 if config.restore_best:
-                    best_state = copy.deepcopy(model.state_dict())
+                    best_state = copy.deepcopy(measured.state_dict())
             bar.set_postfix(loss=f"{train_loss:.4f}", val=f"{val.accuracy:.2%}", refresh=False)
             if history.diverged:
                 break
@@ -487,4 +586,6 @@ def fit(model: nn.Module, data: DataSplits, config: TrainConfig = TrainConfig(),
                 break
     if config.restore_best and best_state is not None:
         model.load_state_dict(best_state)
+    elif average is not None:
+        model.load_state_dict(average.model.state_dict())
     return history

@@ -10,25 +10,27 @@
 # where the data set has customary ones.
 
 # %% tags=["parameters"]
-dataset = "mnist"  # mnist, fashion-mnist or idx (data_source is then the folder)
-data_dir = None  # where the data set is cached (torchvision layout: MNIST/raw, FashionMNIST/raw); None: the project's data/
-data_source = None  # a folder with the four IDX files, tried before the mirrors (for idx: the data set itself)
-seed = 0  # seed for the split, the example picks and the augmentation preview
-device = "auto"  # auto, cpu, cuda or mps
-train_limit = None  # a stratified subset of the training images (quick runs); None for all
-test_limit = None  # a stratified subset of the test images (quick runs); None for all
-output_dir = None  # where the metrics file is written; None: the project's reports/ (reports/<dataset>/ for another dataset)
-checkpoint_dir = None  # where trained weights are cached (nothing is trained here); None: the project's checkpoints/
-examples_per_digit = 10  # examples per class in the grid
-augment_examples = 6  # augmented versions shown next to each original
-augment = True  # preview the augmentation (random affine + brightness/contrast jitter)
-rotation = 10.0  # max rotation, degrees
-translate = 0.1  # max shift, fraction of the image
-scale_range = 0.1  # max relative zoom in or out
-shear = 10.0  # max shear, degrees
-brightness = 0.2  # max relative brightness change
-contrast = 0.2  # max relative contrast change
-hflip = None  # random horizontal flips of training images; None: the dataset's default (on only where a mirrored image keeps its class)
+from typing import Optional
+
+dataset: str = "mnist"  # the data set of the whole series (idx: the folder given as data_source): mnist, fashion-mnist, idx
+data_dir: Optional[str] = None  # where the data set is cached (torchvision layout: MNIST/raw, FashionMNIST/raw); None: the project's data/
+data_source: Optional[str] = None  # a folder with the four IDX files, tried before the mirrors (for idx: the data set itself)
+seed: int = 0  # seed of every random choice: split, subsets, initial weights, shuffling, dropout, augmentation, in [0, 2147483647]
+device: str = "auto"  # where to run: auto, cpu, cuda, mps
+threads: int = 1  # torch threads of the whole run, fixed so the numbers do not depend on -j, the worker or the machine, in [1, 256]
+train_limit: Optional[int] = None  # a stratified subset of the training images (quick runs), in [100, 60000]; None: all
+test_limit: Optional[int] = None  # a stratified subset of the test images (quick runs), in [100, 10000]; None: all
+output_dir: Optional[str] = None  # where the metrics and predictions files are written; None: the project's reports/
+examples_per_class: int = 10  # examples per class in the grid, in [1, 30]
+augment_examples: int = 6  # augmented versions shown next to each original, in [1, 12]
+augment: bool = True  # random affine + brightness/contrast jitter on training batches
+rotation: float = 10.0  # max rotation, degrees, in [0, 180]
+translate: float = 0.1  # max shift, fraction of the image, in [0, 0.5]
+scale_range: float = 0.1  # max relative zoom in or out, in [0, 0.5]
+shear: float = 10.0  # max shear, degrees, in [0, 45]
+brightness: float = 0.2  # max relative brightness change, in [0, 0.9]
+contrast: float = 0.2  # max relative contrast change, in [0, 0.9]
+hflip: Optional[bool] = None  # random horizontal flips of training images; None: the data set's default (on only where a mirrored image keeps its class)
 
 # %% [markdown]
 # ## Run settings
@@ -44,12 +46,13 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
-from mnist_lib import config, data, describe, plots, references, reports
+from mnist_lib import data, datasets, plots, prose, recipes, reports, words
+from mnist_lib.augment import augment_batch
 
 reports.setup_notebook()
 run = reports.start_run("01_eda", globals())
 P = run.params
-display(run.provenance_frame())
+run.show_provenance()
 
 # %% [markdown]
 # ## The data set
@@ -61,8 +64,8 @@ display(run.provenance_frame())
 # labels 0-9 that stand for the ten classes named below.
 
 # %%
-raw = data.load_dataset(P.dataset, P.data_dir, source=P.data_source)
-NOUN, NOUNS = describe.class_words(raw)  # what one class is called: digit(s) for MNIST, class(es) otherwise
+raw = datasets.load_dataset(P.dataset, P.data_dir, source=P.data_source)
+NOUN, NOUNS = words.class_nouns(raw)  # what one class is called: digit(s) for MNIST, class(es) otherwise
 splits = data.prepare_data(raw, seed=P.seed, train_limit=P.train_limit, test_limit=P.test_limit,
                            normalization="dataset", image_size=28, device=run.device)
 raw_table = pd.DataFrame([
@@ -72,10 +75,10 @@ raw_table = pd.DataFrame([
                     ("test_images", raw.test_images), ("test_labels", raw.test_labels)]
 ]).set_index("array")
 display(raw_table)
-display(Markdown(describe.dataset_text(raw)))
+display(Markdown(prose.data.dataset_text(raw)))
 
 # %% [markdown]
-# `prepare_data` holds out a seeded, stratified twelfth of the training images as a validation set
+# `prepare_data` holds out a seeded, stratified share of the training images as a validation set
 # (used for model selection in the later notebooks), converts every image to a float32 tensor of shape
 # 1×28×28 and normalizes it with the training split's own mean and standard deviation. The test set is
 # never used for any choice. The table describes the three splits as the models see them.
@@ -90,8 +93,7 @@ if P.train_limit is not None or P.test_limit is not None:
     subset_note = (f" These are stratified subsets (train_limit={P.train_limit}, test_limit={P.test_limit}) "
                    f"of the {len(raw.train_labels):,} training and {len(raw.test_labels):,} test images.")
 display(Markdown(
-    f"The splits hold **{sizes['train']:,}** training, **{sizes['validation']:,}** validation and "
-    f"**{sizes['test']:,}** test images.{subset_note} After normalization the training pixels run from "
+    f"The splits hold {prose.data.splits_text(splits)}.{subset_note} After normalization the training pixels run from "
     f"**{split_stats.loc['train', 'min']:.4f}** (pixel value 0) to **{split_stats.loc['train', 'max']:.4f}** "
     f"(pixel value 255), with mean {round(split_stats.loc['train', 'mean'], 4) + 0.0:.4f} and standard deviation "
     f"{split_stats.loc['train', 'std']:.4f} by construction."
@@ -143,7 +145,7 @@ class_table = pd.concat([counts.add_suffix(" count"), shares.add_suffix(" share"
 class_table.loc["total"] = class_table.sum()
 display(class_table.style.format({c: "{:,.0f}" for c in class_table.columns if c.endswith("count")})
         .format({c: "{:.2%}" for c in class_table.columns if c.endswith("share")}))
-display(Markdown(describe.class_balance_text(counts["train"], shares["test"].max(), noun=NOUN)))
+display(Markdown(prose.data.class_balance_text(counts["train"], shares["test"].max(), noun=NOUN)))
 
 # %% [markdown]
 # ## Examples of every class
@@ -152,7 +154,7 @@ display(Markdown(describe.class_balance_text(counts["train"], shares["test"].max
 # classifier has to absorb; the likeness between rows is what it has to tell apart.
 
 # %%
-reports.show(plots.examples_per_digit(train_images, train_labels, per_digit=P.examples_per_digit, seed=P.seed,
+reports.show(plots.examples_per_digit(train_images, train_labels, per_digit=P.examples_per_class, seed=P.seed,
                                       class_names=raw.classes, noun=NOUN))
 
 # %% [markdown]
@@ -167,7 +169,7 @@ reports.show(plots.examples_per_digit(train_images, train_labels, per_digit=P.ex
 reports.show(plots.mean_images(train_images, train_labels, class_names=raw.classes, noun=NOUN))
 height, width = train_images.shape[1:]
 top, left = (height - 20) // 2, (width - 20) // 2
-background = describe.background_value(train_images)  # the commonest value on the images' border
+background = data.background_value(train_images)  # the commonest value on the images' border
 foreground = (train_images.double() - background).abs()
 centre_share = float(foreground[:, top:top + 20, left:left + 20].sum() / foreground.sum())
 display(Markdown(f"**{centre_share:.2%}** of the training split's foreground (the summed distance of every pixel from "
@@ -185,7 +187,7 @@ n_pixels = train_images.numel()
 zero_share = float((train_images == 0).sum()) / n_pixels
 full_share = float((train_images == 255).sum()) / n_pixels
 background_share = float((train_images == background).sum()) / n_pixels
-display(Markdown(describe.pixel_text(zero_share, full_share, n_pixels, background=background)))
+display(Markdown(prose.data.pixel_text(zero_share, full_share, n_pixels, background=background)))
 
 # %% [markdown]
 # ## Normalization
@@ -222,7 +224,7 @@ display(Markdown(
     f"pixel value 0 moves "
     f"from 0 to {-splits.mean / splits.std:.4f} and pixel value 255 from 1 to {(1 - splits.mean) / splits.std:.4f}. "
     "The shape of the histogram does not change; only its axis is shifted and stretched. "
-    + references.normalization_reading(all_mean, all_std, P.dataset, raw.title)
+    + prose.data.normalization_constants_text(all_mean, all_std, P.dataset, raw.title)
 ))
 
 # %% [markdown]
@@ -236,18 +238,18 @@ display(Markdown(
 # mirror half of the images; the sentence under the figure says whether they are on and why.
 
 # %%
-aug = config.augmentation_from(P)
+aug = recipes.augmentation(P)
 if aug is None:
     display(Markdown("Augmentation is switched off (`augment=False`), so there is nothing to preview."))
 else:
     display(pd.DataFrame({"setting": [str(v) for v in asdict(aug).values()]}, index=list(asdict(aug))))
     originals = splits.x_train[:6]
     generator = torch.Generator(device=originals.device).manual_seed(P.seed)
-    augmented = [splits.unnormalize(data.augment_batch(originals, aug, generator, splits.mean, splits.std))
+    augmented = [splits.unnormalize(augment_batch(originals, aug, generator, splits.mean, splits.std))
                  for _ in range(P.augment_examples)]
     reports.show(plots.augmentation_preview(splits.unnormalize(originals), augmented))
-    display(Markdown(f"This run's augmentation: {describe.augmentation_text(aug)}. "
-                     + describe.hflip_text(aug.hflip, P.hflip, raw.dataset)))
+    display(Markdown(f"This run's augmentation: {prose.training.augmentation_text(aug)}. "
+                     + prose.data.hflip_text(aug.hflip, P.hflip, raw.dataset)))
 
 # %% [markdown]
 # ## Conclusions

@@ -10,29 +10,40 @@
 # gets wrong.
 
 # %% tags=["parameters"]
-dataset = "mnist"  # mnist, fashion-mnist or idx (data_source is then the folder)
-data_dir = None  # where the data set is cached (torchvision layout: MNIST/raw, FashionMNIST/raw); None: the project's data/
-data_source = None  # a folder with the four IDX files, tried before the mirrors (for idx: the data set itself)
-seed = 0  # seed for the split, the initial weights and the shuffling
-device = "auto"  # auto, cpu, cuda or mps
-train_limit = None  # a stratified subset of the training images (quick runs); None for all
-test_limit = None  # a stratified subset of the test images (quick runs); None for all
-output_dir = None  # where the metrics file is written; None: the project's reports/ (reports/<dataset>/ for another dataset)
-checkpoint_dir = None  # where trained weights are cached (not used by this notebook); None: the project's checkpoints/
-epochs = 10  # passes over the training set
-batch_size = 128  # images per optimizer step
-optimizer = 'adamw'  # sgd, momentum, nesterov, adam, adamw or rmsprop
-lr = 0.003  # (peak) learning rate
-scheduler = "onecycle"  # none, step, cosine or onecycle
-weight_decay = 0.05  # L2 penalty
-label_smoothing = 0.1  # label smoothing of the cross-entropy loss
-normalization = "dataset"  # dataset (train mean/std), half, none or raw
-memory_format = "auto"  # auto (the setting measured fastest for this model and device), contiguous or channels_last
-compile_model = None  # torch.compile the training step: True or False; None: the measured choice
-threads = None  # intra-op threads while training; None: the measured choice (at most the process's)
-fused_optimizer = None  # torch's fused optimizer kernel (Adam, AdamW, SGD): True or False; None: the measured choice
-precision = "fp32"  # fp32, or bf16 (bfloat16 autocast of the training step, for devices that support it)
-misses_shown = 32  # misclassified images in the gallery (0 for none)
+from typing import Optional
+
+dataset: str = "mnist"  # the data set of the whole series (idx: the folder given as data_source): mnist, fashion-mnist, idx
+data_dir: Optional[str] = None  # where the data set is cached (torchvision layout: MNIST/raw, FashionMNIST/raw); None: the project's data/
+data_source: Optional[str] = None  # a folder with the four IDX files, tried before the mirrors (for idx: the data set itself)
+seed: int = 0  # seed of every random choice: split, subsets, initial weights, shuffling, dropout, augmentation, in [0, 2147483647]
+device: str = "auto"  # where to run: auto, cpu, cuda, mps
+threads: int = 1  # torch threads of the whole run, fixed so the numbers do not depend on -j, the worker or the machine, in [1, 256]
+train_limit: Optional[int] = None  # a stratified subset of the training images (quick runs), in [100, 60000]; None: all
+test_limit: Optional[int] = None  # a stratified subset of the test images (quick runs), in [100, 10000]; None: all
+output_dir: Optional[str] = None  # where the metrics and predictions files are written; None: the project's reports/
+epochs: int = 10  # passes over the training set, in [1, 1000]
+batch_size: int = 128  # images per optimizer step, in [1, 60000]
+optimizer: str = 'adamw'  # optimizer: sgd, momentum, nesterov, adam, adamw, rmsprop
+lr: float = 0.003  # (peak) learning rate, in (0, 100]
+scheduler: str = "onecycle"  # learning-rate schedule: none, step, cosine, onecycle
+weight_decay: float = 0.05  # weight decay (AdamW: decoupled; the others: L2 penalty), in [0, 1]
+label_smoothing: float = 0.1  # label smoothing of the cross-entropy loss, in [0, 0.5]
+normalization: str = "dataset"  # input normalization (dataset: the training split's mean/std; half: (x - 0.5) / 0.5): dataset, half, none, raw
+ema_decay: float = 0.0  # decay of an exponential moving average of the weights, which validation, the best epoch and the result use (0: none), in [0, 0.9999]
+tta: str = "none"  # test-time augmentation of the final evaluation: the probabilities averaged over mirrored (flip) or one-pixel-shifted (shift) views: none, flip, shift
+memory_format: str = "auto"  # memory format of weights and activations (auto: the setting measured for this model and device): auto, contiguous, channels_last
+compile_model: Optional[bool] = None  # torch.compile the training step; None: the measured choice
+fused_optimizer: Optional[bool] = None  # torch's fused optimizer kernel (Adam, AdamW, SGD); None: the measured choice
+precision: str = "fp32"  # fp32, or bf16 autocast of the training step (devices that support it): fp32, bf16
+augment: bool = False  # random affine + brightness/contrast jitter on training batches
+rotation: float = 10.0  # max rotation, degrees, in [0, 180]
+translate: float = 0.1  # max shift, fraction of the image, in [0, 0.5]
+scale_range: float = 0.1  # max relative zoom in or out, in [0, 0.5]
+shear: float = 10.0  # max shear, degrees, in [0, 45]
+brightness: float = 0.0  # max relative brightness change, in [0, 0.9]
+contrast: float = 0.0  # max relative contrast change, in [0, 0.9]
+hflip: Optional[bool] = None  # random horizontal flips of training images; None: the data set's default (on only where a mirrored image keeps its class)
+misses_shown: int = 32  # misclassified images in the gallery (0 for none), in [0, 200]
 
 # %% [markdown]
 # ## Run settings
@@ -41,34 +52,33 @@ misses_shown = 32  # misclassified images in the gallery (0 for none)
 # seed), the library versions, the device and the git commit of the code.
 
 # %%
-import pandas as pd
 from IPython.display import Markdown, display
 
-from mnist_lib import config, data, describe, metrics, models, plots, references, reports, training
+from mnist_lib import data, datasets, metrics, models, plots, prose, recipes, references, reports, training, words
 
 reports.setup_notebook()
 run = reports.start_run("02_ann", globals())
 P = run.params
-display(run.provenance_frame())
+run.show_provenance()
 
 # %% [markdown]
 # ## Data
 #
-# The verified data files are split into training, validation (a stratified twelfth of the training
-# images, used to pick the best epoch) and test sets; the test set is only used for the final numbers.
+# The verified data files are split into training, validation (a stratified share of the training
+# images, used to pick the best epoch; the sizes are below) and test sets; the test set is only used for the
+# final numbers.
 
 # %%
-raw = data.load_dataset(P.dataset, P.data_dir, source=P.data_source)
-NOUN, NOUNS = describe.class_words(raw)  # what one class is called: digit(s) for MNIST, class(es) otherwise
+raw = datasets.load_dataset(P.dataset, P.data_dir, source=P.data_source)
+NOUN, NOUNS = words.class_nouns(raw)  # what one class is called: digit(s) for MNIST, class(es) otherwise
 splits = data.prepare_data(raw, seed=P.seed, train_limit=P.train_limit, test_limit=P.test_limit,
                            normalization=P.normalization, image_size=28, device=run.device)
 sizes = splits.sizes()
 display(splits.describe().style.format({"min": "{:.4f}", "max": "{:.4f}", "mean": "{:.4f}", "std": "{:.4f}",
                                         "images": "{:,}"}))
 display(Markdown(
-    f"Training on **{sizes['train']:,}** images, selecting on **{sizes['validation']:,}** and testing on "
-    f"**{sizes['test']:,}**; {describe.normalization_text(P.normalization, splits.mean, splits.std)}. "
-    + describe.dataset_text(raw)
+    f"{prose.data.splits_text(splits)}; {prose.data.normalization_text(P.normalization, splits.mean, splits.std)}. "
+    + prose.data.dataset_text(raw)
 ))
 
 # %% [markdown]
@@ -93,7 +103,7 @@ display(Markdown(
     f"The first layer, `{first['layer']}`, holds {first['params'] / n_params:.1%} of them: it connects "
     f"every one of the {first['weight shape'][1]} pixels to each of its {first['weight shape'][0]} units, so the "
     "size of a fully connected network is dominated by the input resolution. "
-    + describe.training_memory_text(n_params, P.optimizer)
+    + prose.training.training_memory_text(n_params, P.optimizer)
 ))
 
 # %% [markdown]
@@ -107,20 +117,20 @@ display(Markdown(
 # smoothing); `val_loss` is the negative log-likelihood on the validation split.
 
 # %%
-cfg = config.train_config_from(P, model="ann", device=run.device)
+cfg = recipes.train_config(P, model="ann", device=run.device)
 history = training.fit(model, splits, cfg, desc="ANN 784-120-84-10")
 n_epochs = len(history.records)
-epochs_text = describe.plural(n_epochs, "epoch")
+epochs_text = words.plural(n_epochs, "epoch")
 log = history.to_frame().drop(columns="timestamp").set_index("epoch")
 display(log.style.format({"train_loss": "{:.4f}", "train_nll": "{:.4f}", "val_loss": "{:.4f}",
                           "train_accuracy": "{:.2%}", "val_accuracy": "{:.2%}", "lr": "{:.2e}", "seconds": "{:.1f}"})
         .highlight_max(subset=["val_accuracy"], color="#d7f0d7"))
 display(Markdown(
-    describe.training_setup(cfg, NOUN) + f" {epochs_text} ran in **{history.train_seconds:.1f} s** of training on "
+    prose.training.training_text(cfg, NOUN, sizes["train"]) + f" {epochs_text} ran in **{history.train_seconds:.1f} s** of training on "
     f"{run.device}. The best validation accuracy, **{history.best_val_accuracy:.2%}**, came in epoch "
     f"**{history.best_epoch}** (highlighted); those weights are the ones evaluated below. The `lr` column "
     "is the learning rate at the start of each epoch. "
-    + describe.execution_text(cfg.execution, "the ANN", run.device, optimizers=[cfg.optimizer])
+    + prose.training.execution_text(cfg.execution, "the ANN", run.device, optimizers=[cfg.optimizer])
 ))
 
 # %% [markdown]
@@ -138,7 +148,7 @@ reports.show(plots.learning_curves(frame, title="ANN 784-120-84-10: learning cur
 last = frame.iloc[-1]
 gap = last["train_accuracy"] - last["val_accuracy"]
 display(Markdown(
-    describe.curves_text(frame, P.label_smoothing, NOUN) + " "
+    prose.training.curves_text(frame, P.label_smoothing, NOUN) + " "
     f"In the last epoch the training accuracy is {last['train_accuracy']:.2%} and the validation accuracy "
     f"{last['val_accuracy']:.2%}, a gap of {100 * gap:+.2f} percentage points; validation loss went from "
     f"{frame['val_loss'].iloc[0]:.4f} after the first epoch to {last['val_loss']:.4f}."
@@ -151,32 +161,34 @@ display(Markdown(
 # interval: the range of accuracies consistent with this many correct answers out of this many images.
 
 # %%
-pred = training.evaluate(model, splits.x_test, splits.y_test, cfg.eval_batch_size)
+val_pred, pred = training.final_evaluation(model, splits, cfg.eval_batch_size, P.tta)
 acc = metrics.accuracy_with_interval(pred.targets, pred.preds)
+display(Markdown(prose.training.evaluation_text(P.tta)))
 measured, low, high = 100 * acc.accuracy, 100 * acc.low, 100 * acc.high
 if references.has_reference("ann", P.dataset):
-    reference = reports.compare_with_reference("ann", acc, P, epochs_run=len(history.records), dataset=P.dataset)
+    reference = references.compare_with_reference("ann", acc, P, epochs_run=len(history.records), train_images=sizes["train"],
+                                                   dataset=P.dataset)
     REFERENCE = reference.reference  # the published test accuracy (%) this run is set beside
     display(reference.table())
-    display(Markdown(f"Test accuracy: **{acc}**. " + reference.setting_text() + " " + reference.text()))
+    display(Markdown(f"Test accuracy: **{acc}**. " + prose.references.comparison_text(reference)))
 else:
     reference, REFERENCE = None, None
-    display(Markdown(f"Test accuracy: **{acc}**. " + references.no_reference_text("ann", raw.title)))
+    display(Markdown(f"Test accuracy: **{acc}**. " + prose.references.no_reference_text("ann", raw.title)))
 benchmarks = references.benchmark_table(P.dataset)
 if len(benchmarks):
     display(Markdown(f"Published results on {raw.title}, for context (best first):"))
     display(benchmarks.style.format({"test accuracy (%)": "{:.1f}", "on MNIST (%)": "{:.1f}"}, na_rep="—")
             .hide(axis="index"))
-if references.sources_text(P.dataset):
-    display(Markdown(references.sources_text(P.dataset)))
+if prose.references.sources_text(P.dataset):
+    display(Markdown(prose.references.sources_text(P.dataset)))
 
 # %%
 if references.has_target("ann", P.dataset):
-    target_check = reports.check_target("ann", measured, P, dataset=P.dataset)
-    display(Markdown(target_check.text()))
+    target_check = references.check_target("ann", measured, P, dataset=P.dataset)
+    display(Markdown(prose.references.target_text(target_check)))
 else:
     target_check = None
-    display(Markdown(references.no_target_text(raw.title)))
+    display(Markdown(prose.references.no_target_text(raw.title)))
 
 # %% [markdown]
 # ## Misclassified images
@@ -243,9 +255,8 @@ display(Markdown(
     f"{first['params'] / n_params:.0%} of them in the first layer.\n"
     f"- After {epochs_text} ({history.train_seconds:.1f} s) it reaches **{measured:.2f}%** "
     f"test accuracy (95% CI {low:.2f}–{high:.2f}%)"
-    + (f", {measured - REFERENCE:+.2f} points from the published {REFERENCE:.2f}% ({reference.source})"
-       if reference is not None else "") + ".\n"
-    f"- It misclassifies {len(misses):,} of {len(pred.targets):,} test images; {NOUN} {worst} is the hardest "
+    + ".\n" + (f"- {prose.references.gap_text(reference)}\n" if reference is not None else "")
+    + f"- It misclassifies {len(misses):,} of {len(pred.targets):,} test images; {NOUN} {worst} is the hardest "
     f"(recall {worst_acc:.2%}).\n"
     "- Having no notion of neighbouring pixels, it is the baseline for the convolutional networks of "
     "03_lenet and 04_cnn."
@@ -256,7 +267,7 @@ reports.save_predictions(run, {"test_accuracy": pred}, splits.test_index)
 metrics_file = reports.finish_run(
     run,
     headline={"test accuracy": f"{measured:.2f}% (95% CI {low:.2f}–{high:.2f}%)",
-              **({"target": target_check.short()} if target_check is not None else {}),
+              **({"target": prose.references.target_short_text(target_check)} if target_check is not None else {}),
               "parameters": f"{n_params:,}",
               "train seconds": f"{history.train_seconds:.1f}"},
     dataset=reports.dataset_record(raw),
@@ -268,6 +279,7 @@ metrics_file = reports.finish_run(
     epochs_run=len(history.records),
     best_epoch=history.best_epoch,
     best_val_accuracy=100 * history.best_val_accuracy,
+    val_accuracy=100 * val_pred.accuracy,
     parameters=n_params,
     parameters_mb=params_mb,
     misses=len(misses),

@@ -11,37 +11,41 @@
 # `mnist_lib.references`). The trained weights are saved as a checkpoint that 06_feature_maps reuses.
 
 # %% tags=["parameters"]
-dataset = "mnist"  # mnist, fashion-mnist or idx (data_source is then the folder)
-data_dir = None  # where the data set is cached (torchvision layout: MNIST/raw, FashionMNIST/raw); None: the project's data/
-data_source = None  # a folder with the four IDX files, tried before the mirrors (for idx: the data set itself)
-seed = 0  # seed for the split, the initial weights, the shuffling and the augmentation
-device = "auto"  # auto, cpu, cuda or mps
-train_limit = None  # a stratified subset of the training images (quick runs); None for all
-test_limit = None  # a stratified subset of the test images (quick runs); None for all
-output_dir = None  # where the metrics file is written; None: the project's reports/ (reports/<dataset>/ for another dataset)
-checkpoint_dir = None  # where trained weights are cached and reused; None: the project's checkpoints/
-epochs = 15  # passes over the training set
-batch_size = 128  # images per optimizer step
-optimizer = "adam"  # sgd, momentum, nesterov, adam, adamw or rmsprop
-lr = 0.003  # (peak) learning rate
-scheduler = "onecycle"  # none, step, cosine or onecycle
-weight_decay = 0.0  # L2 penalty
-label_smoothing = 0.0  # label smoothing of the cross-entropy loss
-normalization = "dataset"  # dataset (train mean/std), half, none or raw
-memory_format = "auto"  # auto (the setting measured fastest for this model and device), contiguous or channels_last
-compile_model = None  # torch.compile the training step: True or False; None: the measured choice
-threads = None  # intra-op threads while training; None: the measured choice (at most the process's)
-fused_optimizer = None  # torch's fused optimizer kernel (Adam, AdamW, SGD): True or False; None: the measured choice
-precision = "fp32"  # fp32, or bf16 (bfloat16 autocast of the training step, for devices that support it)
-augment = True  # random affine + brightness/contrast jitter on training batches
-rotation = 8.0  # max rotation, degrees (with augment)
-translate = 0.08  # max shift, fraction of the image (with augment)
-scale_range = 0.08  # max relative zoom in or out (with augment)
-shear = 8.0  # max shear, degrees (with augment)
-brightness = 0.0  # max relative brightness change (with augment)
-contrast = 0.0  # max relative contrast change (with augment)
-hflip = None  # random horizontal flips of training images; None: the dataset's default (on only where a mirrored image keeps its class)
-samples_shown = 32  # test images in the prediction grid
+from typing import Optional
+
+dataset: str = "mnist"  # the data set of the whole series (idx: the folder given as data_source): mnist, fashion-mnist, idx
+data_dir: Optional[str] = None  # where the data set is cached (torchvision layout: MNIST/raw, FashionMNIST/raw); None: the project's data/
+data_source: Optional[str] = None  # a folder with the four IDX files, tried before the mirrors (for idx: the data set itself)
+seed: int = 0  # seed of every random choice: split, subsets, initial weights, shuffling, dropout, augmentation, in [0, 2147483647]
+device: str = "auto"  # where to run: auto, cpu, cuda, mps
+threads: int = 1  # torch threads of the whole run, fixed so the numbers do not depend on -j, the worker or the machine, in [1, 256]
+train_limit: Optional[int] = None  # a stratified subset of the training images (quick runs), in [100, 60000]; None: all
+test_limit: Optional[int] = None  # a stratified subset of the test images (quick runs), in [100, 10000]; None: all
+output_dir: Optional[str] = None  # where the metrics and predictions files are written; None: the project's reports/
+checkpoint_dir: Optional[str] = None  # where trained weights are cached and reused; None: the project's checkpoints/
+epochs: int = 15  # passes over the training set, in [1, 1000]
+batch_size: int = 128  # images per optimizer step, in [1, 60000]
+optimizer: str = "adam"  # optimizer: sgd, momentum, nesterov, adam, adamw, rmsprop
+lr: float = 0.003  # (peak) learning rate, in (0, 100]
+scheduler: str = "onecycle"  # learning-rate schedule: none, step, cosine, onecycle
+weight_decay: float = 0.0  # weight decay (AdamW: decoupled; the others: L2 penalty), in [0, 1]
+label_smoothing: float = 0.0  # label smoothing of the cross-entropy loss, in [0, 0.5]
+normalization: str = "dataset"  # input normalization (dataset: the training split's mean/std; half: (x - 0.5) / 0.5): dataset, half, none, raw
+ema_decay: float = 0.0  # decay of an exponential moving average of the weights, which validation, the best epoch and the result use (0: none), in [0, 0.9999]
+tta: str = "none"  # test-time augmentation of the final evaluation: the probabilities averaged over mirrored (flip) or one-pixel-shifted (shift) views: none, flip, shift
+memory_format: str = "auto"  # memory format of weights and activations (auto: the setting measured for this model and device): auto, contiguous, channels_last
+compile_model: Optional[bool] = None  # torch.compile the training step; None: the measured choice
+fused_optimizer: Optional[bool] = None  # torch's fused optimizer kernel (Adam, AdamW, SGD); None: the measured choice
+precision: str = "fp32"  # fp32, or bf16 autocast of the training step (devices that support it): fp32, bf16
+augment: bool = True  # random affine + brightness/contrast jitter on training batches
+rotation: float = 8.0  # max rotation, degrees, in [0, 180]
+translate: float = 0.08  # max shift, fraction of the image, in [0, 0.5]
+scale_range: float = 0.08  # max relative zoom in or out, in [0, 0.5]
+shear: float = 8.0  # max shear, degrees, in [0, 45]
+brightness: float = 0.0  # max relative brightness change, in [0, 0.9]
+contrast: float = 0.0  # max relative contrast change, in [0, 0.9]
+hflip: Optional[bool] = None  # random horizontal flips of training images; None: the data set's default (on only where a mirrored image keeps its class)
+samples_shown: int = 32  # test images in the prediction grid, in [1, 200]
 
 # %% [markdown]
 # ## Run settings
@@ -55,12 +59,25 @@ from pathlib import Path
 import pandas as pd
 from IPython.display import Markdown, display
 
-from mnist_lib import checkpoints, config, data, describe, metrics, models, plots, references, reports, training
+from mnist_lib import (
+    checkpoints,
+    data,
+    datasets,
+    metrics,
+    models,
+    plots,
+    prose,
+    recipes,
+    references,
+    reports,
+    training,
+    words,
+)
 
 reports.setup_notebook()
 run = reports.start_run("03_lenet", globals())
 P = run.params
-display(run.provenance_frame())
+run.show_provenance()
 
 # %% [markdown]
 # ## Data
@@ -70,9 +87,9 @@ display(run.provenance_frame())
 # split is only used for the final numbers.
 
 # %%
-IMAGE_SIZE, RESIZE_MODE = models.model_input_size("lenet5"), "pad"
-raw = data.load_dataset(P.dataset, P.data_dir, source=P.data_source)
-NOUN, NOUNS = describe.class_words(raw)  # what one class is called: digit(s) for MNIST, class(es) otherwise
+IMAGE_SIZE, RESIZE_MODE = models.model_input_size("lenet5"), recipes.RESIZE_MODE
+raw = datasets.load_dataset(P.dataset, P.data_dir, source=P.data_source)
+NOUN, NOUNS = words.class_nouns(raw)  # what one class is called: digit(s) for MNIST, class(es) otherwise
 splits = data.prepare_data(raw, seed=P.seed, train_limit=P.train_limit, test_limit=P.test_limit,
                            normalization=P.normalization, image_size=IMAGE_SIZE, resize_mode=RESIZE_MODE,
                            device=run.device)
@@ -80,10 +97,9 @@ sizes = splits.sizes()
 display(splits.describe().style.format({"min": "{:.4f}", "max": "{:.4f}", "mean": "{:.4f}", "std": "{:.4f}",
                                         "images": "{:,}"}))
 display(Markdown(
-    f"Training on **{sizes['train']:,}** images of {IMAGE_SIZE}×{IMAGE_SIZE}, selecting on "
-    f"**{sizes['validation']:,}** and testing on **{sizes['test']:,}**; "
-    f"{describe.normalization_text(P.normalization, splits.mean, splits.std, padded=True)}. "
-    + describe.dataset_text(raw)
+    f"{prose.data.splits_text(splits)}, each {IMAGE_SIZE}×{IMAGE_SIZE}; "
+    f"{prose.data.normalization_text(P.normalization, splits.mean, splits.std, padded=True)}. "
+    + prose.data.dataset_text(raw)
 ))
 
 # %% [markdown]
@@ -127,17 +143,15 @@ display(Markdown(
 # the true class on the same batches (equal without label smoothing).
 
 # %%
-cfg = config.train_config_from(P, model="lenet5", device=run.device)
-data_params = {**raw.identity(), "train_limit": P.train_limit, "test_limit": P.test_limit, "normalization": P.normalization,
-               "image_size": IMAGE_SIZE, "resize_mode": RESIZE_MODE, "seed": P.seed}
-checkpoint_params = {"train": cfg.to_dict(), "data": data_params}
+cfg = recipes.train_config(P, model="lenet5", device=run.device)
+data_params = recipes.data_params(P, raw, "lenet5")
 Path(P.checkpoint_dir).mkdir(parents=True, exist_ok=True)
 weights = checkpoints.fit_or_load(model, "lenet5", splits, cfg, P.checkpoint_dir, data_params=data_params,
                                   desc="LeNet-5")
 history, loaded, checkpoint = weights.history, weights.loaded, weights.path
 if history is None:
     frame = None
-    display(Markdown(weights.sentence() + " That checkpoint holds no training log, so the log and the "
+    display(Markdown(prose.training.weights_text(weights) + " That checkpoint holds no training log, so the log and the "
                      "learning curves are not available."))
 else:
     frame = history.to_frame()
@@ -146,12 +160,12 @@ else:
                      "val_accuracy": "{:.2%}", "lr": "{:.2e}", "seconds": "{:.1f}"})
             .highlight_max(subset=["val_accuracy"], color="#d7f0d7"))
     display(Markdown(
-        f"{weights.sentence()} {describe.training_setup(cfg, NOUN)} "
-        f"{describe.plural(len(history.records), 'epoch')} took "
+        f"{prose.training.weights_text(weights)} {prose.training.training_text(cfg, NOUN, sizes['train'])} "
+        f"{words.plural(len(history.records), 'epoch')} took "
         f"**{history.train_seconds:.1f} s** of training{' in that run' if loaded else ''}; the best "
         f"validation accuracy, **{history.best_val_accuracy:.2%}**, came in epoch **{history.best_epoch}** "
         "(highlighted), and those weights are the ones evaluated below. "
-        + describe.execution_text(cfg.execution, "LeNet-5", run.device, optimizers=[cfg.optimizer])
+        + prose.training.execution_text(cfg.execution, "LeNet-5", run.device, optimizers=[cfg.optimizer])
     ))
 
 # %% [markdown]
@@ -167,8 +181,8 @@ else:
     reports.show(plots.learning_curves(frame, title="LeNet-5: learning curves", label_smoothing=P.label_smoothing))
     last = frame.iloc[-1]
     display(Markdown(
-        describe.curves_text(frame, P.label_smoothing, NOUN) + " "
-        + describe.train_metrics_note(cfg.augment is not None, model) + " "
+        prose.training.curves_text(frame, P.label_smoothing, NOUN) + " "
+        + prose.training.train_metrics_text(cfg.augment is not None, model) + " "
         f"In the last epoch the training accuracy is {last['train_accuracy']:.2%} and the validation "
         f"accuracy {last['val_accuracy']:.2%} (gap {100 * (last['train_accuracy'] - last['val_accuracy']):+.2f} "
         f"percentage points); the validation loss went from {frame['val_loss'].iloc[0]:.4f} after the first "
@@ -183,7 +197,8 @@ else:
 # two-pixel padding the network sees.
 
 # %%
-pred = training.evaluate(model, splits.x_test, splits.y_test, cfg.eval_batch_size)
+val_pred, pred = training.final_evaluation(model, splits, cfg.eval_batch_size, P.tta)
+display(Markdown(prose.training.evaluation_text(P.tta)))
 shown = min(P.samples_shown, len(pred.targets))
 reports.show(plots.prediction_grid(splits.unnormalize(splits.x_test[:shown]), pred.targets[:shown],
                                    pred.preds[:shown], pred.confidence[:shown], class_names=raw.classes))
@@ -207,13 +222,7 @@ reports.show(plots.confusion_heatmap(cm, title="LeNet-5: confusion matrix on the
                                      class_names=raw.classes))
 pairs = metrics.most_confused_pairs(cm, k=5, class_names=raw.classes)
 display(pairs.style.format({"share_of_true": "{:.2%}"}).hide(axis="index"))
-if len(pairs):
-    top = pairs.iloc[0]
-    display(Markdown(
-        f"The most frequent mistake is a **{top['true']}** read as **{top['predicted']}** "
-        f"({int(top['count'])} times, {top['share_of_true']:.2%} of the {top['true']} test images). The {len(pairs)} most "
-        f"frequent confusions make up {int(pairs['count'].sum())} of the {int(cm.sum() - cm.trace())} errors."
-    ))
+display(Markdown(prose.training.mistakes_text(cm, raw.classes, NOUN, shown=len(pairs))))
 
 # %% [markdown]
 # ## Best and worst class
@@ -243,22 +252,23 @@ acc = metrics.accuracy_with_interval(pred.targets, pred.preds)
 epochs_run = len(history.records) if history is not None else None
 measured, low, high = 100 * acc.accuracy, 100 * acc.low, 100 * acc.high
 if references.has_reference("lenet5", P.dataset):
-    reference = reports.compare_with_reference("lenet5", acc, P, epochs_run=epochs_run, dataset=P.dataset)
+    reference = references.compare_with_reference("lenet5", acc, P, epochs_run=epochs_run, train_images=sizes["train"],
+                                                   dataset=P.dataset)
     REFERENCE = reference.reference  # the published test accuracy (%) this run is set beside
     display(reference.table())
-    display(Markdown(f"Test accuracy: **{acc}**. " + reference.setting_text() + " " + reference.text() + " "
-                     + references.sources_text(P.dataset)))
+    display(Markdown(f"Test accuracy: **{acc}**. " + prose.references.comparison_text(reference) + " "
+                     + prose.references.sources_text(P.dataset)))
 else:
     reference, REFERENCE = None, None
-    display(Markdown(f"Test accuracy: **{acc}**. " + references.no_reference_text("lenet5", raw.title)))
+    display(Markdown(f"Test accuracy: **{acc}**. " + prose.references.no_reference_text("lenet5", raw.title)))
 
 # %%
 if references.has_target("lenet5", P.dataset):
-    target_check = reports.check_target("lenet5", measured, P, dataset=P.dataset)
-    display(Markdown(target_check.text()))
+    target_check = references.check_target("lenet5", measured, P, dataset=P.dataset)
+    display(Markdown(prose.references.target_text(target_check)))
 else:
     target_check = None
-    display(Markdown(references.no_target_text(raw.title)))
+    display(Markdown(prose.references.no_target_text(raw.title)))
 
 # %% [markdown]
 # ## Conclusions
@@ -270,9 +280,8 @@ display(Markdown(
     f"- LeNet-5 has {n_params:,} parameters ({params_mb:.2f} MB as float32), "
     f"{ann_params / n_params:.1f}× fewer than the fully connected network of 02_ann ({ann_params:,}).\n"
     f"- It reaches **{measured:.2f}%** test accuracy (95% CI {low:.2f}–{high:.2f}%)"
-    + (f", {measured - REFERENCE:+.2f} points from the published {REFERENCE:.2f}% ({reference.source})"
-       if reference is not None else "") + ".\n"
-    f"- {NOUN.capitalize()} {best} is recognized best ({best_acc:.2%}), {NOUN} {worst} worst ({worst_acc:.2%}).\n"
+    + ".\n" + (f"- {prose.references.gap_text(reference)}\n" if reference is not None else "")
+    + f"- {NOUN.capitalize()} {best} is recognized best ({best_acc:.2%}), {NOUN} {worst} worst ({worst_acc:.2%}).\n"
     f"- The weights are in `{checkpoint}` for 06_feature_maps."
 ))
 
@@ -281,7 +290,7 @@ reports.save_predictions(run, {"test_accuracy": pred}, splits.test_index)
 metrics_file = reports.finish_run(
     run,
     headline={"test accuracy": f"{measured:.2f}% (95% CI {low:.2f}–{high:.2f}%)",
-              **({"target": target_check.short()} if target_check is not None else {}),
+              **({"target": prose.references.target_short_text(target_check)} if target_check is not None else {}),
               "parameters": f"{n_params:,}",
               "train seconds": f"{train_seconds:.1f}" if train_seconds is not None else
               f"none: weights reused (trained in {weights.train_seconds:.1f} s on {weights.trained_at})"},
@@ -294,6 +303,7 @@ metrics_file = reports.finish_run(
     epochs_run=epochs_run,
     best_epoch=history.best_epoch if history is not None else None,
     best_val_accuracy=100 * history.best_val_accuracy if history is not None else None,
+    val_accuracy=100 * val_pred.accuracy,
     loaded_from_checkpoint=loaded,
     checkpoint_train_seconds=weights.train_seconds,
     checkpoint_trained_at=weights.trained_at,
@@ -306,7 +316,7 @@ metrics_file = reports.finish_run(
     difference_to_reference=measured - REFERENCE if REFERENCE is not None else None,
     best_class={"label": raw.classes.index(best), "name": best, "recall": best_acc},
     worst_class={"label": raw.classes.index(worst), "name": worst, "recall": worst_acc},
-    checkpoint={"path": str(checkpoint.resolve()), "model": "lenet5", "params": checkpoint_params,
+    checkpoint={"path": str(checkpoint.resolve()), "model": "lenet5", "params": weights.key_params,
                 "seed": P.seed, "mean": splits.mean, "std": splits.std, "normalization": P.normalization,
                 "image_size": IMAGE_SIZE, "resize_mode": RESIZE_MODE},
     history=history.to_dict()["records"] if history is not None else None,

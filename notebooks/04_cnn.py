@@ -17,36 +17,41 @@
 # as a checkpoint that `06_feature_maps` reuses.
 
 # %% tags=["parameters"]
-dataset = "mnist"  # mnist, fashion-mnist or idx (data_source is then the folder)
-data_dir = None  # where the data set is cached (torchvision layout: MNIST/raw, FashionMNIST/raw); None: the project's data/
-data_source = None  # a folder with the four IDX files, tried before the mirrors (for idx: the data set itself)
-seed = 0  # seed for the split, the initial weights, the shuffling and the augmentation
-device = "auto"  # auto, cpu, cuda or mps
-train_limit = None  # a stratified subset of the training images (quick runs); None for all
-test_limit = None  # a stratified subset of the test images (quick runs); None for all
-output_dir = None  # where the metrics file is written; None: the project's reports/ (reports/<dataset>/ for another dataset)
-checkpoint_dir = None  # where the trained weights are cached (06_feature_maps reads them); None: the project's checkpoints/
-epochs = 20  # passes over the training set
-batch_size = 128  # images per optimizer step
-optimizer = "adam"  # sgd, momentum, nesterov, adam, adamw or rmsprop
-lr = 0.01  # (peak) learning rate
-scheduler = "onecycle"  # none, step, cosine or onecycle
-weight_decay = 0.0  # L2 penalty
-label_smoothing = 0.0  # label smoothing
-normalization = "half"  # half: (x - 0.5) / 0.5; or dataset (train mean/std), none, raw
-memory_format = "auto"  # auto (the setting measured fastest for this model and device), contiguous or channels_last
-compile_model = None  # torch.compile the training step: True or False; None: the measured choice
-threads = None  # intra-op threads while training; None: the measured choice (at most the process's)
-fused_optimizer = None  # torch's fused optimizer kernel (Adam, AdamW, SGD): True or False; None: the measured choice
-precision = "fp32"  # fp32, or bf16 (bfloat16 autocast of the training step, for devices that support it)
-augment = True  # random affine + brightness/contrast jitter on training batches
-rotation = 10.0  # max rotation, degrees
-translate = 0.1  # max shift, fraction of the image
-scale_range = 0.1  # max relative zoom in or out
-shear = 5.0  # max shear, degrees
-brightness = 0.2  # max relative brightness change
-contrast = 0.2  # max relative contrast change
-hflip = None  # random horizontal flips of training images; None: the dataset's default (on only where a mirrored image keeps its class)
+from typing import Optional
+
+dataset: str = "mnist"  # the data set of the whole series (idx: the folder given as data_source): mnist, fashion-mnist, idx
+data_dir: Optional[str] = None  # where the data set is cached (torchvision layout: MNIST/raw, FashionMNIST/raw); None: the project's data/
+data_source: Optional[str] = None  # a folder with the four IDX files, tried before the mirrors (for idx: the data set itself)
+seed: int = 0  # seed of every random choice: split, subsets, initial weights, shuffling, dropout, augmentation, in [0, 2147483647]
+device: str = "auto"  # where to run: auto, cpu, cuda, mps
+threads: int = 1  # torch threads of the whole run, fixed so the numbers do not depend on -j, the worker or the machine, in [1, 256]
+train_limit: Optional[int] = None  # a stratified subset of the training images (quick runs), in [100, 60000]; None: all
+test_limit: Optional[int] = None  # a stratified subset of the test images (quick runs), in [100, 10000]; None: all
+output_dir: Optional[str] = None  # where the metrics and predictions files are written; None: the project's reports/
+checkpoint_dir: Optional[str] = None  # where trained weights are cached and reused; None: the project's checkpoints/
+epochs: int = 20  # passes over the training set, in [1, 1000]
+batch_size: int = 128  # images per optimizer step, in [1, 60000]
+optimizer: str = "adam"  # optimizer: sgd, momentum, nesterov, adam, adamw, rmsprop
+lr: float = 0.01  # (peak) learning rate, in (0, 100]
+scheduler: str = "onecycle"  # learning-rate schedule: none, step, cosine, onecycle
+weight_decay: float = 0.0  # weight decay (AdamW: decoupled; the others: L2 penalty), in [0, 1]
+label_smoothing: float = 0.0  # label smoothing of the cross-entropy loss, in [0, 0.5]
+normalization: str = "half"  # input normalization (dataset: the training split's mean/std; half: (x - 0.5) / 0.5): dataset, half, none, raw
+ema_decay: float = 0.0  # decay of an exponential moving average of the weights, which validation, the best epoch and the result use (0: none), in [0, 0.9999]
+tta: str = "none"  # test-time augmentation of the final evaluation: the probabilities averaged over mirrored (flip) or one-pixel-shifted (shift) views: none, flip, shift
+dropout: float = 0.5  # dropout probability on the CNN's flattened features, in [0, 0.9]
+memory_format: str = "auto"  # memory format of weights and activations (auto: the setting measured for this model and device): auto, contiguous, channels_last
+compile_model: Optional[bool] = None  # torch.compile the training step; None: the measured choice
+fused_optimizer: Optional[bool] = None  # torch's fused optimizer kernel (Adam, AdamW, SGD); None: the measured choice
+precision: str = "fp32"  # fp32, or bf16 autocast of the training step (devices that support it): fp32, bf16
+augment: bool = True  # random affine + brightness/contrast jitter on training batches
+rotation: float = 10.0  # max rotation, degrees, in [0, 180]
+translate: float = 0.1  # max shift, fraction of the image, in [0, 0.5]
+scale_range: float = 0.1  # max relative zoom in or out, in [0, 0.5]
+shear: float = 5.0  # max shear, degrees, in [0, 45]
+brightness: float = 0.2  # max relative brightness change, in [0, 0.9]
+contrast: float = 0.2  # max relative contrast change, in [0, 0.9]
+hflip: Optional[bool] = None  # random horizontal flips of training images; None: the data set's default (on only where a mirrored image keeps its class)
 
 # %% [markdown]
 # ## Run settings
@@ -61,35 +66,48 @@ import pandas as pd
 import torch
 from IPython.display import Markdown, display
 
-from mnist_lib import checkpoints, config, data, describe, metrics, models, plots, references, reports, training
+from mnist_lib import (
+    checkpoints,
+    data,
+    datasets,
+    metrics,
+    models,
+    plots,
+    prose,
+    recipes,
+    references,
+    reports,
+    training,
+    words,
+)
+from mnist_lib.augment import augment_batch
 
 reports.setup_notebook()
 run = reports.start_run("04_cnn", globals())
 P = run.params
-display(run.provenance_frame())
+run.show_provenance()
 
 # %% [markdown]
 # ## Data
 #
-# The training images are split into a training set and a stratified validation set (a twelfth), which
+# The training images are split into a training set and a stratified validation set, which
 # picks the epoch whose weights are kept. The network expects 28×28 inputs, normalized here with the
 # `normalization` parameter.
 
 # %%
 MODEL = "cnn"
 IMAGE_SIZE = models.model_input_size(MODEL)
-raw = data.load_dataset(P.dataset, P.data_dir, source=P.data_source)
-NOUN, NOUNS = describe.class_words(raw)  # what one class is called: digit(s) for MNIST, class(es) otherwise
+raw = datasets.load_dataset(P.dataset, P.data_dir, source=P.data_source)
+NOUN, NOUNS = words.class_nouns(raw)  # what one class is called: digit(s) for MNIST, class(es) otherwise
 splits = data.prepare_data(raw, seed=P.seed, train_limit=P.train_limit, test_limit=P.test_limit,
                            normalization=P.normalization, image_size=IMAGE_SIZE, device=run.device)
 sizes = splits.sizes()
 display(splits.describe().style.format({"min": "{:.3f}", "max": "{:.3f}", "mean": "{:.4f}", "std": "{:.4f}",
                                         "images": "{:,}"}))
 display(Markdown(
-    f"**{sizes['train']:,}** training, **{sizes['validation']:,}** validation and **{sizes['test']:,}** test "
-    f"images; {describe.normalization_text(P.normalization, splits.mean, splits.std)}, so the pixels run from "
+    f"{prose.data.splits_text(splits)}; {prose.data.normalization_text(P.normalization, splits.mean, splits.std)}, so the pixels run from "
     f"{float(splits.x_train.min()):.1f} (pixel value 0) to {float(splits.x_train.max()):.1f} (pixel value 255). "
-    + describe.dataset_text(raw)
+    + prose.data.dataset_text(raw)
 ))
 
 # %% [markdown]
@@ -101,7 +119,7 @@ display(Markdown(
 # features.
 
 # %%
-model = training.seeded_model(MODEL, P.seed, device=run.device)
+model = training.seeded_model(MODEL, P.seed, device=run.device, **recipes.model_args(P))
 print(models.summary_text(model))
 display(models.model_summary(model).style.format({"params": "{:,}"}))
 n_params = models.count_parameters(model)
@@ -114,20 +132,20 @@ display(Markdown(f"The network has **{n_params:,}** trainable parameters."))
 # training, drawn with the parameters of this run. Validation and test images are never augmented.
 
 # %%
-augmentation = config.augmentation_from(P)
+augmentation = recipes.augmentation(P)
 if augmentation is None:
     display(Markdown("Augmentation is switched off for this run (`augment = False`)."))
 else:
     originals = splits.x_train[:6]
     generator = torch.Generator(device=splits.device).manual_seed(P.seed)
-    versions = [splits.unnormalize(data.augment_batch(originals, augmentation, generator, splits.mean, splits.std))
+    versions = [splits.unnormalize(augment_batch(originals, augmentation, generator, splits.mean, splits.std))
                 for _ in range(7)]
     reports.show(plots.augmentation_preview(splits.unnormalize(originals), versions))
     display(Markdown(
         f"Rotation up to ±{augmentation.rotation:g}°, shift up to ±{augmentation.translate:.0%} of the image, "
         f"zoom {augmentation.scale[0]:g}–{augmentation.scale[1]:g}, shear up to ±{augmentation.shear:g}°, "
         f"brightness and contrast ±{augmentation.brightness:.0%} / ±{augmentation.contrast:.0%}. "
-        + describe.hflip_text(augmentation.hflip, P.hflip, raw.dataset)
+        + prose.data.hflip_text(augmentation.hflip, P.hflip, raw.dataset)
     ))
 
 # %% [markdown]
@@ -139,16 +157,14 @@ else:
 # ones this run used.
 
 # %%
-cfg = config.train_config_from(P, model=MODEL, device=run.device)
+cfg = recipes.train_config(P, model=MODEL, device=run.device)
 Path(P.checkpoint_dir).mkdir(parents=True, exist_ok=True)
-data_params = {**raw.identity(), "train_limit": P.train_limit, "test_limit": P.test_limit, "normalization": P.normalization,
-               "image_size": IMAGE_SIZE, "seed": P.seed}
-checkpoint_params = {"train": cfg.to_dict(), "data": data_params}
-weights = checkpoints.fit_or_load(model, MODEL, splits, cfg, P.checkpoint_dir, data_params, desc=MODEL)
+data_params = recipes.data_params(P, raw, MODEL)
+weights = checkpoints.fit_or_load(model, MODEL, splits, cfg, P.checkpoint_dir, data_params, recipes.model_args(P),
+                                  desc=MODEL)
 history, loaded, checkpoint_file = weights.history, weights.loaded, weights.path
-display(Markdown(describe.training_setup(cfg, NOUN) + " " + weights.sentence() + " "
-                 + describe.execution_text(cfg.execution, "the CNN", run.device, optimizers=[cfg.optimizer],
-                                           model=model)))
+display(Markdown(prose.training.training_text(cfg, NOUN, sizes["train"]) + " " + prose.training.weights_text(weights) + " "
+                 + prose.training.execution_text(cfg.execution, "the CNN", run.device, optimizers=[cfg.optimizer])))
 
 # %% [markdown]
 # ### Learning curves
@@ -166,8 +182,8 @@ else:
                                        label_smoothing=P.label_smoothing))
     best = epoch_log.loc[epoch_log["epoch"] == history.best_epoch].iloc[0]
     display(Markdown(
-        describe.curves_text(epoch_log, P.label_smoothing, NOUN) + " "
-        + describe.train_metrics_note(cfg.augment is not None, model) + " "
+        prose.training.curves_text(epoch_log, P.label_smoothing, NOUN) + " "
+        + prose.training.train_metrics_text(cfg.augment is not None, model) + " "
         f"Validation accuracy peaks at **{best['val_accuracy']:.2%}** in epoch **{history.best_epoch}** of "
         f"{len(epoch_log)}; the final training loss is {epoch_log['train_loss'].iloc[-1]:.4f} "
         f"(validation loss {epoch_log['val_loss'].iloc[-1]:.4f}). Training took "
@@ -198,7 +214,8 @@ if history is not None:
 # confidence and accuracy.
 
 # %%
-pred = training.evaluate(model, splits.x_test, splits.y_test, cfg.eval_batch_size)
+val_pred, pred = training.final_evaluation(model, splits, cfg.eval_batch_size, P.tta)
+display(Markdown(prose.training.evaluation_text(P.tta)))
 summary = metrics.classification_summary(pred.targets, pred.preds, pred.probs)
 acc = metrics.accuracy_with_interval(pred.targets, pred.preds)
 LABELS = {"accuracy": "accuracy", "accuracy_low": "accuracy, 95% interval low",
@@ -219,11 +236,11 @@ display(Markdown(
 
 # %%
 if references.has_target("cnn", P.dataset):
-    target_check = reports.check_target("cnn", 100 * acc.accuracy, P, dataset=P.dataset)
-    display(Markdown(target_check.text()))
+    target_check = references.check_target("cnn", 100 * acc.accuracy, P, dataset=P.dataset)
+    display(Markdown(prose.references.target_text(target_check)))
 else:
     target_check = None
-    display(Markdown(references.no_target_text(raw.title)))
+    display(Markdown(prose.references.no_target_text(raw.title)))
 
 # %% [markdown]
 # ## Confusion matrix
@@ -240,15 +257,9 @@ display(pairs.style.format({"share_of_true": "{:.2%}"}).hide(axis="index"))
 per_class = metrics.per_class_metrics(pred.targets, pred.preds, class_names=raw.classes)
 (best_class, best_acc), (worst_class, worst_acc) = metrics.best_and_worst_class(pred.targets, pred.preds,
                                                                                 class_names=raw.classes)
-top = next(pairs.itertuples(index=False), None)  # itertuples keeps each column's integer type
-if top is None:
-    display(Markdown("There is not a single mistake on the test images."))
-else:
-    display(Markdown(
-        f"The CNN makes {acc.n - acc.correct:,} mistakes. The most frequent is a **{top.true}** read as "
-        f"**{top.predicted}** ({top.count} times, {top.share_of_true:.2%} of the {top.true} test images). "
-        f"The best-recognised {NOUN} is {best_class} ({best_acc:.2%}), the hardest {worst_class} ({worst_acc:.2%})."
-    ))
+display(Markdown(prose.training.mistakes_text(cm, raw.classes, NOUN, shown=len(pairs))
+                 + f" The best-recognised {NOUN} is {best_class} ({best_acc:.2%}), the hardest {worst_class} "
+                 f"({worst_acc:.2%})."))
 
 # %% [markdown]
 # ## ROC curves
@@ -296,21 +307,22 @@ display(Markdown(
 # %%
 epochs_run = len(history.records) if history is not None else None
 if references.has_reference("cnn", P.dataset):
-    reference = reports.compare_with_reference("cnn", acc, P, epochs_run=epochs_run, dataset=P.dataset)
+    reference = references.compare_with_reference("cnn", acc, P, epochs_run=epochs_run, train_images=sizes["train"],
+                                                   dataset=P.dataset)
     REFERENCE_ACCURACY, REFERENCE_EPOCHS = reference.reference / 100, reference.reference_epochs
     difference = reference.difference / 100
     display(reference.table())
-    display(Markdown(f"This run measures **{acc}**. " + reference.setting_text() + " " + reference.text()))
+    display(Markdown(f"This run measures **{acc}**. " + prose.references.comparison_text(reference)))
 else:
     reference, REFERENCE_ACCURACY, REFERENCE_EPOCHS, difference = None, None, None, None
-    display(Markdown(f"This run measures **{acc}**. " + references.no_reference_text("cnn", raw.title)))
+    display(Markdown(f"This run measures **{acc}**. " + prose.references.no_reference_text("cnn", raw.title)))
 benchmarks = references.benchmark_table(P.dataset)
 if len(benchmarks):
     display(Markdown(f"Published results on {raw.title}, for context (best first):"))
     display(benchmarks.style.format({"test accuracy (%)": "{:.1f}", "on MNIST (%)": "{:.1f}"}, na_rep="—")
             .hide(axis="index"))
-if references.sources_text(P.dataset):
-    display(Markdown(references.sources_text(P.dataset)))
+if prose.references.sources_text(P.dataset):
+    display(Markdown(prose.references.sources_text(P.dataset)))
 
 # %% [markdown]
 # ## Conclusions
@@ -325,20 +337,19 @@ display(Markdown(
     f"- Macro F1 {summary['f1_macro']:.2%}, mean one-vs-rest AUC {summary['auc_roc_ovr']:.4f}, "
     f"log loss {summary['log_loss']:.4f}, expected calibration error {calib.ece:.4f}.\n"
     f"- Hardest {NOUN}: {worst_class} ({worst_acc:.2%} recognised); most frequent mistake: "
-    + (f"{top.true} → {top.predicted} ({top.count} times)." if top is not None else "none.")
-    + (f"\n- Against the published {REFERENCE_ACCURACY:.2%} ({reference.source}): {difference * 100:+.2f} "
-       "percentage points." if reference is not None else "")
+    f"{prose.training.top_mistake_text(cm, raw.classes)}."
+    + (f"\n- {prose.references.gap_text(reference)}" if reference is not None else "")
 ))
 
 # %%
-checkpoint = {"path": str(checkpoint_file), "model": MODEL, "params": checkpoint_params, "seed": P.seed,
+checkpoint = {"path": str(checkpoint_file), "model": MODEL, "params": weights.key_params, "seed": P.seed,
               "mean": splits.mean, "std": splits.std, "normalization": P.normalization, "image_size": IMAGE_SIZE,
               "reused": loaded}
 reports.save_predictions(run, {"test_accuracy": pred}, splits.test_index)
 metrics_file = reports.finish_run(
     run,
     headline={"test accuracy": f"{acc.accuracy:.2%} (95% CI {100 * acc.low:.2f}–{100 * acc.high:.2f}%)",
-              **({"target": target_check.short()} if target_check is not None else {}),
+              **({"target": prose.references.target_short_text(target_check)} if target_check is not None else {}),
               "parameters": f"{n_params:,}",
               "ECE": f"{calib.ece:.4f}",
               "train seconds": f"{train_seconds:.1f}" if train_seconds is not None else
@@ -348,6 +359,7 @@ metrics_file = reports.finish_run(
     test_accuracy=round(100 * acc.accuracy, 4),
     test_accuracy_low=round(100 * acc.low, 4),
     test_accuracy_high=round(100 * acc.high, 4),
+    val_accuracy=round(100 * val_pred.accuracy, 4),
     train_seconds=train_seconds,
     checkpoint_train_seconds=weights.train_seconds,
     checkpoint_trained_at=weights.trained_at,

@@ -16,28 +16,30 @@
 # monitoring and plotting only.
 
 # %% tags=["parameters"]
-dataset = "mnist"  # mnist, fashion-mnist or idx (data_source is then the folder)
-data_dir = None  # where the data set is cached (torchvision layout: MNIST/raw, FashionMNIST/raw); None: the project's data/
-data_source = None  # a folder with the four IDX files, tried before the mirrors (for idx: the data set itself)
-seed = 0  # seed for the split, the (shared) initial weights and the shuffling
-device = "auto"  # auto, cpu, cuda or mps
-train_limit = None  # a stratified subset of the training images (quick runs); None for all
-test_limit = None  # a stratified subset of the test images (quick runs); None for all
-output_dir = None  # where the metrics file is written; None: the project's reports/ (reports/<dataset>/ for another dataset)
-checkpoint_dir = None  # where trained weights are cached (unused: these runs are not cached); None: the project's checkpoints/
-epochs = 25  # passes over the training set, the same for every optimizer
-batch_size = 64  # images per optimizer step
-scheduler = 'cosine'  # learning-rate schedule: none, step, cosine or onecycle
-weight_decay = 0.0  # L2 penalty
-normalization = "dataset"  # input normalization: dataset (training mean/std), half, none or raw
-memory_format = "auto"  # auto (the setting measured fastest for this model and device), contiguous or channels_last
-compile_model = None  # torch.compile the training step: True or False; None: the measured choice
-threads = None  # intra-op threads while training; None: the measured choice (at most the process's)
-fused_optimizer = None  # torch's fused optimizer kernel (Adam, AdamW, SGD): True or False; None: the measured choice
-precision = "fp32"  # fp32, or bf16 (bfloat16 autocast of the training step, for devices that support it)
-optimizers = "sgd,momentum,adam"  # optimizers to compare (comma-separated): sgd, momentum, nesterov, adam, adamw, rmsprop
-learning_rates = {"sgd": 0.1, "momentum": 0.02, "adam": 0.001}  # learning rate of each optimizer
-target_accuracy = None  # test accuracy (percent) whose first epoch is reported; None: the dataset's default (97 for MNIST, 85 for Fashion-MNIST, else 90)
+from typing import Optional
+
+dataset: str = "mnist"  # the data set of the whole series (idx: the folder given as data_source): mnist, fashion-mnist, idx
+data_dir: Optional[str] = None  # where the data set is cached (torchvision layout: MNIST/raw, FashionMNIST/raw); None: the project's data/
+data_source: Optional[str] = None  # a folder with the four IDX files, tried before the mirrors (for idx: the data set itself)
+seed: int = 0  # seed of every random choice: split, subsets, initial weights, shuffling, dropout, augmentation, in [0, 2147483647]
+device: str = "auto"  # where to run: auto, cpu, cuda, mps
+threads: int = 1  # torch threads of the whole run, fixed so the numbers do not depend on -j, the worker or the machine, in [1, 256]
+train_limit: Optional[int] = None  # a stratified subset of the training images (quick runs), in [100, 60000]; None: all
+test_limit: Optional[int] = None  # a stratified subset of the test images (quick runs), in [100, 10000]; None: all
+output_dir: Optional[str] = None  # where the metrics and predictions files are written; None: the project's reports/
+epochs: int = 25  # passes over the training set, in [1, 1000]
+batch_size: int = 64  # images per optimizer step, in [1, 60000]
+scheduler: str = 'cosine'  # learning-rate schedule: none, step, cosine, onecycle
+weight_decay: float = 0.0  # weight decay (AdamW: decoupled; the others: L2 penalty), in [0, 1]
+normalization: str = "dataset"  # input normalization (dataset: the training split's mean/std; half: (x - 0.5) / 0.5): dataset, half, none, raw
+ema_decay: float = 0.0  # decay of an exponential moving average of the weights, which validation, the best epoch and the result use (0: none), in [0, 0.9999]
+memory_format: str = "auto"  # memory format of weights and activations (auto: the setting measured for this model and device): auto, contiguous, channels_last
+compile_model: Optional[bool] = None  # torch.compile the training step; None: the measured choice
+fused_optimizer: Optional[bool] = None  # torch's fused optimizer kernel (Adam, AdamW, SGD); None: the measured choice
+precision: str = "fp32"  # fp32, or bf16 autocast of the training step (devices that support it): fp32, bf16
+optimizers: str = "sgd,momentum,adam"  # optimizers to compare: sgd, momentum, nesterov, adam, adamw, rmsprop
+lr_per_optimizer: dict = {"sgd": 0.1, "momentum": 0.02, "adam": 0.001}  # learning rate of each optimizer
+target_accuracy: Optional[float] = None  # test accuracy (percent) whose first epoch is reported, in (0, 100]; None: the data set's default
 
 # %% [markdown]
 # ## Run settings
@@ -49,23 +51,24 @@ target_accuracy = None  # test accuracy (percent) whose first epoch is reported;
 import pandas as pd
 from IPython.display import Markdown, display
 
-from mnist_lib import comparison, config, data, describe, metrics, models, plots, references, reports, training
+from mnist_lib import data, datasets, metrics, models, plots, prose, references, reports, training, words
+from mnist_lib.analysis import optimizer_comparison
 
 reports.setup_notebook()
 run = reports.start_run("05_optimizers", globals())
 P = run.params
-display(run.provenance_frame())
+run.show_provenance()
 
 # %% [markdown]
 # ## Data
 #
-# The training images are split into a training set and a stratified validation set (a twelfth) that picks
+# The training images are split into a training set and a stratified validation set that picks
 # each run's epoch. Every optimizer sees the same batches in the same order.
 
 # %%
 MODEL = "mlp"
-raw = data.load_dataset(P.dataset, P.data_dir, source=P.data_source)
-NOUN, NOUNS = describe.class_words(raw)  # what one class is called: digit(s) for MNIST, class(es) otherwise
+raw = datasets.load_dataset(P.dataset, P.data_dir, source=P.data_source)
+NOUN, NOUNS = words.class_nouns(raw)  # what one class is called: digit(s) for MNIST, class(es) otherwise
 splits = data.prepare_data(raw, seed=P.seed, train_limit=P.train_limit, test_limit=P.test_limit,
                            normalization=P.normalization, image_size=models.model_input_size(MODEL),
                            device=run.device)
@@ -73,8 +76,7 @@ sizes = splits.sizes()
 display(splits.describe().style.format({"min": "{:.3f}", "max": "{:.3f}", "mean": "{:.4f}", "std": "{:.4f}",
                                         "images": "{:,}"}))
 display(Markdown(
-    f"**{sizes['train']:,}** training, **{sizes['validation']:,}** validation and **{sizes['test']:,}** test "
-    f"images, normalized as (x − {splits.mean:.4f}) / {splits.std:.4f}. " + describe.dataset_text(raw)
+    f"{prose.data.splits_text(splits)}, normalized as (x − {splits.mean:.4f}) / {splits.std:.4f}. " + prose.data.dataset_text(raw)
 ))
 
 # %% [markdown]
@@ -85,8 +87,7 @@ display(Markdown(
 
 # %%
 n_params = models.count_parameters(training.seeded_model(MODEL, P.seed))
-base = config.train_config_from(P, model=MODEL, device=run.device)
-configs = comparison.optimizer_configs(P.optimizers, P.learning_rates, base)
+configs = optimizer_comparison.optimizer_configs(P, MODEL, run.device)
 settings = pd.DataFrame([{"optimizer": name, "learning rate": cfg.lr,
                           "momentum": cfg.momentum if name in ("momentum", "nesterov") else "—",
                           "epochs": cfg.epochs, "batch size": cfg.batch_size, "schedule": cfg.scheduler,
@@ -94,7 +95,7 @@ settings = pd.DataFrame([{"optimizer": name, "learning rate": cfg.lr,
                          for name, cfg in configs.items()]).set_index("optimizer")
 display(settings)
 display(Markdown(f"The network has **{n_params:,}** trainable parameters. Compared: "
-                 + comparison.configs_text(configs, sizes["train"], NOUN)))
+                 + prose.optimizers.configs_text(configs, sizes["train"], NOUN)))
 
 # %% [markdown]
 # ## Training
@@ -104,12 +105,12 @@ display(Markdown(f"The network has **{n_params:,}** trainable parameters. Compar
 # below only.
 
 # %%
-runs = comparison.compare_optimizers(MODEL, splits, configs)
+runs = optimizer_comparison.compare_optimizers(MODEL, splits, configs)
 diverged = [name for name, r in runs.items() if r.history.diverged]
 display(Markdown(
     f"Trained {len(runs)} runs in {sum(r.train_seconds for r in runs.values()):.1f} s in total"
     + (f"; **diverged** (non-finite loss): {', '.join(diverged)}." if diverged else "; none diverged.") + " "
-    + describe.execution_text(base.execution, "the MLP", run.device, optimizers=list(configs))
+    + prose.training.execution_text(next(iter(configs.values())).execution, "the MLP", run.device, optimizers=list(configs))
 ))
 
 # %% [markdown]
@@ -153,8 +154,8 @@ display(test_by_epoch.style.format("{:.2%}", na_rep="—"))
 # %%
 TARGET_ACCURACY = P.target_accuracy if P.target_accuracy is not None else references.convergence_target(P.dataset)
 target = TARGET_ACCURACY / 100
-summary = comparison.optimizer_summary(runs, target)
-selected = comparison.best_by_validation(runs)
+summary = optimizer_comparison.optimizer_summary(runs, target)
+selected = optimizer_comparison.best_by_validation(runs)
 reference_results = references.group("mlp", P.dataset)
 # Whose definition the max per-epoch column is: named only when a reference of this dataset was measured so.
 MAX_DEFINITION = ("the reference report's definition"
@@ -178,17 +179,18 @@ display(summary.rename(columns=COLUMNS).style.format(
      COLUMNS["last_test_loss"]: "{:.4f}", COLUMNS["train_seconds"]: "{:.1f}"}, na_rep="—"))
 display(Markdown(("" if P.target_accuracy is not None else
                   f"The target, {TARGET_ACCURACY:g}%, is the default for {raw.title} (`target_accuracy` is None). ")
-                 + comparison.summary_reading(summary, target, selected, definition=MAX_DEFINITION)))
+                 + prose.optimizers.summary_text(summary, target, selected, definition=MAX_DEFINITION)))
 
 # %% [markdown]
 # ## Comparison with the reference
 #
 # The published accuracy of each optimizer that has one on this data set (from `mnist_lib.references`)
 # beside this run's; the text under the table says where the reference values come from, how they were
-# measured and how this run's setting differs. Differences are in percentage points.
+# measured and how this run's setting differs. Differences are in percentage points. Whether this run orders
+# the optimizers as the reference does waits for McNemar's test below: an order within chance is no ranking.
 
 # %%
-versus = comparison.reference_comparison(summary, {name: round(r.accuracy / 100, 6)
+versus = optimizer_comparison.reference_comparison(summary, {name: round(r.accuracy / 100, 6)
                                                           for name, r in reference_results.items()})
 POINTS = ["difference_max_epoch", "difference_best"]
 display(versus.style.format(lambda v: f"{v:.2%}", na_rep="—")
@@ -196,19 +198,19 @@ display(versus.style.format(lambda v: f"{v:.2%}", na_rep="—")
         .relabel_index(["reference", "this run: max per-epoch test accuracy",
                         "difference (points)", "this run: validation-selected", "difference (points)"], axis="columns"))
 display(Markdown(
-    comparison.reference_reading(versus) + "\n\n"
-    + comparison.reference_setting(reference_results, P.epochs, sizes["train"])
-    + (" " + references.sources_text(P.dataset) if reference_results else "")
+    prose.optimizers.reference_text(versus) + "\n\n"
+    + prose.optimizers.reference_setting_text(reference_results, P.epochs, sizes["train"], P)
+    + (" " + prose.references.sources_text(P.dataset) if reference_results else "")
 ))
 
 # %%
-target_checks = {name: reports.check_target(f"mlp/{name}", 100 * acc, P, dataset=P.dataset)
+target_checks = {name: references.check_target(f"mlp/{name}", 100 * acc, P, dataset=P.dataset)
                  for name, acc in summary["best_accuracy"].items()
                  if references.has_target(f"mlp/{name}", P.dataset)}
 no_target = ("None of the optimizers run here has an accuracy target."
-             if any(references.has_target(f"mlp/{name}", P.dataset) for name in config.OPTIMIZERS)
-             else references.no_target_text(raw.title))
-display(Markdown("\n".join(f"- {check.text()}" for check in target_checks.values()) or no_target))
+             if any(references.has_target(f"mlp/{name}", P.dataset) for name in training.OPTIMIZERS)
+             else prose.references.no_target_text(raw.title))
+display(Markdown("\n".join(f"- {prose.references.target_text(check)}" for check in target_checks.values()) or no_target))
 
 # %% [markdown]
 # ## Confusion matrices
@@ -229,14 +231,14 @@ reports.show(plots.confusion_grid(confusions, ncols=min(3, len(confusions)), cla
 # each run's three most frequent mistakes (true → predicted).
 
 # %%
-extremes = comparison.class_extremes(y_test, test_preds, class_names=raw.classes)
+extremes = optimizer_comparison.class_extremes(y_test, test_preds, class_names=raw.classes)
 display(extremes.style.format({"best_class_accuracy": "{:.2%}", "worst_class_accuracy": "{:.2%}"})
         .relabel_index([f"best {NOUN}", "its accuracy", f"worst {NOUN}", "its accuracy"], axis="columns"))
-confused = comparison.confused_pairs(y_test, test_preds, k=3, class_names=raw.classes)
+confused = optimizer_comparison.confused_pairs(y_test, test_preds, k=3, class_names=raw.classes)
 display(confused.style.format({"share_of_true": "{:.2%}"}).hide(axis="index")
         .relabel_index(["optimizer", f"true {NOUN}", "predicted as", "count", f"share of the true {NOUN}"],
                        axis="columns"))
-display(Markdown(comparison.errors_reading(extremes, confused, NOUN)))
+display(Markdown(prose.optimizers.errors_text(extremes, confused, NOUN)))
 
 # %% [markdown]
 # ## Are the differences significant? McNemar's test
@@ -250,14 +252,15 @@ if len(test_preds) < 2:
     mcnemar = None
     display(Markdown("Only one optimizer was run, so there is nothing to compare."))
 else:
-    mcnemar = comparison.pairwise_mcnemar(y_test, test_preds)
-    display(mcnemar.drop(columns=["reading"]).rename(columns={
+    mcnemar = optimizer_comparison.pairwise_mcnemar(y_test, test_preds)
+    display(mcnemar.rename(columns={
         "a": "A", "b": "B", "accuracy_a": "accuracy A", "accuracy_b": "accuracy B",
         "only_a_right": "only A right", "only_b_right": "only B right", "p_value": "p-value",
         "p_holm": "p-value (Holm)"}).style.format({"accuracy A": "{:.2%}", "accuracy B": "{:.2%}",
                                                    "statistic": "{:.3f}", "p-value": "{:.3g}",
                                                    "p-value (Holm)": "{:.3g}"}).hide(axis="index"))
-    display(Markdown("- " + "\n- ".join(mcnemar["reading"])))
+    display(Markdown("- " + "\n- ".join(prose.optimizers.mcnemar_texts(mcnemar)) + "\n\n"
+                     + prose.optimizers.ranking_text(versus, mcnemar)))
 
 # %% [markdown]
 # ## Conclusions
@@ -271,7 +274,7 @@ display(Markdown(
     f"**{chosen_acc.accuracy:.2%}** on the test set (95% interval {chosen_acc.low:.2%}–{chosen_acc.high:.2%}).\n"
     "- Validation-selected test accuracy: "
     + ", ".join(f"{name} {acc:.2%}" for name, acc in summary["best_accuracy"].items()) + ".\n"
-    f"- {comparison.convergence_reading(summary, target)}\n"
+    f"- {prose.optimizers.convergence_text(summary, target)}\n"
     + (f"- Significant differences (McNemar, Holm-corrected, 5%): {', '.join(significant)}."
        if significant else "- No pair differs significantly on this test set (McNemar, Holm-corrected, 5%).")
 ))
@@ -282,7 +285,7 @@ reports.save_predictions(run, {"test_accuracy": chosen.test, **{f"optimizers.{na
 metrics_file = reports.finish_run(
     run,
     headline={"selected optimizer": selected,
-              **({"targets": ", ".join(f"{name} {check.short()}" for name, check in target_checks.items())}
+              **({"targets": ", ".join(f"{name} {prose.references.target_short_text(check)}" for name, check in target_checks.items())}
                  if target_checks else {}),
               "test accuracy": f"{chosen_acc.accuracy:.2%} (95% CI {100 * chosen_acc.low:.2f}–{100 * chosen_acc.high:.2f}%)",
               "all (validation-selected)": ", ".join(f"{name} {acc:.2%}" for name, acc in
@@ -297,7 +300,7 @@ metrics_file = reports.finish_run(
     best_epoch=chosen.history.best_epoch,
     selected_optimizer=selected,
     target_accuracy=TARGET_ACCURACY,
-    optimizers=comparison.optimizer_metrics(summary),
+    optimizers=optimizer_comparison.optimizer_metrics(summary),
     mcnemar=None if mcnemar is None else mcnemar[["a", "b", "only_a_right", "only_b_right", "p_value", "p_holm",
                                                   "significant"]].to_dict(orient="records"),
 )

@@ -12,17 +12,20 @@
 # with the same recipe (the section *Models* says which happened).
 
 # %% tags=["parameters"]
-dataset = "mnist"  # mnist, fashion-mnist or idx (data_source is then the folder)
-data_dir = None  # where the data set is cached (torchvision layout: MNIST/raw, FashionMNIST/raw); None: the project's data/
-data_source = None  # a folder with the four IDX files, tried before the mirrors (for idx: the data set itself)
-seed = 0  # seed for splits, initial weights, shuffling and augmentation
-device = "auto"  # auto, cpu, cuda or mps
-train_limit = None  # a stratified subset of the training images (quick runs); None for all
-test_limit = None  # a stratified subset of the test images (quick runs); None for all
-output_dir = None  # where the metrics file is written; None: the project's reports/ (reports/<dataset>/ for another dataset)
-checkpoint_dir = None  # where trained weights are cached; None: the project's checkpoints/
-image_index = 0  # position of the test image to look at, within the (limited) test set
-fallback_epochs = 3  # epochs to train a model here when the checkpoint of 03 / 04 cannot be reused
+from typing import Optional
+
+dataset: str = "mnist"  # the data set of the whole series (idx: the folder given as data_source): mnist, fashion-mnist, idx
+data_dir: Optional[str] = None  # where the data set is cached (torchvision layout: MNIST/raw, FashionMNIST/raw); None: the project's data/
+data_source: Optional[str] = None  # a folder with the four IDX files, tried before the mirrors (for idx: the data set itself)
+seed: int = 0  # seed of every random choice: split, subsets, initial weights, shuffling, dropout, augmentation, in [0, 2147483647]
+device: str = "auto"  # where to run: auto, cpu, cuda, mps
+threads: int = 1  # torch threads of the whole run, fixed so the numbers do not depend on -j, the worker or the machine, in [1, 256]
+train_limit: Optional[int] = None  # a stratified subset of the training images (quick runs), in [100, 60000]; None: all
+test_limit: Optional[int] = None  # a stratified subset of the test images (quick runs), in [100, 10000]; None: all
+output_dir: Optional[str] = None  # where the metrics and predictions files are written; None: the project's reports/
+checkpoint_dir: Optional[str] = None  # where trained weights are cached and reused; None: the project's checkpoints/
+image_index: int = 0  # position of the test image to look at, within the (limited) test set, in [0, 9999]
+fallback_epochs: int = 3  # epochs of a model trained here when the checkpoint of the notebook that trains it cannot be reused, in [1, 1000]
 
 # %% [markdown]
 # ## Run settings
@@ -32,15 +35,16 @@ fallback_epochs = 3  # epochs to train a model here when the checkpoint of 03 / 
 # can be traced and repeated.
 
 # %%
-from IPython.display import Markdown, display
 import pandas as pd
+from IPython.display import Markdown, display
 
-from mnist_lib import data, describe, features, plots, reports, study, training
+from mnist_lib import data, datasets, features, plots, prose, reports, training, words
+from mnist_lib.analysis import feature_maps
 
 reports.setup_notebook()
 run = reports.start_run("06_feature_maps", globals())
 P = run.params
-run.provenance_frame()
+run.show_provenance()
 
 # %% [markdown]
 # ## Models
@@ -49,21 +53,21 @@ run.provenance_frame()
 # for the CNN) recorded in its metrics file, provided the checkpoint exists and
 # its key matches the recorded model, training parameters and seed. Otherwise the
 # model is trained here for `fallback_epochs` epochs with the default recipe of
-# its notebook (`mnist_lib.study.RECIPES`, kept equal to the parameters-cell defaults of 03
+# its notebook (`mnist_lib.analysis.feature_maps.RECIPES`, kept equal to the parameters-cell defaults of 03
 # and 04 by a test). Either way the test images are prepared
 # exactly as the model saw its training images: the same image size and the
 # recorded mean and standard deviation.
 
 # %%
-raw = data.load_dataset(P.dataset, P.data_dir, source=P.data_source)
-NOUN, NOUNS = describe.class_words(raw)  # what one class is called: digit(s) for MNIST, class(es) otherwise
+raw = datasets.load_dataset(P.dataset, P.data_dir, source=P.data_source)
+NOUN, NOUNS = words.class_nouns(raw)  # what one class is called: digit(s) for MNIST, class(es) otherwise
 common = dict(output_dir=P.output_dir, checkpoint_dir=P.checkpoint_dir, seed=P.seed, train_limit=P.train_limit,
               test_limit=P.test_limit, fallback_epochs=P.fallback_epochs, device=run.device)
-lenet = study.prepare_model("lenet5", raw, **common)
-cnn = study.prepare_model("cnn", raw, **common)
+lenet = feature_maps.prepare_model("lenet5", raw, **common)
+cnn = feature_maps.prepare_model("cnn", raw, **common)
 lenet_test = training.evaluate(lenet.model, lenet.splits.x_test, lenet.splits.y_test)
 cnn_test = training.evaluate(cnn.model, cnn.splits.x_test, cnn.splits.y_test)
-display(Markdown(describe.dataset_text(raw) + f"\n\n- **LeNet-5**: {lenet.note}.\n- **CNN**: {cnn.note}."))
+display(Markdown(prose.data.dataset_text(raw) + f"\n\n- **LeNet-5**: {prose.training.prepared_model_text(lenet)}.\n- **CNN**: {prose.training.prepared_model_text(cnn)}."))
 sources = pd.DataFrame([{**m.summary(), "test accuracy": p.accuracy}
                         for m, p in ((lenet, lenet_test), (cnn, cnn_test))]).set_index("model")
 display(sources.style.format({"test accuracy": "{:.2%}", "mean": "{:.4f}", "std": "{:.4f}", "parameters": "{:,}"}))
@@ -215,10 +219,10 @@ reports.show(plots.saliency_plot(pixels_cnn, cnn_saliency,
                                  title=f"CNN: saliency of class {NAMES[cnn_pred]} (label {NAMES[label]})"))
 
 # %%
-FOREGROUND = describe.foreground_word(raw)  # "strokes" for digits, "object" otherwise
-BACKGROUND = describe.background_value(raw.train_images) / 255  # the border's commonest value, on the [0, 1] scale
-lenet_share = study.saliency_share(lenet_saliency, pixels_lenet, foreground=FOREGROUND, background=BACKGROUND)
-cnn_share = study.saliency_share(cnn_saliency, pixels_cnn, foreground=FOREGROUND, background=BACKGROUND)
+FOREGROUND = words.foreground_noun(raw)  # "strokes" for digits, "object" otherwise
+BACKGROUND = data.background_value(raw.train_images) / 255  # the border's commonest value, on the [0, 1] scale
+lenet_share = feature_maps.saliency_share(lenet_saliency, pixels_lenet, foreground=FOREGROUND, background=BACKGROUND)
+cnn_share = feature_maps.saliency_share(cnn_saliency, pixels_cnn, foreground=FOREGROUND, background=BACKGROUND)
 shares = pd.concat({"LeNet-5": lenet_share, "CNN": cnn_share}, axis=1)
 display(shares.style.format("{:.1%}"))
 lenet_on, cnn_on = lenet_share.loc[FOREGROUND, "saliency share"], cnn_share.loc[FOREGROUND, "saliency share"]
@@ -250,7 +254,7 @@ def maps_text(maps):
 
 
 display(Markdown(f"""
-- Weights of LeNet-5: {lenet.note}; of the CNN: {cnn.note}.
+- Weights of LeNet-5: {prose.training.prepared_model_text(lenet)}; of the CNN: {prose.training.prepared_model_text(cnn)}.
 - On the {len(lenet.splits.y_test):,} test images, LeNet-5 reaches **{lenet_test.accuracy:.2%}** and the CNN
   **{cnn_test.accuracy:.2%}** accuracy.
 - Test image #{P.image_index} (a {NAMES[label]}) is classified {verdict(lenet_pred)} by LeNet-5 with
@@ -278,8 +282,8 @@ reports.finish_run(
     predictions={"lenet5": {"predicted": lenet_pred, "confidence": float(lenet_probs[0, lenet_pred])},
                  "cnn": {"predicted": cnn_pred, "confidence": float(cnn_probs[0, cnn_pred])}},
     reused_checkpoints={"lenet5": lenet.reused, "cnn": cnn.reused},
-    model_sources={"lenet5": {"note": lenet.note, "key": lenet.key, "epochs": lenet.epochs},
-                   "cnn": {"note": cnn.note, "key": cnn.key, "epochs": cnn.epochs}},
+    model_sources={"lenet5": {"note": prose.training.prepared_model_text(lenet), "key": lenet.key, "epochs": lenet.epochs},
+                   "cnn": {"note": prose.training.prepared_model_text(cnn), "key": cnn.key, "epochs": cnn.epochs}},
     lenet_test_accuracy=round(100 * lenet_test.accuracy, 4),
     cnn_test_accuracy=round(100 * cnn_test.accuracy, 4),
     test_images=len(lenet.splits.y_test),

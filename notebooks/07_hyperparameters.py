@@ -15,29 +15,30 @@
 # one (from `mnist_lib.references`).
 
 # %% tags=["parameters"]
-dataset = "mnist"  # mnist, fashion-mnist or idx (data_source is then the folder)
-data_dir = None  # where the data set is cached (torchvision layout: MNIST/raw, FashionMNIST/raw); None: the project's data/
-data_source = None  # a folder with the four IDX files, tried before the mirrors (for idx: the data set itself)
-seed = 0  # seed for splits, initial weights, shuffling and augmentation
-device = "auto"  # auto, cpu, cuda or mps
-train_limit = None  # a stratified subset of the training images (quick runs); None for all
-test_limit = None  # a stratified subset of the test images (quick runs); None for all
-output_dir = None  # where the metrics file is written; None: the project's reports/ (reports/<dataset>/ for another dataset)
-checkpoint_dir = None  # where trained weights are cached; None: the project's checkpoints/
-epochs = 5  # passes over the training set, for every configuration
-batch_size = 128  # batch size of the base configuration
-optimizer = "momentum"  # optimizer of every configuration
-lr = 0.05  # learning rate of the base configuration
-scheduler = "none"  # learning-rate schedule of every configuration
-learning_rates = "0.0003,0.003,0.03,0.3,3.0"  # learning rates of the sweep, from too small to too large
-hidden_layers = "linear,128,128-64,256-128-64,512-256"  # hidden sizes, '-'-joined ('linear' for none)
-train_fractions = "1.0,0.5,0.25"  # shares of the training split (stratified subsets)
-batch_sizes = "32,128,512"  # batch sizes of the sweep
-memory_format = "auto"  # auto (the setting measured fastest for this model and device), contiguous or channels_last
-compile_model = None  # torch.compile the training step: True or False; None: the measured choice
-threads = None  # intra-op threads while training; None: the measured choice (at most the process's)
-fused_optimizer = None  # torch's fused optimizer kernel (Adam, AdamW, SGD): True or False; None: the measured choice
-precision = "fp32"  # fp32, or bf16 (bfloat16 autocast of the training step, for devices that support it)
+from typing import Optional
+
+dataset: str = "mnist"  # the data set of the whole series (idx: the folder given as data_source): mnist, fashion-mnist, idx
+data_dir: Optional[str] = None  # where the data set is cached (torchvision layout: MNIST/raw, FashionMNIST/raw); None: the project's data/
+data_source: Optional[str] = None  # a folder with the four IDX files, tried before the mirrors (for idx: the data set itself)
+seed: int = 0  # seed of every random choice: split, subsets, initial weights, shuffling, dropout, augmentation, in [0, 2147483647]
+device: str = "auto"  # where to run: auto, cpu, cuda, mps
+threads: int = 1  # torch threads of the whole run, fixed so the numbers do not depend on -j, the worker or the machine, in [1, 256]
+train_limit: Optional[int] = None  # a stratified subset of the training images (quick runs), in [100, 60000]; None: all
+test_limit: Optional[int] = None  # a stratified subset of the test images (quick runs), in [100, 10000]; None: all
+output_dir: Optional[str] = None  # where the metrics and predictions files are written; None: the project's reports/
+epochs: int = 5  # passes over the training set, in [1, 1000]
+batch_size: int = 128  # images per optimizer step, in [1, 60000]
+optimizer: str = "momentum"  # optimizer: sgd, momentum, nesterov, adam, adamw, rmsprop
+lr: float = 0.05  # (peak) learning rate, in (0, 100]
+scheduler: str = "none"  # learning-rate schedule: none, step, cosine, onecycle
+learning_rates: str = "0.0003,0.003,0.03,0.3,3.0"  # learning rates of the sweep, from too small to too large
+hidden_layers: str = "linear,128,128-64,256-128-64,512-256"  # hidden sizes of the sweep, '-'-joined ('linear' for none)
+train_fractions: str = "1.0,0.5,0.25"  # shares of the training split (stratified subsets)
+batch_sizes: str = "32,128,512"  # batch sizes of the sweep
+memory_format: str = "auto"  # memory format of weights and activations (auto: the setting measured for this model and device): auto, contiguous, channels_last
+compile_model: Optional[bool] = None  # torch.compile the training step; None: the measured choice
+fused_optimizer: Optional[bool] = None  # torch's fused optimizer kernel (Adam, AdamW, SGD); None: the measured choice
+precision: str = "fp32"  # fp32, or bf16 autocast of the training step (devices that support it): fp32, bf16
 
 # %% [markdown]
 # ## Run settings
@@ -47,16 +48,16 @@ precision = "fp32"  # fp32, or bf16 (bfloat16 autocast of the training step, for
 # can be traced and repeated.
 
 # %%
-import math
 
 from IPython.display import Markdown, display
 
-from mnist_lib import config, data, describe, execution, metrics, plots, references, reports, study
+from mnist_lib import datasets, metrics, params, plots, prose, references, reports, words
+from mnist_lib.analysis import hyperparameters
 
 reports.setup_notebook()
 run = reports.start_run("07_hyperparameters", globals())
 P = run.params
-run.provenance_frame()
+run.show_provenance()
 
 # %% [markdown]
 # ## Data and the base configuration
@@ -69,18 +70,18 @@ run.provenance_frame()
 # once.
 
 # %%
-raw = data.load_dataset(P.dataset, P.data_dir, source=P.data_source)
-NOUN, NOUNS = describe.class_words(raw)  # what one class is called: digit(s) for MNIST, class(es) otherwise
-base = study.StudyConfig(hidden=study.BASE_HIDDEN, normalization="dataset", lr=P.lr, batch_size=P.batch_size)
-hp = study.HyperparameterStudy(raw, base=base, epochs=P.epochs, optimizer=P.optimizer, scheduler=P.scheduler,
+raw = datasets.load_dataset(P.dataset, P.data_dir, source=P.data_source)
+NOUN, NOUNS = words.class_nouns(raw)  # what one class is called: digit(s) for MNIST, class(es) otherwise
+base = hyperparameters.StudyConfig(hidden=hyperparameters.BASE_HIDDEN, normalization="dataset", lr=P.lr, batch_size=P.batch_size)
+hp = hyperparameters.HyperparameterStudy(raw, base=base, epochs=P.epochs, optimizer=P.optimizer, scheduler=P.scheduler,
                                seed=P.seed, train_limit=P.train_limit, test_limit=P.test_limit, device=run.device,
-                               execution=execution.settings_from_params("mlp_custom", run.device, P))
+                               execution=hyperparameters.execution_settings(run.device, P))
 display(hp.splits(base.normalization).describe())
-display(Markdown(describe.dataset_text(raw)))
-display(Markdown(f"Base configuration: {base.describe()}; optimizer {describe.optimizer_text(P.optimizer)}; "
-                 f"{describe.schedule_text(P.scheduler, None)}; {describe.plural(P.epochs, 'epoch')}. "
-                 + study.divergence_rule(classes=NOUNS) + " "
-                 + describe.execution_text(hp.execution, "the MLPs", run.device, optimizers=[P.optimizer])))
+display(Markdown(prose.data.dataset_text(raw)))
+display(Markdown(f"Base configuration: {prose.hyperparameters.config_text(base)}; optimizer {prose.training.optimizer_text(P.optimizer)}; "
+                 f"{prose.training.schedule_text(P.scheduler, None)}; {words.plural(P.epochs, 'epoch')}. "
+                 + prose.hyperparameters.divergence_text(classes=NOUNS) + " "
+                 + prose.hyperparameters.study_execution_text(hp.execution, run.device, P.optimizer)))
 
 # %% [markdown]
 # ## Normalization
@@ -93,28 +94,32 @@ display(Markdown(f"Base configuration: {base.describe()}; optimizer {describe.op
 
 # %%
 norm = hp.sweep("normalization", ["none", "raw", "dataset"])
-display(study.format_table(norm, ["setting", "val_accuracy", "test_accuracy", "final_train_loss", "diverged", "train_seconds", "params"]))
-reports.show(plots.metric_bar(study.accuracy_long(norm, "setting"), x="setting", y="accuracy (%)", hue="split",
+display(hyperparameters.format_table(norm, ["setting", "val_accuracy", "test_accuracy", "final_train_loss", "diverged", "train_seconds", "params"]))
+reports.show(plots.metric_bar(hyperparameters.accuracy_long(norm, "setting"), x="setting", y="accuracy (%)", hue="split",
                               title="Accuracy by input normalization", ylabel="Accuracy (%)"))
 
 # %%
-display(Markdown(study.normalization_reading(norm, P.lr)))
+display(Markdown(prose.hyperparameters.normalization_sweep_text(norm, P.lr)))
 
 # %% [markdown]
 # ## Depth and width
 #
 # The base configuration with each of the hidden-layer settings of the
 # `hidden_layers` parameter ("linear" is a linear classifier, with no hidden layer).
+# Networks are compared by size (parameter count), whatever the order of the
+# parameter's list; where the linear classifier is swept, the comparison is made
+# again among the networks with hidden layers, so that it does not rest on the
+# linear classifier alone.
 
 # %%
-hidden = hp.sweep("hidden", [config.parse_hidden(text) for text in P.hidden_layers])
-display(study.format_table(hidden, ["setting", "architecture", "val_accuracy", "test_accuracy", "diverged",
+hidden = hp.sweep("hidden", [params.parse_hidden(text) for text in P.hidden_layers])
+display(hyperparameters.format_table(hidden, ["setting", "architecture", "val_accuracy", "test_accuracy", "diverged",
                                     "train_seconds", "params"]))
-reports.show(plots.metric_bar(study.accuracy_long(hidden, "setting"), x="setting", y="accuracy (%)", hue="split",
+reports.show(plots.metric_bar(hyperparameters.accuracy_long(hidden, "setting"), x="setting", y="accuracy (%)", hue="split",
                               title="Accuracy by hidden layers", ylabel="Accuracy (%)"))
 
 # %%
-display(Markdown(study.depth_reading(hidden)))
+display(Markdown(prose.hyperparameters.depth_text(hidden)))
 
 # %% [markdown]
 # ## Learning rate
@@ -125,11 +130,11 @@ display(Markdown(study.depth_reading(hidden)))
 
 # %%
 lrs = hp.sweep("lr", P.learning_rates)
-display(study.format_table(lrs, ["setting", "val_accuracy", "test_accuracy", "final_train_loss", "diverged", "train_seconds", "params"]))
+display(hyperparameters.format_table(lrs, ["setting", "val_accuracy", "test_accuracy", "final_train_loss", "diverged", "train_seconds", "params"]))
 reports.show(plots.lr_sweep_plot(lrs))
 
 # %%
-display(Markdown(study.lr_reading(lrs, P.epochs)))
+display(Markdown(prose.hyperparameters.lr_text(lrs, P.epochs)))
 
 # %% [markdown]
 # ## Training-set size
@@ -140,13 +145,13 @@ display(Markdown(study.lr_reading(lrs, P.epochs)))
 
 # %%
 fractions = hp.sweep("train_fraction", P.train_fractions)
-display(study.format_table(fractions, ["setting", "train_images", "val_accuracy", "test_accuracy", "diverged",
+display(hyperparameters.format_table(fractions, ["setting", "train_images", "val_accuracy", "test_accuracy", "diverged",
                                        "train_seconds", "params"]))
-reports.show(plots.metric_line(study.accuracy_long(fractions, "train_images"), x="train_images", y="accuracy (%)",
+reports.show(plots.metric_line(hyperparameters.accuracy_long(fractions, "train_images"), x="train_images", y="accuracy (%)",
                                hue="split", title="Accuracy by number of training images"))
 
 # %%
-display(Markdown(study.size_reading(fractions)))
+display(Markdown(prose.hyperparameters.size_text(fractions)))
 
 # %% [markdown]
 # ## Batch size
@@ -157,8 +162,8 @@ display(Markdown(study.size_reading(fractions)))
 
 # %%
 batches = hp.sweep("batch_size", P.batch_sizes)
-display(study.format_table(batches, ["setting", "val_accuracy", "test_accuracy", "final_train_loss", "diverged", "train_seconds", "params"]))
-reports.show(plots.metric_bar(study.accuracy_long(batches, "setting"), x="setting", y="accuracy (%)", hue="split",
+display(hyperparameters.format_table(batches, ["setting", "val_accuracy", "test_accuracy", "final_train_loss", "diverged", "train_seconds", "params"]))
+reports.show(plots.metric_bar(hyperparameters.accuracy_long(batches, "setting"), x="setting", y="accuracy (%)", hue="split",
                               title="Accuracy by batch size", ylabel="Accuracy (%)"))
 
 # %%
@@ -179,7 +184,7 @@ display(Markdown(", ".join(
 
 # %%
 every = hp.runs_frame()
-display(study.format_table(every, ["configuration", "architecture", "train_images", "batch_size", "epochs_run",
+display(hyperparameters.format_table(every, ["configuration", "architecture", "train_images", "batch_size", "epochs_run",
                                    "val_accuracy", "test_accuracy", "diverged", "train_seconds", "params"]))
 reports.show(plots.metric_bar(every, x="configuration", y="train_seconds", ylabel="Training seconds",
                               title=f"Training time of each configuration ({P.epochs} epochs)"))
@@ -200,7 +205,7 @@ display(Markdown(
 # %%
 best = hp.best_run()
 best_acc = metrics.accuracy_with_interval(best.test.targets, best.test.preds)
-display(Markdown(f"Best by validation accuracy: **{best.label}** — {best.config.describe()}: "
+display(Markdown(f"Best by validation accuracy: **{best.label}** — {prose.hyperparameters.config_text(best.config)}: "
                  f"{best.val_accuracy:.2%} validation accuracy, test accuracy **{best_acc}**."))
 per_class = metrics.per_class_metrics(best.test.targets, best.test.preds, class_names=raw.classes)
 reports.show(plots.per_class_bar(per_class, "f1", title=f"Per-class F1 on the test set: {best.label}"))
@@ -219,7 +224,7 @@ display(Markdown(f"The hardest {NOUN} is {worst} (F1 {per_class.f1.min():.3f}), 
 
 # %%
 pixels = hp.test_pixels()
-right = study.example_indices(best.test, correct=True, k=16)
+right = hyperparameters.example_indices(best.test, correct=True, k=16)
 reports.show(plots.prediction_grid(pixels[right], best.test.targets[right], best.test.preds[right],
                                    best.test.confidence[right], class_names=raw.classes))
 reports.show(plots.misses_gallery(pixels, best.test.targets, best.test.preds, best.test.confidence, max_items=24,
@@ -229,21 +234,24 @@ display(Markdown(f"{n_wrong:,} of {len(best.test.targets):,} test images are mis
 
 # %% [markdown]
 # ## Conclusions
+#
+# A factor's effect is the spread of validation accuracy across its settings (highest minus
+# lowest), over the runs that did not diverge: a diverged run sits near chance whatever else
+# the factor does, so it would decide the spread on its own. Each factor says how many of its
+# runs were left out.
 
 # %%
-effects = study.factor_effects({"normalization": norm, "hidden": hidden, "lr": lrs,
+effects = hyperparameters.factor_effects({"normalization": norm, "hidden": hidden, "lr": lrs,
                                 "train_fraction": fractions, "batch_size": batches})
-finding = references.finding("07_hyperparameters", P.dataset)
-finding_text = (study.finding_reading(effects, finding) if finding is not None
+finding = references.finding(references.HYPERPARAMETER_STUDY, P.dataset)
+finding_text = (prose.hyperparameters.finding_text(effects, finding) if finding is not None
                 else f"there is no reference finding for {raw.title} to compare with.")
 most, least = fractions.loc[fractions.train_images.idxmax()], fractions.loc[fractions.train_images.idxmin()]
 display(Markdown(f"""
-- **Normalization**: validation accuracy {study.val_text(norm, 'dataset')} with dataset normalization,
-  {study.val_text(norm, 'none')} with pixels in [0, 1], {study.val_text(norm, 'raw')} with raw 0..255 pixels.
-- **Depth and width**: from {study.val_text(hidden, hidden.setting.iloc[0])} ({hidden.setting.iloc[0]},
-  {hidden.params.iloc[0]:,} parameters) to {study.val_text(hidden, hidden.setting.iloc[-1])}
-  ({hidden.setting.iloc[-1]}, {hidden.params.iloc[-1]:,} parameters).
-- **Learning rate**: {study.lr_summary(lrs)}.
+- **Normalization**: validation accuracy {prose.hyperparameters.val_text(norm, 'dataset')} with dataset normalization,
+  {prose.hyperparameters.val_text(norm, 'none')} with pixels in [0, 1], {prose.hyperparameters.val_text(norm, 'raw')} with raw 0..255 pixels.
+- **Depth and width**: {prose.hyperparameters.depth_summary_text(hidden)}.
+- **Learning rate**: {prose.hyperparameters.lr_summary_text(lrs)}.
 - **Training-set size**: {most.val_accuracy:.2%} with {most.train_images:,} images, {least.val_accuracy:.2%} with
   {least.train_images:,}.
 - **Best configuration** (by validation): {best.label}, test accuracy **{best_acc}**, trained in
@@ -268,13 +276,16 @@ reports.finish_run(
     train_seconds=round(best.train_seconds, 2),
     epochs_run=len(best.history.records),
     best_epoch=best.history.best_epoch,
-    best_config={"label": best.label, "description": best.config.describe(), "hidden": list(best.config.hidden),
+    best_config={"label": best.label, "description": prose.hyperparameters.config_text(best.config), "hidden": list(best.config.hidden),
                  "normalization": best.config.normalization, "lr": best.config.lr,
                  "batch_size": best.config.batch_size, "train_fraction": best.config.train_fraction,
                  "optimizer": P.optimizer, "scheduler": P.scheduler, "epochs": P.epochs},
     total_train_seconds=round(float(every.train_seconds.sum()), 2),
     factor_spread_points={factor: round(float(value), 4) for factor, value in effects["spread_points"].items()},
-    study={name: study.records_for_json(frame) for name, frame in (
+    factor_spread_points_hidden_layers={factor: round(float(value), 4)
+                                        for factor, value in effects["hidden_layers_spread_points"].items()},
+    factor_diverged_runs={factor: int(value) for factor, value in effects["diverged"].items()},
+    study={name: hyperparameters.records_for_json(frame) for name, frame in (
         ("normalization", norm), ("hidden_layers", hidden), ("learning_rate", lrs), ("train_fraction", fractions),
         ("batch_size", batches), ("all_configurations", every))},
 )

@@ -4,44 +4,78 @@
 # Many runs of the series' notebooks over a grid of parameters (usually seeds), summarized: per model and
 # setting the mean, standard deviation and t-interval of test accuracy over the runs, the original reports'
 # single-run numbers beside them, paired comparisons over seeds, training time, and a link to every run's
-# own report. Every number here is computed from the runs' metrics files by `mnist_lib.sweep_stats`.
+# own report. Every number here is computed from the runs' metrics files by `mnist_lib.analysis.sweeps`.
 
 # %% tags=["parameters"]
-sweep_dir = "../reports/sweeps/seeds-quick"  # the sweep's folder (with its sweep.json)
-output_dir = "../reports/sweeps/seeds-quick"  # where summary.metrics.json is written
-confidence = 0.95  # confidence of the t-intervals
+from typing import Optional
+
+sweep_dir: str = "../reports/sweeps/seeds-quick"  # the sweep's folder (with its sweep.json)
+output_dir: Optional[str] = "../reports/sweeps/seeds-quick"  # where the metrics and predictions files are written; None: the project's reports/
+confidence: float = 0.95  # confidence of the t-intervals, in [0.5, 0.999]
 
 # %%
-from IPython.display import HTML, Markdown, display
+from IPython.display import Markdown, display
 
-from mnist_lib import plots, reports, sweep_stats
+from mnist_lib import plots, prose, reports
+from mnist_lib.analysis import sweeps
 from mnist_lib.files import write_json
 
 reports.setup_notebook()
-P = sweep_stats.summary_params(globals())
-manifest = sweep_stats.read_manifest(P["sweep_dir"])
-runs = sweep_stats.load_runs(P["sweep_dir"])
+P = sweeps.summary_params(globals())
+manifest = sweeps.read_manifest(P["sweep_dir"])
+runs = sweeps.load_runs(P["sweep_dir"])
 ok = runs[(runs["status"] == "ok") & runs["accuracy"].notna()]
 provenance = reports.provenance()
-display(Markdown(sweep_stats.describe_sweep(manifest, runs)))
+display(Markdown(prose.sweeps.sweep_text(manifest, runs)))
 
 # %% [markdown]
 # ## The runs' settings
 
 # %%
-settings = sweep_stats.settings_table(P["sweep_dir"], runs, manifest)
+settings = sweeps.settings_table(P["sweep_dir"], runs, manifest)
 display(settings)
-display(Markdown(sweep_stats.subset_note(settings)))
+display(Markdown(prose.sweeps.subset_text(settings)))
+
+# %% [markdown]
+# ## Settings compared on the validation split
+#
+# Where the sweep compares settings, each model's setting is chosen by its mean validation accuracy over
+# the seeds (the test split plays no part in the choice) and set beside the baseline, the sweep's first
+# setting, paired by seed.
+
+# %%
+baseline = sweeps.baseline_setting(manifest)
+choices = sweeps.choose_settings(runs, baseline, P["confidence"])
+if runs["setting"].nunique() > 1:
+    display(sweeps.setting_means(runs).style.format({"validation": "{:.2f}", "test": "{:.2f}",
+                                                      "train_seconds": "{:.1f}"}).hide(axis="index"))
+    display(Markdown("\n".join("- " + prose.sweeps.choice_text(c) for c in choices) or "No run measured a validation "
+                     "accuracy."))
+else:
+    display(Markdown("This sweep varies no setting besides the seed: there is nothing to choose."))
 
 # %% [markdown]
 # ## Test accuracy over seeds
 
 # %%
-groups = sweep_stats.group_spreads(runs, "accuracy", P["confidence"])
-references = sweep_stats.references_for(runs)
-display(sweep_stats.spread_table(groups, references, P["confidence"]))
-display(Markdown("\n".join("- " + sweep_stats.spread_sentence(row, references.get(row["model"]))
+groups = sweeps.group_spreads(runs, "accuracy", P["confidence"])
+references = sweeps.references_for(runs, (manifest.get("dataset") or {}).get("name", "mnist"))
+display(sweeps.spread_table(groups, references, P["confidence"]))
+display(Markdown("\n".join("- " + prose.sweeps.spread_text(row, references.get(row["model"]))
                             for _, row in groups.iterrows()) or "No run succeeded."))
+
+# %% [markdown]
+# ## Targets over seeds
+#
+# Each model's target on this data set (`mnist_lib.references`): a mean test accuracy over the full
+# profile's seeds and, for some, a floor every seed must clear. A target is checked only on runs of the
+# full data with enough seeds; a missed target is shown as missed.
+
+# %%
+dataset_name = (manifest.get("dataset") or {}).get("name", "mnist")
+targets = sweeps.seed_target_checks(runs, groups, dataset_name)
+display(Markdown("\n".join("- " + prose.sweeps.seed_target_text(check) for check in targets)
+                 or f"No model of this sweep has a seed target on {dataset_name}."))
 
 # %%
 if not ok.empty:
@@ -52,33 +86,34 @@ if not ok.empty:
 # ## Paired comparisons over seeds
 
 # %%
-comparisons = sweep_stats.paired_comparisons(runs)
+comparisons = sweeps.paired_comparisons(runs)
 if comparisons:
-    display(sweep_stats.comparison_table(comparisons))
-    display(Markdown("\n".join("- " + sweep_stats.comparison_sentence(c, references) for c in comparisons)))
-    display(Markdown(sweep_stats.few_seeds_caveat(min(c.n for c in comparisons))))
-    reports.show(plots.paired_differences(sweep_stats.paired_differences(runs, comparisons)))
+    display(sweeps.comparison_table(comparisons))
+    display(Markdown("\n".join("- " + prose.sweeps.comparison_text(c, references) for c in comparisons)))
+    display(Markdown(prose.sweeps.few_seeds_text(min(c.n for c in comparisons))))
+    reports.show(plots.paired_differences(sweeps.paired_differences(runs, comparisons)))
 else:
-    display(Markdown(sweep_stats.no_comparison_reason(runs)))
+    display(Markdown(prose.sweeps.no_comparison_text(runs)))
 
 # %% [markdown]
 # ## Training time
 
 # %%
-seconds = sweep_stats.group_spreads(runs, "train_seconds", P["confidence"])
-display(sweep_stats.seconds_table(seconds))
-display(Markdown(sweep_stats.seconds_sentence(seconds, runs)))
+seconds = sweeps.group_spreads(runs, "train_seconds", P["confidence"])
+display(sweeps.seconds_table(seconds))
+display(Markdown(prose.sweeps.seconds_text(seconds, runs)))
 
 # %% [markdown]
 # ## Every run
 
 # %%
-display(HTML(sweep_stats.runs_table_html(runs)))
+display(Markdown(prose.sweeps.runs_table_text(runs)))
 
 # %% [markdown]
 # ## Provenance
 
 # %%
-display(sweep_stats.provenance_table(manifest, provenance))
-record = sweep_stats.summary_record(manifest, groups, comparisons, seconds, P, provenance)
-metrics_file = write_json(sweep_stats.summary_metrics_path(P["output_dir"]), record)
+display(sweeps.provenance_table(manifest, provenance))
+record = sweeps.summary_record(manifest, groups, comparisons, seconds, P, provenance,
+                              prose.sweeps.headline_texts(groups), choices, targets)
+metrics_file = write_json(sweeps.summary_metrics_path(P["output_dir"]), record)

@@ -171,12 +171,6 @@ def test_bad_ranges_are_named(kwargs, fragment):
     assert fragment in str(error.value)
 
 
-def test_the_old_import_path_still_works():
-    from mnist_lib import data
-
-    assert data.Augmentation is Augmentation and data.augment_batch is augment.augment_batch
-
-
 def test_hflip_mirrors_half_the_batch_and_costs_nothing_when_off():
     x = torch.rand(64, 1, 8, 8)
     still = Augmentation(rotation=0, translate=0, scale=(1, 1), shear=0, brightness=0, contrast=0)

@@ -10,12 +10,14 @@ import json
 import subprocess
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
 
-from conftest import REPO
-from mnist_lib import execution, study
+from mnist_lib import recipes, runtime
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def load_bench():
@@ -78,7 +80,7 @@ def test_smoke_benchmark_writes_every_section(tmp_path, mnist_data_dir):
         assert set(entry["eval_by_batch_median"]) == {"250", "2000"}
     table = (tmp_path / "benchmarks.md").read_text()
     for fragment in ("compute floor", "overhead over the floor", "a recipe-and-model comparison",
-                     f"adam lr {study.RECIPES['cnn'].lr:g}, onecycle schedule", "(bilinear)",
+                     f"adam lr {recipes.recipe('cnn').lr:g}, onecycle schedule", "(bilinear)",
                      f"{calibration['chosen']} (chosen)", "## Execution settings per model",
                      "n/a: no convolutions", "Evaluation images/s by batch size", "smoke run, not for quoting",
                      "Chosen per model", "cnn (adam, batch 128)",
@@ -128,10 +130,11 @@ def test_cuda_message_from_the_command_line():
 
 def test_recipe_is_04s_with_a_shorter_schedule():
     recipe = bench.Recipe()
-    assert recipe.train_config(3) == replace(study.RECIPES["cnn"].train_config(recipe.epochs, 3), restore_best=False,
-                                             execution=execution.resolve("cnn", "cpu"))
+    default = recipes.recipe("cnn")
+    assert recipe.train_config(3) == replace(recipes.train_config({**default, "seed": 3, "epochs": recipe.epochs}, "cnn"),
+                                             restore_best=False)
     described = recipe.describe()
-    assert described["lr"] == study.RECIPES["cnn"].lr and described["normalization"] == "half"
+    assert described["lr"] == default.lr and described["normalization"] == "half"
     assert described["source"] == f"04_cnn defaults, schedule over {recipe.epochs} epochs"
 
 
@@ -139,7 +142,7 @@ def test_dataloader_transforms_draw_the_same_affine_with_bilinear_interpolation(
     from torchvision import transforms
 
     recipe = bench.Recipe()
-    aug = recipe.base.augment
+    aug = recipe.augment
     train_tf, test_tf = bench.recipe_transforms(recipe, 0.5, 0.5)
     affine = next(t for t in train_tf.transforms if isinstance(t, transforms.RandomAffine))
     assert affine.interpolation == transforms.InterpolationMode.BILINEAR
@@ -243,7 +246,7 @@ def test_a_setting_is_chosen_only_when_it_is_clearly_faster_over_a_full_run():
 
 
 def test_a_setting_runner_measures_on_prebuilt_tensors():
-    setting = bench.ExecSetting("channels_last", execution.ExecSettings(memory_format="channels_last",
+    setting = bench.ExecSetting("channels_last", runtime.ExecSettings(memory_format="channels_last",
                                                                          threads=torch.get_num_threads()))
     runner = bench.SettingRunner("lenet5", setting, torch.device("cpu"), batch_size=16, eval_batch=250, seed=0,
                                  backend="inductor")

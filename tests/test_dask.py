@@ -1,8 +1,8 @@
 """Builds and sweeps on real Dask clusters: a `dask scheduler` and two `dask worker` processes on
 127.0.0.1 (scheduler file in a temporary folder), one of them killed with SIGKILL while a run is in
 flight; a `-j 2` LocalCluster build whose kernels get their thread limits and whose 06 waits for
-03 and 04; and a small sweep of the real 02 notebook through `--scheduler`. Stand-in notebooks
-(test_sweep) that sleep a few seconds keep the cluster tests fast and deterministic."""
+03 and 04; and a small sweep of the real 02 notebook through `--scheduler`. Stand-in notebooks (the
+``stand_ins`` fixture) that sleep a few seconds keep the cluster tests fast and deterministic."""
 
 from __future__ import annotations
 
@@ -18,19 +18,13 @@ from pathlib import Path
 import nbformat
 import psutil
 import pytest
-from test_sweep import executed_count, sweep_cli, write_sweep_stand_ins, write_yaml
 
-from mnist_lib.build import executor
+from mnist_lib.runner import executors
 
 REPO = Path(__file__).resolve().parent.parent
 DASK = [sys.executable, "-m", "dask"]
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def data(mnist_data_dir, mnist_source):
-    return mnist_data_dir, mnist_source
 
 
 def _stop(procs: list[subprocess.Popen]) -> None:
@@ -60,12 +54,14 @@ def _stop(procs: list[subprocess.Popen]) -> None:
 @contextmanager
 def dask_cluster(folder: Path, workers: int = 2):
     """`dask scheduler` + ``workers`` x `dask worker --nthreads 1 --no-nanny` on 127.0.0.1; yields the
-    scheduler file and the worker processes (no nanny: the PID is the process that runs the tasks)."""
+    scheduler file, the worker processes (no nanny: the PID is the process that runs the tasks) and the
+    scheduler's process."""
     from distributed import Client
 
     folder.mkdir(parents=True, exist_ok=True)
     scheduler_file = folder / "scheduler.json"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    # the tests folder too: a task may be a function of this module, which pytest imports as `test_dask`
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), str(REPO / "tests")])}
     procs: list[subprocess.Popen] = []
     logs = []
     try:
@@ -83,9 +79,10 @@ def dask_cluster(folder: Path, workers: int = 2):
                                                   "--no-nanny", "--host", "127.0.0.1", "--no-dashboard",
                                                   "--memory-limit", "0", "--name", f"worker{i}"],
                                           env=env, cwd=folder, stdout=logs[-1], stderr=subprocess.STDOUT))
-        with Client(scheduler_file=str(scheduler_file), timeout="60s") as client:
-            client.wait_for_workers(workers, timeout=180)
-        yield scheduler_file, procs[1:]
+        if workers:
+            with Client(scheduler_file=str(scheduler_file), timeout="60s") as client:
+                client.wait_for_workers(workers, timeout=180)
+        yield scheduler_file, procs[1:], procs[0]
     finally:
         _stop(procs)
         for log in logs:
@@ -117,17 +114,18 @@ def assert_complete_and_intact(folder: Path, runs: int) -> dict:
 
 def runners_left(out: Path) -> list:
     return [p for p in psutil.process_iter(["cmdline"])
-            if "mnist_lib.build.execute" in " ".join(p.info["cmdline"] or []) and str(out) in
+            if "mnist_lib.runner.job" in " ".join(p.info["cmdline"] or []) and str(out) in
             " ".join(p.info["cmdline"] or [])]
 
 
-def test_a_sweep_on_a_cluster_survives_a_worker_killed_mid_run_and_reruns_nothing(tmp_path, data):
+def test_a_sweep_on_a_cluster_survives_a_worker_killed_mid_run_and_reruns_nothing(
+        tmp_path, data, stand_ins, write_yaml, sweep_cli, executed_count):
     log = tmp_path / "events.log"
-    nbs = write_sweep_stand_ins(tmp_path / "nbs", sleep=6, log=log)
+    nbs = stand_ins(tmp_path / "nbs", sleep=6, log=log)
     file = write_yaml(tmp_path / "seeds-standin.yaml", "notebooks: [02_ann, 05_optimizers]\nprofile: quick\n"
                                                        "grid:\n  seed: [0, 1, 2]\n")
     out = tmp_path / "out"
-    with dask_cluster(tmp_path / "cluster") as (scheduler_file, workers):
+    with dask_cluster(tmp_path / "cluster") as (scheduler_file, workers, _):
         pids = {w.pid for w in workers}
         sweep = subprocess.Popen([sys.executable, "-m", "mnist_lib", "sweep", str(file), "--output", str(out),
                                   "--data-dir", str(data[0]), "--source", str(data[1]), "--notebooks", str(nbs),
@@ -165,13 +163,54 @@ def test_a_sweep_on_a_cluster_survives_a_worker_killed_mid_run_and_reruns_nothin
         assert events(log) == seen  # nothing ran anywhere
 
 
-def test_a_local_cluster_build_runs_in_parallel_with_thread_limits_and_06_after_03_and_04(tmp_path, data):
+def test_a_scheduler_that_goes_away_mid_sweep_is_one_line_and_a_rerun_runs_only_what_was_not_recorded(
+        tmp_path, data, stand_ins, write_yaml, sweep_cli, executed_count):
     log = tmp_path / "events.log"
-    nbs = write_sweep_stand_ins(tmp_path / "nbs", sleep=3, log=log)
+    nbs = stand_ins(tmp_path / "nbs", sleep=4, log=log)
+    file = write_yaml(tmp_path / "three.yaml", "notebooks: [02_ann]\nprofile: quick\ngrid:\n  seed: [0, 1, 2]\n")
     out = tmp_path / "out"
+    with dask_cluster(tmp_path / "cluster", workers=1) as (scheduler_file, _, scheduler):
+        sweep = subprocess.Popen([sys.executable, "-m", "mnist_lib", "sweep", str(file), "--output", str(out),
+                                  "--data-dir", str(data[0]), "--notebooks", str(nbs), "--scheduler",
+                                  str(scheduler_file), "--no-progress"], cwd=REPO, text=True, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE)
+        # the command records a run (its stamp) when the result is back, after the notebook itself is done
+        deadline = time.time() + 300
+        while not list(out.glob("**/executed/*.run.json")) and time.time() < deadline:
+            time.sleep(0.2)
+        scheduler.kill()  # the cluster goes away with a run recorded and others to go
+        stdout, stderr = sweep.communicate(timeout=300)
+    assert sweep.returncode == 1 and "Traceback" not in stderr and "ERROR" not in stderr
+    line = stderr.strip()
+    assert "\n" not in line and line.startswith("error: the Dask scheduler at tcp://127.0.0.1:") and "went away" in line
+    recorded = int(line.split(": ")[-1].split(" of 3 runs finished and recorded")[0])
+    assert recorded >= 1 and line.endswith(f"rerun the same command to run the other {3 - recorded}")
+    with dask_cluster(tmp_path / "cluster2", workers=1) as (scheduler_file, _, _):
+        again = sweep_cli(file, out, data, nbs, "--scheduler", str(scheduler_file))
+    assert again.returncode == 0, again.stderr
+    assert executed_count(again) == 3 - recorded and f"{recorded} up to date" in again.stdout
+
+
+def test_a_cluster_without_workers_stops_the_build_with_one_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(executors, "NO_WORKER_TIMEOUT", 3.0)
+    monkeypatch.setattr(executors, "POLL_SECONDS", 0.5)
+    with dask_cluster(tmp_path / "cluster", workers=0) as (scheduler_file, _, _):
+        with executors.open_executor(scheduler=str(scheduler_file)) as ex:
+            task = ex.submit("waits", _sleep_and_say_where, 0.1)
+            with pytest.raises(executors.ClusterLost, match=r"has had no worker for 3 s"):
+                list(ex.as_completed([task]))
+
+
+def test_a_local_cluster_build_runs_in_parallel_with_each_notebooks_threads_and_06_after_03_and_04(
+        tmp_path, data, stand_ins):
+    log = tmp_path / "events.log"
+    nbs = stand_ins(tmp_path / "nbs", sleep=3, log=log)
+    out = tmp_path / "out"
+    # as a nanny sets it for its worker: the notebooks must not inherit it
+    nanny_env = {**os.environ, "MALLOC_TRIM_THRESHOLD_": "65536"}
     done = subprocess.run([sys.executable, "-m", "mnist_lib", "reports", "--profile", "quick", "--output", str(out),
                            "--data-dir", str(data[0]), "--source", str(data[1]), "--notebooks", str(nbs), "-j", "2"],
-                          capture_output=True, text=True, cwd=REPO, timeout=900)
+                          capture_output=True, text=True, cwd=REPO, timeout=900, env=nanny_env)
     assert done.returncode == 0, done.stderr
     assert "executor: LocalCluster of 2 single-threaded workers" in done.stdout
     seen = events(log)
@@ -180,9 +219,9 @@ def test_a_local_cluster_build_runs_in_parallel_with_thread_limits_and_06_after_
     # 06 started only after 03 and 04 finished: dependencies per task, not waves
     assert order.index(("start", "06_feature_maps")) > max(order.index(("done", "03_lenet")),
                                                            order.index(("done", "04_cnn")))
-    expected = str(executor.threads_per_run(executor.available_cores(), 2))
-    for name in ("02_ann", "06_feature_maps"):
-        assert json.loads((out / f"{name}.metrics.json").read_text())["omp_threads"] == expected
+    for name in ("02_ann", "06_feature_maps"):  # the notebook's `threads` parameter, not the share of the cores
+        metrics = json.loads((out / f"{name}.metrics.json").read_text())
+        assert metrics["omp_threads"] == "1" and metrics["malloc_trim"] is None
     build = json.loads((out / "build.json").read_text())
     assert all(run["status"] == "ok" for run in build["runs"].values())
     assert build["executor"].startswith("LocalCluster of 2")
@@ -193,11 +232,11 @@ def test_a_local_cluster_build_runs_in_parallel_with_thread_limits_and_06_after_
     assert events(log) == seen
 
 
-def test_the_real_02_notebook_swept_over_two_seeds_on_a_cluster(tmp_path, data):
+def test_the_real_02_notebook_swept_over_two_seeds_on_a_cluster(tmp_path, data, write_yaml, sweep_cli):
     file = write_yaml(tmp_path / "real.yaml", "notebooks: [02_ann]\nprofile: quick\nparams: {epochs: 1}\n"
                                               "grid:\n  seed: [0, 1]\n")
     out = tmp_path / "out"
-    with dask_cluster(tmp_path / "cluster") as (scheduler_file, _):
+    with dask_cluster(tmp_path / "cluster") as (scheduler_file, _, _):
         done = sweep_cli(file, out, data, REPO / "notebooks", "--scheduler", str(scheduler_file))
     assert done.returncode == 0, done.stderr
     folder = out / "sweeps" / "real"
@@ -206,30 +245,23 @@ def test_the_real_02_notebook_swept_over_two_seeds_on_a_cluster(tmp_path, data):
                   for s in (0, 1)]
     assert [m["params"]["seed"] for m in accuracies] == [0, 1]
     assert accuracies[0]["test_accuracy"] != accuracies[1]["test_accuracy"]
-    assert all(m["environment"]["torch_threads"] == executor.threads_per_run(executor.available_cores(), 2)
-               for m in accuracies)  # the kernels honoured the limit
+    assert all(m["environment"]["torch_threads"] == m["params"]["threads"] == 1 for m in accuracies)
     summary = json.loads((folder / "summary.metrics.json").read_text())
     assert summary["groups"][0]["n"] == 2 and summary["groups"][0]["mean"] == pytest.approx(
         sum(m["test_accuracy"] for m in accuracies) / 2)
 
 
-def test_on_a_local_cluster_a_failed_notebook_is_reported_and_its_dependents_skipped(tmp_path, data):
-    from test_build_failures import stand_in
+def test_on_a_local_cluster_a_failed_notebook_is_reported_and_its_dependents_skipped(tmp_path, data, stand_ins):
+    from mnist_lib.runner import pipeline
 
-    from mnist_lib import config
-    from mnist_lib.build import pipeline
-
-    folder = tmp_path / "notebooks"
-    folder.mkdir()
-    for name in config.NOTEBOOKS:
-        nbformat.write(stand_in(name, fail=name == "03_lenet"), folder / f"{name}.ipynb")
+    folder = stand_ins(tmp_path / "notebooks", fail=["03_lenet"])
     out = tmp_path / "out"
-    threads_before = {name: os.environ.get(name) for name in executor.THREAD_VARIABLES}
+    threads_before = {name: os.environ.get(name) for name in executors.THREAD_VARIABLES}
     result = pipeline.build_reports(profile="quick", output=out, data_dir=data[0], source=str(data[1]),
                                     notebook_dir=folder, log=lambda *a: None, jobs=2)
     # The cluster's nannies ran in this process and left its thread settings as they were (a later
     # in-process build must not run on one thread).
-    assert {name: os.environ.get(name) for name in executor.THREAD_VARIABLES} == threads_before
+    assert {name: os.environ.get(name) for name in executors.THREAD_VARIABLES} == threads_before
     status = {name: run.status for name, run in result.runs.items()}
     assert status == {"01_eda": "ok", "02_ann": "ok", "03_lenet": "failed", "04_cnn": "ok", "05_optimizers": "ok",
                       "06_feature_maps": "skipped", "07_hyperparameters": "ok"}
@@ -256,7 +288,7 @@ def _fail(*_dependencies):
 def test_a_local_cluster_keeps_every_worker_busy_longest_chain_first():
     # Dask assigns a submitted task to a worker at once: four independent tasks submitted together
     # used to queue on one worker. Now they go out as threads free up, highest priority first.
-    with executor.open_executor(2) as ex:
+    with executors.open_executor(2) as ex:
         slow = [ex.submit(f"t{i}", _sleep_and_say_where, 1.5, priority=0) for i in range(3)]
         first = ex.submit("urgent", _sleep_and_say_where, 1.5, priority=10)
         after = ex.submit("after", _sleep_and_say_where, 0.1, first)

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from mnist_lib import data
+from mnist_lib.augment import Augmentation, augment_batch
 
 
 def test_stratified_subset_keeps_class_shares():
@@ -61,24 +62,24 @@ def test_augmentation_is_per_sample_seeded_and_keeps_background():
     x[:, :, 10:18, 12:16] = 1.0
     mean, std = 0.1307, 0.3081
     xn = (x - mean) / std
-    aug = data.Augmentation(rotation=20, translate=0.1, scale=(0.9, 1.1), shear=10, brightness=0.2, contrast=0.2)
-    a = data.augment_batch(xn, aug, torch.Generator().manual_seed(0), mean, std)
-    b = data.augment_batch(xn, aug, torch.Generator().manual_seed(0), mean, std)
+    aug = Augmentation(rotation=20, translate=0.1, scale=(0.9, 1.1), shear=10, brightness=0.2, contrast=0.2)
+    a = augment_batch(xn, aug, torch.Generator().manual_seed(0), mean, std)
+    b = augment_batch(xn, aug, torch.Generator().manual_seed(0), mean, std)
     assert a.shape == xn.shape and torch.equal(a, b)
     assert not torch.allclose(a[0], a[1])  # per-sample parameters
-    geometric = data.Augmentation(rotation=20, translate=0.1, scale=(0.9, 1.1), shear=10, brightness=0, contrast=0)
-    g = data.augment_batch(xn, geometric, torch.Generator().manual_seed(0), mean, std)
+    geometric = Augmentation(rotation=20, translate=0.1, scale=(0.9, 1.1), shear=10, brightness=0, contrast=0)
+    g = augment_batch(xn, geometric, torch.Generator().manual_seed(0), mean, std)
     assert torch.allclose(g[:, :, 0, 0], torch.full((16, 1), -mean / std))  # the border fills with background
     unit = a * std + mean
     assert float(unit.min()) >= -1e-6 and float(unit.max()) <= 1 + 1e-6
-    identity = data.Augmentation(rotation=0, translate=0, scale=(1, 1), shear=0, brightness=0, contrast=0)
-    same = data.augment_batch(xn, identity, torch.Generator().manual_seed(0), mean, std)
+    identity = Augmentation(rotation=0, translate=0, scale=(1, 1), shear=0, brightness=0, contrast=0)
+    same = augment_batch(xn, identity, torch.Generator().manual_seed(0), mean, std)
     assert torch.allclose(same, xn, atol=1e-5)
-    shifted = data.augment_batch(xn, data.Augmentation(0, 0.2, (1, 1), 0, 0, 0), torch.Generator().manual_seed(1),
+    shifted = augment_batch(xn, Augmentation(0, 0.2, (1, 1), 0, 0, 0), torch.Generator().manual_seed(1),
                                  mean, std)
     assert not torch.allclose(shifted, xn, atol=1e-3)
     with pytest.raises(ValueError, match="scale"):
-        data.Augmentation(scale=(1.2, 0.8))
+        Augmentation(scale=(1.2, 0.8))
 
 
 def test_conventional_dataset_matches_in_memory_tensors(mnist_data_dir, mnist_raw):

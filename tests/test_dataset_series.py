@@ -15,30 +15,20 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import REPO, run_cli
-from mnist_lib import config, datasets, reports
-from mnist_lib.build import datasets_index
-from mnist_lib.build.datasets_index import BuildDataset, built_datasets, choose_dataset, link_datasets
-from mnist_lib.config import ParameterError
-from mnist_lib.datasets import idx
+from mnist_lib import catalogue, datasets, profiles, reports
+from mnist_lib.params import ParameterError
+from mnist_lib.runner.build_dataset import BuildDataset, choose_dataset
+from mnist_lib.runner.pipeline import link_datasets
+from mnist_lib.website import datasets_index
+from mnist_lib.website.datasets_index import built_datasets
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def tiny_raw(**kwargs) -> datasets.RawDataset:
     images = torch.zeros(20, 28, 28, dtype=torch.uint8)
     labels = torch.arange(20) % 10
     return datasets.RawDataset(images, labels, images[:10], labels[:10], **kwargs)
-
-
-def write_idx_folder(folder: Path, train: np.ndarray, train_labels: np.ndarray, test: np.ndarray,
-                     test_labels: np.ndarray, classes: list[str] | None = None) -> Path:
-    """The four IDX files (gzipped or not does not matter to the reader) and an optional classes.txt."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, array in ((idx.TRAIN_IMAGES, train), (idx.TRAIN_LABELS, train_labels), (idx.TEST_IMAGES, test),
-                        (idx.TEST_LABELS, test_labels)):
-        (folder / name).write_bytes(idx.encode_idx(np.asarray(array, dtype=np.uint8)))
-    if classes is not None:
-        (folder / "classes.txt").write_text("\n".join(classes) + "\n")
-    return folder
 
 
 # --------------------------------------------------------------------------- naming the data
@@ -58,9 +48,9 @@ def test_raw_dataset_names_its_data(tmp_path):
 
 
 def test_report_titles_and_the_data_record():
-    assert reports.notebook_title("01_eda") == "Exploring MNIST" == reports.TITLES["01_eda"]
-    assert reports.notebook_title("01_eda", "Fashion-MNIST") == "Exploring Fashion-MNIST"
-    assert reports.notebook_title("04_cnn", "Fashion-MNIST") == reports.TITLES["04_cnn"]
+    eda, cnn = catalogue.get("01_eda"), catalogue.get("04_cnn")
+    assert eda.title_on() == "Exploring MNIST" and eda.title_on("Fashion-MNIST") == "Exploring Fashion-MNIST"
+    assert cnn.title_on("Fashion-MNIST") == cnn.title_on() == "A batch-normalized CNN"
     record = reports.dataset_record(tiny_raw(dataset=datasets.FASHION_MNIST, classes=datasets.FASHION_MNIST.classes,
                                              sha256={"x": "ab"}))
     assert record == {"name": "fashion-mnist", "title": "Fashion-MNIST", "classes": list(datasets.FASHION_MNIST.classes),
@@ -104,29 +94,29 @@ def test_a_data_set_that_cannot_be_built_is_one_line(profile, cli, message):
 def test_a_profile_sets_the_data_set_in_common_only(tmp_path):
     good = tmp_path / "fashion.yaml"
     good.write_text("common:\n  dataset: fashion-mnist\n  train_limit: 1000\n02_ann:\n  epochs: 1\n")
-    profile = config.load_profile(good)
-    assert all(profile.params_for(name)["dataset"] == "fashion-mnist" for name in config.NOTEBOOKS)
+    profile = profiles.load_profile(good)
+    assert all(profile.params_for(name)["dataset"] == "fashion-mnist" for name in catalogue.series_names())
     bad = tmp_path / "mixed.yaml"
     bad.write_text("common:\n  seed: 0\n02_ann:\n  dataset: fashion-mnist\n")
     with pytest.raises(ParameterError, match="section '02_ann' sets 'dataset'; the whole series runs on one data set, "
                                              "so set it in section 'common'"):
-        config.load_profile(bad)
+        profiles.load_profile(bad)
     unknown = tmp_path / "unknown.yaml"
     unknown.write_text("common:\n  dataset: cifar\n")
     with pytest.raises(ParameterError, match="parameter 'dataset': expected one of mnist, fashion-mnist, idx"):
-        config.load_profile(unknown)
+        profiles.load_profile(unknown)
     flips = tmp_path / "flips.yaml"
     flips.write_text("common:\n  dataset: mnist\n04_cnn:\n  hflip: true\n")
-    with pytest.raises(ParameterError, match="horizontal flips are not allowed for mnist"):
-        config.load_profile(flips)
+    with pytest.raises(ParameterError, match="mirrored images are not allowed for mnist"):
+        profiles.load_profile(flips)
 
 
 @pytest.mark.parametrize("args,fragment", [
     (["--dataset", "cifar"], "error: --dataset: unknown dataset 'cifar' (valid: mnist, fashion-mnist, idx)"),
     (["--dataset", "idx"], "error: --source: dataset 'idx' reads the folder given as --source DIR"),
 ])
-def test_cli_reports_dataset_errors_are_one_line(capsys, tmp_path, args, fragment):
-    code, out, err = run_cli(capsys, "reports", "--profile", "quick", "--output", tmp_path / "out", *args)
+def test_cli_reports_dataset_errors_are_one_line(run_cli, tmp_path, args, fragment):
+    code, out, err = run_cli("reports", "--profile", "quick", "--output", tmp_path / "out", *args)
     assert code == 2 and err.strip().startswith(fragment), err
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "out").exists()
 
@@ -167,10 +157,10 @@ def test_the_top_page_reaches_every_built_data_set(tmp_path, monkeypatch):
     page = (root / "index.html").read_text()  # no MNIST build at the top: a page that lists the data sets
     assert [d.name for d in found] == ["fashion-mnist"] and '<a href="fashion-mnist/index.html">Fashion-MNIST</a>' in page
     assert logged and logged[0].startswith("Data sets built here: Fashion-MNIST (")
-    # With an MNIST build at the top, its own index is re-rendered (site.refresh_index lists the data sets).
+    # With an MNIST build at the top, its own index is re-rendered (pipeline.refresh_index).
     _fake_build(root, {"name": "mnist", "title": "MNIST", "folder": ""})
     refreshed = []
-    monkeypatch.setattr("mnist_lib.build.site.refresh_index", lambda folder: refreshed.append(Path(folder)))
+    monkeypatch.setattr("mnist_lib.runner.pipeline.refresh_index", lambda folder: refreshed.append(Path(folder)))
     assert [d.name for d in link_datasets(root, root / "fashion-mnist", logged.append)] == ["mnist", "fashion-mnist"]
     assert refreshed == [root.resolve()] and (root / "index.html").read_text() == "<html></html>"
     assert datasets_index.datasets_page(root, []).count("<li>") == 0
@@ -180,11 +170,10 @@ def test_the_top_page_reaches_every_built_data_set(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_stand_in_builds_go_to_each_data_set_s_folder_keyed_by_its_files(tmp_path, data, fashion_source):
-    from test_build import write_stand_ins
-
+def test_stand_in_builds_go_to_each_data_set_s_folder_keyed_by_its_files(tmp_path, data, fashion_source, stand_ins,
+                                                                          write_idx_folder):
     data_dir, mnist_source = data
-    notebooks = write_stand_ins(tmp_path / "nb")
+    notebooks = stand_ins(tmp_path / "nb")
     out = tmp_path / "reports"
     profile = tmp_path / "mnist-profile.yaml"
     profile.write_text("common:\n  dataset: mnist\n  train_limit: 6000\n")
@@ -221,8 +210,3 @@ def test_stand_in_builds_go_to_each_data_set_s_folder_keyed_by_its_files(tmp_pat
     stamp = json.loads((out / "idx-scans" / "executed" / "02_ann.run.json").read_text())
     assert stamp["components"]["data"] == datasets.ensure_dataset("idx", source=scans).sha256
     assert [d.folder for d in built_datasets(out)] == ["", "fashion-mnist", "idx-scans"]
-
-
-@pytest.fixture
-def data(mnist_data_dir, mnist_source):
-    return mnist_data_dir, mnist_source

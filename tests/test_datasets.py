@@ -23,14 +23,13 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import run_cli
 from mnist_lib import data, datasets
 from mnist_lib.datasets import idx, sources
-from mnist_lib.datasets.errors import (CorruptFileError, DatasetUnavailableError, UnknownDatasetError,
-                                       WrongDatasetError)
+from mnist_lib.datasets.errors import CorruptFileError, DatasetUnavailableError, UnknownDatasetError, WrongDatasetError
 from mnist_lib.datasets.registry import FileSpec, PypiWheel
 
-FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")  # where Debian's dataset-fashion-mnist puts the files
+SHARED_MNIST = Path(__file__).resolve().parent.parent.parent / "shared" / "mnist"
 # Debian's package is part of the test set-up (.ci/run installs it): missing, these tests fail and say so
 # (conftest's fashion_source), they never skip.
 needs_fashion = pytest.mark.usefixtures("fashion_source")
@@ -111,8 +110,14 @@ def test_registry_entries():
     assert one_line(err) == "unknown dataset 'cifar10' (valid: mnist, fashion-mnist, idx)"
 
 
-def test_mnist_hashes_are_the_shared_sha256sums(mnist_source):
-    sums = dict(line.split()[::-1] for line in (mnist_source / "SHA256SUMS").read_text().splitlines() if line.strip())
+def test_the_verified_mnist_files_hash_to_the_pinned_sha256(mnist_source):
+    pinned = {name: spec.sha256 for name, spec in datasets.MNIST.manifest.items()}
+    assert {name: hashlib.sha256((mnist_source / name).read_bytes()).hexdigest() for name in pinned} == pinned
+
+
+@pytest.mark.skipif(not (SHARED_MNIST / "SHA256SUMS").is_file(), reason="no ../shared/mnist/SHA256SUMS beside the clone")
+def test_mnist_hashes_are_the_shared_sha256sums():
+    sums = dict(line.split()[::-1] for line in (SHARED_MNIST / "SHA256SUMS").read_text().splitlines() if line.strip())
     assert {name: spec.sha256 for name, spec in datasets.MNIST.manifest.items()} == sums
 
 
@@ -194,10 +199,13 @@ def test_falls_back_to_next_source_after_a_corrupt_one_and_says_so(tmp_path):
     name = idx.TEST_IMAGES
     bad_src = write_folder(tmp_path / "bad", blobs, override={name: corruptions(blobs[name])["flipped byte"][0]})
     good_src = write_folder(tmp_path / "good", blobs, gz=True)
-    with pytest.warns(UserWarning, match=f"{name} taken from local folder {good_src} after local folder {bad_src}"):
-        files = datasets.ensure_dataset(tiny, tmp_path / "cache", sources=[sources.local_source(bad_src),
-                                                                             sources.local_source(good_src)])
+    files = datasets.ensure_dataset(tiny, tmp_path / "cache", sources=[sources.local_source(bad_src),
+                                                                         sources.local_source(good_src)])
     assert files.paths[name].read_bytes() == blobs[name]
+    assert files.origin == f"local folder {bad_src} and local folder {good_src}"
+    line = files.summary()
+    assert "\n" not in line and line.startswith(f"Tiny: 4 files verified (SHA-256 ok) in {files.directory}, from ")
+    assert f"(local folder {bad_src}: CorruptFileError: SHA-256 mismatch" in line
 
 
 def test_corrupt_cached_file_is_moved_aside_and_refetched(tmp_path):
@@ -206,10 +214,13 @@ def test_corrupt_cached_file_is_moved_aside_and_refetched(tmp_path):
     directory = datasets.ensure_dataset(tiny, tmp_path / "cache", sources=src).directory
     target = directory / idx.TRAIN_IMAGES
     target.write_bytes(target.read_bytes()[:-100])
-    with pytest.warns(UserWarning, match="failed verification"):
-        datasets.ensure_dataset(tiny, tmp_path / "cache", sources=src)
+    files = datasets.ensure_dataset(tiny, tmp_path / "cache", sources=src)
     assert target.read_bytes() == blobs[idx.TRAIN_IMAGES]
-    assert len(list((directory / "rejected").iterdir())) == 1
+    rejected = list((directory / "rejected").iterdir())
+    assert len(rejected) == 1
+    assert files.origin == f"{src[0].label} (the rest from the verified cache)"
+    assert files.notes == (f"cached {idx.TRAIN_IMAGES} failed verification (truncated or padded: 31276 bytes "
+                           f"(expected 31376)), moved to {rejected[0]}",)
 
 
 def test_verified_cache_is_not_rehashed_but_a_changed_file_is(tmp_path, monkeypatch):
@@ -266,9 +277,10 @@ def test_http_mirror_download_and_dropped_connection(tmp_path, http_mirror):
     gz = {f"{name}.gz": gzip.compress(blob) for name, blob in blobs.items()}
     mirrors = [sources.mirror_source(http_mirror(gz, drop=True), timeout=5, progress=False),
                sources.mirror_source(http_mirror(gz), timeout=5, progress=False)]
-    with pytest.warns(UserWarning, match="connection dropped"):
-        files = datasets.ensure_dataset(tiny, tmp_path / "cache", sources=mirrors)
+    files = datasets.ensure_dataset(tiny, tmp_path / "cache", sources=mirrors)
     assert all(files.paths[name].read_bytes() == blob for name, blob in blobs.items())
+    assert files.origin == mirrors[1].label and len(files.notes) == 1
+    assert files.notes[0].startswith(f"{mirrors[0].label}: CorruptFileError: connection dropped: got ")
     with pytest.raises(DatasetUnavailableError, match="connection dropped"):
         datasets.ensure_dataset(tiny, tmp_path / "cache2", sources=mirrors[:1])
 
@@ -300,7 +312,8 @@ def test_fashion_error_names_the_debian_package_and_its_fix(tmp_path):
     with pytest.raises(DatasetUnavailableError) as err:
         datasets.ensure_dataset("fashion-mnist", tmp_path / "d", sources=[missing])
     message = str(err.value)
-    assert message.startswith("Fashion-MNIST file train-images-idx3-ubyte could not be obtained. Sources tried:")
+    assert message.startswith("Fashion-MNIST file train-images-idx3-ubyte could not be obtained; sources tried: ")
+    assert "\n" not in message
     assert "(package dataset-fashion-mnist not installed)" in message
     assert "python -m mnist_lib data --dataset fashion-mnist --source DIR" in message
     assert "FASHION_MNIST_SOURCE=DIR" in message and "apt-get install dataset-fashion-mnist" in message
@@ -474,14 +487,13 @@ def test_real_mnist_verifies_and_torchvision_reads_it(mnist_data_dir, mnist_raw)
 @pytest.fixture(scope="session")
 def fashion_data_dir(tmp_path_factory, fashion_source):
     data_dir = tmp_path_factory.mktemp("fashion-data")
-    datasets.ensure_dataset("fashion-mnist", data_dir, sources=sources.default_sources("fashion-mnist", offline=True))
+    datasets.ensure_dataset("fashion-mnist", data_dir, sources=[sources.local_source(fashion_source)])
     return data_dir
 
 
-@needs_fashion
-def test_issue_hashes_are_debian_s_files():
+def test_issue_hashes_are_the_verified_fashion_files(fashion_source):
     for name, digest in ISSUE_FASHION_SHA256.items():
-        assert hashlib.sha256(gzip.decompress((FASHION_DIR / f"{name}.gz").read_bytes())).hexdigest() == digest
+        assert hashlib.sha256((fashion_source / name).read_bytes()).hexdigest() == digest
 
 
 @needs_fashion
@@ -500,12 +512,11 @@ def test_fashion_mnist_from_debian_and_torchvision_reads_our_cache(fashion_data_
     assert abs(mean - raw.dataset.mean) < 5e-5 and abs(std - raw.dataset.std) < 5e-5
 
 
-@needs_fashion
-def test_mnist_refuses_a_fashion_mnist_folder(tmp_path):
+def test_mnist_refuses_a_fashion_mnist_folder(tmp_path, fashion_source):
     with pytest.raises(DatasetUnavailableError) as err:
-        datasets.ensure_dataset("mnist", tmp_path, source=FASHION_DIR, offline=True)
+        datasets.ensure_dataset("mnist", tmp_path, source=fashion_source, offline=True)
     message = str(err.value)
-    assert (f"local folder {FASHION_DIR}: WrongDatasetError: this is the Fashion-MNIST file train-images-idx3-ubyte, "
+    assert (f"local folder {fashion_source}: WrongDatasetError: this is the Fashion-MNIST file train-images-idx3-ubyte, "
             "not MNIST's train-images-idx3-ubyte") in message
 
 
@@ -515,81 +526,71 @@ def test_fashion_mnist_refuses_an_mnist_folder(tmp_path, mnist_source):
     assert ("WrongDatasetError: this is the MNIST file train-images-idx3-ubyte, not Fashion-MNIST's "
             "train-images-idx3-ubyte") in str(err.value)
     spec = datasets.FASHION_MNIST.manifest[idx.TEST_LABELS]
-    content = gzip.decompress((mnist_source / f"{idx.TEST_LABELS}.gz").read_bytes())
+    content = (mnist_source / idx.TEST_LABELS).read_bytes()
     with pytest.raises(WrongDatasetError, match="MNIST file t10k-labels-idx1-ubyte, not Fashion-MNIST's"):
         sources.verify(content, idx.TEST_LABELS, spec, datasets.FASHION_MNIST)
 
 
-@needs_fashion
-def test_a_fashion_file_in_the_mnist_cache_is_moved_aside(tmp_path, mnist_data_dir, mnist_source):
+def test_a_fashion_file_in_the_mnist_cache_is_moved_aside(tmp_path, mnist_data_dir, mnist_source, fashion_source):
     shutil.copytree(mnist_data_dir / "MNIST", tmp_path / "MNIST")
     target = tmp_path / "MNIST" / "raw" / idx.TEST_LABELS
-    target.write_bytes(gzip.decompress((FASHION_DIR / f"{idx.TEST_LABELS}.gz").read_bytes()))
-    with pytest.warns(UserWarning, match="this is the Fashion-MNIST file t10k-labels-idx1-ubyte, not MNIST's"):
-        datasets.ensure_dataset("mnist", tmp_path, source=mnist_source, offline=True)
+    target.write_bytes((fashion_source / idx.TEST_LABELS).read_bytes())
+    files = datasets.ensure_dataset("mnist", tmp_path, source=mnist_source, offline=True)
+    assert "this is the Fashion-MNIST file t10k-labels-idx1-ubyte, not MNIST's" in files.notes[0]
     assert hashlib.sha256(target.read_bytes()).hexdigest() == datasets.MNIST.manifest[idx.TEST_LABELS].sha256
     assert len(list((target.parent / "rejected").iterdir())) == 1
 
 
-# --------------------------------------------------------------------------- data.py keeps the MNIST shortcuts
+# --------------------------------------------------------------------------- a dataset built by hand
 
 
-def test_data_mnist_shortcuts_behave_as_before(tmp_path):
-    arrays, blobs, tiny = tiny_set()
-    src = write_folder(tmp_path / "src", blobs, gz=True)
-    raw = data.load_mnist(tmp_path / "cache", source=src, sources=[sources.local_source(src)], manifest=tiny.manifest)
-    assert isinstance(raw, data.MnistRaw) and raw.classes == tuple("0123456789")
-    assert np.array_equal(raw.train_images.numpy(), arrays[idx.TRAIN_IMAGES])
-    assert data.ensure_mnist(tmp_path / "cache", sources=[], manifest=tiny.manifest) == tmp_path / "cache/MNIST/raw"
-    with pytest.raises(data.MnistUnavailableError) as err:
-        data.ensure_mnist(tmp_path / "other", sources=[], manifest=tiny.manifest)
-    assert err.value.__class__ is DatasetUnavailableError
-    assert "MNIST file train-images-idx3-ubyte could not be obtained" in str(err.value)
-    assert "Fix: put the four IDX files (plain or .gz) in a folder DIR and run `python -m mnist_lib data --source DIR`" \
-           ", or set MNIST_SOURCE=DIR." in str(err.value)
-    by_hand = data.MnistRaw(*(torch.from_numpy(a) for a in arrays.values()))
+def test_a_raw_dataset_built_from_four_tensors_is_mnist():
+    arrays, _, _ = tiny_set()
+    by_hand = datasets.RawDataset(*(torch.from_numpy(a) for a in arrays.values()))
     assert by_hand.name == "mnist" and by_hand.classes == datasets.MNIST.classes
 
 
 # --------------------------------------------------------------------------- python -m mnist_lib data --dataset
 
 
-def run_data_cli(capsys, *args):
-    return run_cli(capsys, "data", *args)
+@pytest.fixture
+def run_data_cli(run_cli):
+    """``run_data_cli(*args)``: ``python -m mnist_lib data ARGS`` in this process."""
+    return lambda *args: run_cli("data", *args)
 
 
 @pytest.mark.parametrize("args,expected", [
     (("--dataset", "cifar10"), "error: --dataset: unknown dataset 'cifar10' (valid: mnist, fashion-mnist, idx)"),
     (("--dataset", "idx"), "error: --source: dataset 'idx' reads the folder given as --source DIR (the four IDX "
                            "files, plain or .gz)"),
-    (("--dataset", "idx", "--source", "/no/such/folder"), "error: --source: '/no/such/folder' is not a folder"),
+    (("--dataset", "idx", "--source", "/no/such/folder"), "error: --source: folder '/no/such/folder' does not exist"),
     (("--dataset", "fashion-mnist", "--source", "/no/such/folder"),
-     "error: --source: '/no/such/folder' is not a folder"),
+     "error: --source: folder '/no/such/folder' does not exist"),
 ])
-def test_cli_data_bad_input_is_one_line_and_exit_2(capsys, args, expected):
-    code, out, err = run_data_cli(capsys, *args)
+def test_cli_data_bad_input_is_one_line_and_exit_2(run_data_cli, args, expected):
+    code, out, err = run_data_cli(*args)
     assert code == 2 and err.strip() == expected and out == ""
 
 
-def test_cli_data_idx_folder(capsys, tmp_path):
+def test_cli_data_idx_folder(run_data_cli, tmp_path):
     folder, blobs = idx_folder(tmp_path / "mine", gz=True, classes=("classes.txt", "\n".join(f"k{i}" for i in range(10))))
-    code, out, err = run_data_cli(capsys, "--dataset", "idx", "--source", folder)
+    code, out, err = run_data_cli("--dataset", "idx", "--source", folder)
     assert code == 0, err
-    assert f"IDX folder verified in {folder.resolve()}" in out
-    assert "classes: k0, k1, k2, k3, k4, k5, k6, k7, k8, k9" in out
+    assert out.startswith(f"IDX folder: 4 files verified (validated; SHA-256 computed, not pinned) in {folder.resolve()}, "
+                          "from the folder itself, read in place; classes k0, k1, k2, k3, k4, k5, k6, k7, k8, k9\n")
     assert f"{hashlib.sha256(blobs[idx.TRAIN_IMAGES]).hexdigest()}  {idx.TRAIN_IMAGES}" in out
     (folder / f"{idx.TRAIN_LABELS}.gz").write_bytes(gzip.compress(_labels(np.arange(40) % 11)))
-    code, out, err = run_data_cli(capsys, "--dataset", "idx", "--source", folder)
+    code, out, err = run_data_cli("--dataset", "idx", "--source", folder)
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert err.startswith(f"error: {folder / idx.TRAIN_LABELS}.gz: label 10 outside 0-9")
 
 
-@needs_fashion
-def test_cli_data_fashion_mnist(capsys, fashion_data_dir, tmp_path):
-    code, out, err = run_data_cli(capsys, "--dataset", "fashion-mnist", "--data-dir", fashion_data_dir, "--offline")
+def test_cli_data_fashion_mnist(run_data_cli, fashion_data_dir, fashion_source, tmp_path):
+    code, out, err = run_data_cli("--dataset", "fashion-mnist", "--data-dir", fashion_data_dir, "--offline")
     assert code == 0, err
-    assert f"Fashion-MNIST verified in {fashion_data_dir / 'FashionMNIST' / 'raw'}" in out
-    assert "classes: T-shirt/top, Trouser, Pullover, Dress, Coat, Sandal, Shirt, Sneaker, Bag, Ankle boot" in out
-    code, out, err = run_data_cli(capsys, "--dataset", "mnist", "--data-dir", tmp_path, "--offline", "--source",
-                             FASHION_DIR)
+    assert out == (f"Fashion-MNIST: 4 files verified (SHA-256 ok) in {fashion_data_dir / 'FashionMNIST' / 'raw'}, from "
+                   "the verified cache; classes T-shirt/top, Trouser, Pullover, Dress, Coat, Sandal, Shirt, Sneaker, "
+                   "Bag, Ankle boot\n")
+    code, out, err = run_data_cli("--dataset", "mnist", "--data-dir", tmp_path, "--offline", "--source",
+                                  fashion_source)
     assert code == 2 and "Fashion-MNIST file train-images-idx3-ubyte, not MNIST's" in err

@@ -12,11 +12,11 @@ import pytest
 import torch
 from torch.overrides import TorchFunctionMode
 
-from mnist_lib import config, describe, execution, training
+from mnist_lib import params, prose, recipes, runtime, training
 from mnist_lib.augment import Augmentation
 from mnist_lib.data import DataSplits
-from mnist_lib.execution import ExecSettings, Measured
 from mnist_lib.models import build_model
+from mnist_lib.runtime import ExecSettings, Measured
 from mnist_lib.training import TrainConfig
 
 # Calls that make the host wait for the device (a value read back), and factories that put a tensor
@@ -69,48 +69,47 @@ def synthetic_splits(n_train: int, size: int = 28, seed: int = 0) -> DataSplits:
 @pytest.fixture
 def table(monkeypatch):
     """A measured table of our own for the duration of a test."""
-    entries = {("lenet5", "cpu", 8): Measured(memory_format="channels_last", threads=4, eval_batch_size=5000,
-                                               evidence="test"),
-               ("lenet5", "cpu", 2): Measured(memory_format="channels_last", eval_batch_size=5000, evidence="test"),
+    entries = {("lenet5", "cpu", 4): Measured(memory_format="channels_last", eval_batch_size=5000, evidence="test"),
+               ("lenet5", "cpu", 2): Measured(memory_format="channels_last", evidence="test"),
                ("cnn", "cpu", 1): Measured(memory_format="channels_last", fused_optimizer=True, evidence="test"),
-               ("mlp", "cpu", 2): Measured(threads=1, evidence="test")}
-    monkeypatch.setattr(execution, "MEASURED", entries)
+               ("mlp", "cpu", 2): Measured(fused_optimizer=True, evidence="test")}
+    monkeypatch.setattr(runtime, "MEASURED", entries)
     return entries
 
 
 def test_the_measured_default_is_used_and_each_parameter_overrides_its_part(table):
-    lenet = execution.resolve("lenet5", "cpu", available_threads=8)
+    lenet = runtime.resolve("lenet5", "cpu", threads=8)
     assert (lenet.memory_format, lenet.compile, lenet.threads, lenet.eval_batch_size, lenet.source) == \
-        ("channels_last", False, 4, 5000, "measured")
-    # The entry measured at the most threads the process has: a notebook limited to 2 threads by a parallel
-    # build takes the 2-thread entry; a measured thread count is a ceiling (the MLP's 1 of 2).
-    assert execution.resolve("lenet5", "cpu", available_threads=2).threads is None
-    assert execution.resolve("lenet5", "cpu", available_threads=4).eval_batch_size == 5000
-    assert execution.resolve("mlp", "cpu", available_threads=2).threads == 1
+        ("channels_last", False, 8, 5000, "measured")
+    # The entry measured at the most threads not above the run's: a 2-thread run takes the 2-thread entry.
+    assert runtime.resolve("lenet5", "cpu", threads=2).threads == 2
+    assert runtime.resolve("lenet5", "cpu", threads=2).eval_batch_size == 2000
+    assert runtime.resolve("lenet5", "cpu", threads=4).eval_batch_size == 5000
+    assert runtime.resolve("mlp", "cpu", threads=2).fused_optimizer
     # The CNN was measured on one thread only: with more it still takes that entry (the fewest measured).
-    assert execution.resolve("cnn", "cpu", available_threads=2).memory_format == "channels_last"
-    forced = execution.resolve("lenet5", "cpu", memory_format="contiguous", compile=True, threads=3,
-                               fused_optimizer=True, available_threads=8)
+    assert runtime.resolve("cnn", "cpu", threads=2).memory_format == "channels_last"
+    forced = runtime.resolve("lenet5", "cpu", memory_format="contiguous", compile=True, threads=3,
+                               fused_optimizer=True)
     assert (forced.memory_format, forced.compile, forced.threads, forced.fused_optimizer, forced.source,
             forced.overrides) == ("contiguous", True, 3, True, "measured",
-                                  ("memory_format", "compile_model", "threads", "fused_optimizer"))
-    # Nothing measured for this model or device: plain eager, contiguous, the process's threads.
-    assert execution.resolve("ann", "cpu") == ExecSettings()
-    assert execution.resolve("lenet5", "cuda").source == "plain"
-    assert execution.resolve("lenet5", "cpu", precision="bf16").precision == "bf16"
+                                  ("memory_format", "compile_model", "fused_optimizer"))
+    # Nothing measured for this model or device: plain eager, contiguous.
+    assert runtime.resolve("ann", "cpu", threads=1) == ExecSettings(threads=1)
+    assert runtime.resolve("lenet5", "cuda").source == "plain"
+    assert runtime.resolve("lenet5", "cpu", precision="bf16").precision == "bf16"
     with pytest.raises(ValueError, match="memory_format must be one of"):
-        execution.resolve("lenet5", "cpu", memory_format="nhwc")
+        runtime.resolve("lenet5", "cpu", memory_format="nhwc")
     with pytest.raises(ValueError, match="precision must be one of"):
         ExecSettings(precision="fp16")
 
 
 def test_notebook_parameters_reach_the_train_config(table, tmp_path):
-    params = config.validate_params("03_lenet", {"memory_format": "auto", "compile_model": None, "threads": None,
-                                                 "precision": "fp32"}, partial=True)
-    values = {"epochs": 1, "batch_size": 32, "seed": 0, **params}
-    cfg = config.train_config_from(values, model="lenet5", device="cpu")
+    given = params.validate("03_lenet", {"memory_format": "auto", "compile_model": None, "threads": 4,
+                                         "precision": "fp32"}, partial=True)
+    values = {"epochs": 1, "batch_size": 32, "seed": 0, "optimizer": "adam", "lr": 1e-3, "scheduler": "none", **given}
+    cfg = recipes.train_config(values, model="lenet5", device="cpu")
     assert cfg.execution.memory_format == "channels_last" and cfg.eval_batch_size == 5000
-    cfg = config.train_config_from({**values, "memory_format": "contiguous"}, model="lenet5", device="cpu")
+    cfg = recipes.train_config({**values, "memory_format": "contiguous"}, model="lenet5", device="cpu")
     assert cfg.execution.memory_format == "contiguous" and cfg.execution.overrides == ("memory_format",)
     # Where a setting came from does not shape the weights, so it is not part of the checkpoint key's config.
     assert not {"source", "overrides"} & set(cfg.to_dict()["execution"])
@@ -118,23 +117,23 @@ def test_notebook_parameters_reach_the_train_config(table, tmp_path):
 
 
 def test_the_librarys_table_has_one_entry_per_measured_thread_count_with_its_evidence():
-    for (model, device, threads), entry in execution.MEASURED.items():
+    for (model, device, threads), entry in runtime.MEASURED.items():
         assert model in ("ann", "mlp", "lenet5", "cnn") and device in ("cpu", "cuda") and threads >= 1
         assert "benchmarks/run.py" in entry.evidence and "images/s" in entry.evidence
-        assert entry.threads is None or entry.threads <= threads
 
 
 def test_the_sentence_states_the_setting_and_where_it_came_from(table):
-    measured = describe.execution_text(execution.resolve("lenet5", "cpu", available_threads=8), "LeNet-5", "cpu")
+    measured = prose.training.execution_text(runtime.resolve("lenet5", "cpu", threads=4), "LeNet-5", "cpu")
     assert "channels_last" in measured and "4 intra-op threads" in measured and "5,000" in measured
-    assert "measured fastest for LeNet-5 on CPU" in measured and "float32" in measured
-    forced = describe.execution_text(execution.resolve("lenet5", "cpu", compile=True, precision="bf16"), "LeNet-5",
+    assert "the library's default for LeNet-5 on CPU with 4 threads, measured " in measured and "float32" in measured
+    assert "this run's CPU: " in measured and "fastest" not in measured  # measured elsewhere: never "fastest" here
+    forced = prose.training.execution_text(runtime.resolve("lenet5", "cpu", compile=True, precision="bf16"), "LeNet-5",
                                      "cpu", process_threads=2)
     assert "torch.compile" in forced and "bfloat16 autocast" in forced and "channels_last" in forced
-    assert "`compile_model` set by this notebook's parameters, the rest the setting measured fastest" in forced
-    plain = describe.execution_text(ExecSettings(), "the CNN", "cpu", process_threads=3)
+    assert "`compile_model` set by this notebook's parameters, the rest the library's default" in forced
+    plain = prose.training.execution_text(ExecSettings(), "the CNN", "cpu", process_threads=3)
     assert "eager mode" in plain and "contiguous" in plain and "3 intra-op threads" in plain
-    assert "no faster one was measured for the CNN on CPU" in plain
+    assert "no default was measured for the CNN on CPU" in plain
 
 
 def _host_reads_in_one_epoch(n_train: int, **cfg) -> tuple[list[str], list[str]]:
@@ -167,7 +166,7 @@ def test_a_step_runs_on_a_device_without_data_on_the_host():
         model = build_model(name).to(meta)
         settings = ExecSettings(memory_format="channels_last" if name != "mlp" else "contiguous")
         cfg = TrainConfig(batch_size=16, label_smoothing=0.1, execution=settings)
-        execution.prepare_model(model, settings)
+        runtime.prepare_model(model, settings)
         optimizer = training.make_optimizer("adam", model.parameters(), 1e-3)
         scheduler = training.make_scheduler("onecycle", optimizer, 10)
         xb = torch.randn(16, 1, size, size, device=meta)
@@ -210,12 +209,11 @@ def test_channels_last_from_a_later_convolution_leaves_the_first_block_in_the_de
             getattr(model, block).register_forward_hook(record)
         cfg = TrainConfig(epochs=2, batch_size=32, lr=3e-3, execution=settings)
         results[name] = (model, training.fit(model, splits, cfg, progress=False))
-    assert execution.channels_last_modules(results["from 2nd"][0], ExecSettings(
+    assert runtime.channels_last_modules(results["from 2nd"][0], ExecSettings(
         memory_format="channels_last", channels_last_from=1)) == ["conv2.0", "conv3.0"]
-    # The batch enters as it is (no conversion of the input), conv1's convolution and batch norm stay
-    # contiguous, its max pooling runs in channels_last (format_entry), and from conv2 on the activations
-    # are channels_last because conv2's weights are.
-    assert layouts["from 2nd"] == {"conv1": (True, True), "conv2": (False, True), "conv3": (False, True)}
+    # The batch enters as it is (no conversion of the input), conv1's block stays contiguous, and from
+    # conv2 on (format_entry) the activations are channels_last because conv2's weights are.
+    assert layouts["from 2nd"] == {"conv1": (True, False), "conv2": (True, True), "conv3": (False, True)}
     assert layouts["plain"] == {"conv1": (True, False), "conv2": (True, False), "conv3": (True, False)}
     cl_model = results["from 2nd"][0]
     assert cl_model.conv1[0].weight.is_contiguous()
@@ -230,8 +228,8 @@ def test_channels_last_from_a_later_convolution_leaves_the_first_block_in_the_de
 def test_where_the_format_changes_each_part_runs_its_backward_in_its_own_format():
     model = training.seeded_model("cnn", 0)
     settings = ExecSettings(memory_format="channels_last", channels_last_from=1)
-    execution.prepare_model(model, settings)
-    execution.prepare_model(model, settings)  # again: the hooks are replaced, not added
+    runtime.prepare_model(model, settings)
+    runtime.prepare_model(model, settings)  # again: the hooks are replaced, not added
     assert len(model._format_hooks) == 2
     grads, entering = {}, {}
 
@@ -242,51 +240,34 @@ def test_where_the_format_changes_each_part_runs_its_backward_in_its_own_format(
         for index, part in ((1, "bn"), (2, "pool")):
             getattr(model, block)[index].label = f"{block} {part}"
             getattr(model, block)[index].register_full_backward_hook(keep_grad)
-    model.conv1[2].register_forward_pre_hook(lambda module, args: entering.update({"conv1.2": args[0]}))
+    model.conv2[0].register_forward_pre_hook(lambda module, args: entering.update({"conv2.0": args[0]}))
     x = torch.randn(16, 1, 28, 28)
     out = model(x)
     out.sum().backward()
     cl = torch.channels_last
-    # the switch comes before the first block's max pooling (format_entry), after its batch norm
-    assert execution.format_entry(model, settings) == "conv1.2"
-    assert entering["conv1.2"].is_contiguous(memory_format=cl) and not entering["conv1.2"].is_contiguous()
-    # conv1's batch norm gets its gradient in its own (default) format, the channels_last parts in theirs
-    assert grads["conv1 bn"].is_contiguous()
-    for label in ("conv1 pool", "conv2 bn", "conv2 pool", "conv3 bn", "conv3 pool"):
+    # the switch comes right before the second convolution (format_entry)
+    assert runtime.format_entry(model, settings) == "conv2.0"
+    assert entering["conv2.0"].is_contiguous(memory_format=cl) and not entering["conv2.0"].is_contiguous()
+    # conv1's block gets its gradients in its own (default) format, the channels_last parts in theirs
+    assert grads["conv1 bn"].is_contiguous() and grads["conv1 pool"].is_contiguous()
+    for label in ("conv2 bn", "conv2 pool", "conv3 bn", "conv3 pool"):
         assert grads[label].is_contiguous(memory_format=cl) and not grads[label].is_contiguous(), label
     # to_format leaves a batch already in the format alone; the plain setting has no hooks
-    assert execution.to_format(x, torch.contiguous_format) is x
-    execution.prepare_model(model, ExecSettings())
+    assert runtime.to_format(x, torch.contiguous_format) is x
+    runtime.prepare_model(model, ExecSettings())
     assert model._format_hooks == []
 
 
-def test_the_switch_to_channels_last_moves_back_over_a_max_pooling_and_relu_only():
+def test_the_switch_to_channels_last_comes_right_before_the_first_channels_last_convolution():
     from torch import nn
 
     cnn = build_model("cnn")
     at = lambda k: ExecSettings(memory_format="channels_last", channels_last_from=k)  # noqa: E731
-    assert execution.format_entry(cnn, at(1)) == "conv1.2"
-    assert execution.format_entry(cnn, at(2)) == "conv2.2"
-    assert execution.format_entry(cnn, at(0)) is None and execution.format_entry(cnn, ExecSettings()) is None
-    assert execution.format_entry(build_model("lenet5"), at(1)) == "conv2"  # average pooling: stays where it was
+    assert runtime.format_entry(cnn, at(1)) == "conv2.0" and runtime.format_entry(cnn, at(2)) == "conv3.0"
+    assert runtime.format_entry(cnn, at(0)) is None and runtime.format_entry(cnn, ExecSettings()) is None
+    assert runtime.format_entry(build_model("lenet5"), at(1)) == "conv2"
     textbook = nn.Sequential(nn.Conv2d(1, 2, 3), nn.BatchNorm2d(2), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(2, 2, 3))
-    assert execution.format_entry(textbook, at(1)) == "3"
-    # the same values and gradients as with the switch right before the convolution
-    model, before_conv = training.seeded_model("cnn", 0), training.seeded_model("cnn", 0)
-    execution.prepare_model(model, at(1))
-    execution.prepare_model(before_conv, at(1))
-    before_conv._format_hooks[0].remove()
-    before_conv.conv2[0].register_forward_pre_hook(
-        lambda module, args: (execution.to_format(args[0], torch.channels_last),))
-    x = torch.randn(8, 1, 28, 28)
-    outs = []
-    for m in (model, before_conv):
-        torch.manual_seed(1)
-        out = m(x)
-        out.sum().backward()
-        outs.append((out, [p.grad for p in m.parameters()]))
-    assert torch.equal(outs[0][0], outs[1][0])
-    assert all(torch.equal(a, b) for a, b in zip(outs[0][1], outs[1][1]))
+    assert runtime.format_entry(textbook, at(1)) == "4"
 
 
 def test_channels_last_from_is_checked_against_the_model_and_the_format():
@@ -296,36 +277,29 @@ def test_channels_last_from_is_checked_against_the_model_and_the_format():
         ExecSettings(memory_format="channels_last", channels_last_from=-1)
     settings = ExecSettings(memory_format="channels_last", channels_last_from=3)
     with pytest.raises(ValueError, match=r"CNN has 3 convolution\(s\); valid: 0 to 2"):
-        execution.prepare_model(build_model("cnn"), settings)
-    assert execution.setting_name(dataclasses.replace(settings, channels_last_from=1, fused_optimizer=True)) == \
+        runtime.prepare_model(build_model("cnn"), settings)
+    assert runtime.setting_name(dataclasses.replace(settings, channels_last_from=1, fused_optimizer=True)) == \
         "channels_last from conv 2 + fused optimizer"
 
 
 def test_a_measured_partial_layout_is_used_on_auto_and_replaced_by_an_explicit_format(monkeypatch):
-    monkeypatch.setattr(execution, "MEASURED", {("cnn", "cpu", 2): Measured(
+    monkeypatch.setattr(runtime, "MEASURED", {("cnn", "cpu", 2): Measured(
         memory_format="channels_last", channels_last_from=1, fused_optimizer=True, fused_for=("adam",), evidence="t")})
-    auto = execution.resolve("cnn", "cpu", available_threads=2)
+    auto = runtime.resolve("cnn", "cpu", threads=2)
     assert (auto.memory_format, auto.channels_last_from) == ("channels_last", 1)
-    whole = execution.resolve("cnn", "cpu", memory_format="channels_last", available_threads=2)
+    whole = runtime.resolve("cnn", "cpu", memory_format="channels_last", threads=2)
     assert (whole.memory_format, whole.channels_last_from, whole.overrides) == ("channels_last", 0, ("memory_format",))
-    plain = execution.resolve("cnn", "cpu", memory_format="contiguous", available_threads=2)
+    plain = runtime.resolve("cnn", "cpu", memory_format="contiguous", threads=2)
     assert (plain.memory_format, plain.channels_last_from) == ("contiguous", 0)
-    text = describe.execution_text(auto, "the CNN", "cpu", optimizers=["adam"])
+    text = prose.training.execution_text(auto, "the CNN", "cpu", optimizers=["adam"])
     assert "the channels_last memory format from the 2nd convolution on (before it the default format)" in text
-    with_model = describe.execution_text(auto, "the CNN", "cpu", optimizers=["adam"], model=build_model("cnn"))
-    assert ("the channels_last memory format from the 2nd convolution (and the max pooling just before it) on "
-            "(before it the default format)") in with_model
-    assert "from the" not in describe.execution_text(whole, "the CNN", "cpu", optimizers=["adam"])
+    assert "from the" not in prose.training.execution_text(whole, "the CNN", "cpu", optimizers=["adam"])
 
 
-def test_seeding_asks_for_deterministic_kernels_without_importing_inductor_or_filling_memory():
-    code = ("import sys, torch; from mnist_lib import training; training.seed_everything(0); "
-            "print(torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(), "
-            "torch.utils.deterministic.fill_uninitialized_memory, 'torch._inductor.config' in sys.modules)")
-    import subprocess
-
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-    assert out == ["True", "True", "False", "False"]
+def test_seeding_asks_for_deterministic_kernels_without_filling_memory():
+    training.seed_everything(0)
+    assert torch.are_deterministic_algorithms_enabled() and torch.is_deterministic_algorithms_warn_only_enabled()
+    assert torch.utils.deterministic.fill_uninitialized_memory is False
 
 
 def test_not_filling_new_memory_changes_no_result():
@@ -345,7 +319,7 @@ def test_not_filling_new_memory_changes_no_result():
 
 def test_compiling_carries_the_deterministic_switch_to_inductor():
     training.seed_everything(0)
-    execution.training_forward(training.seeded_model("mlp", 0), ExecSettings(compile=True))
+    runtime.training_forward(training.seeded_model("mlp", 0), ExecSettings(compile=True))
     import torch._inductor.config as inductor_config
 
     assert inductor_config.deterministic is True
@@ -388,9 +362,9 @@ def test_threads_apply_while_training_and_are_restored():
 
 def test_compile_wraps_the_training_forward_and_keeps_the_models_weights():
     model = training.seeded_model("mlp", 0)
-    compiled = execution.training_forward(model, ExecSettings(compile=True))
+    compiled = runtime.training_forward(model, ExecSettings(compile=True))
     assert compiled is not model and compiled._orig_mod is model
-    assert execution.training_forward(model, ExecSettings()) is model
+    assert runtime.training_forward(model, ExecSettings()) is model
     assert list(model.state_dict()) == ["fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "fc3.weight", "fc3.bias"]
 
 
@@ -402,17 +376,17 @@ def test_a_fused_optimizer_where_torch_has_one():
         assert not training.make_optimizer(name, model.parameters(), 0.01).defaults.get("fused")
     assert "fused" not in training.make_optimizer("rmsprop", model.parameters(), 0.01, fused=True).defaults
     settings = ExecSettings(fused_optimizer=True)
-    text = describe.execution_text(settings, "the MLP", "cpu", optimizers=["sgd", "rmsprop"])
+    text = prose.training.execution_text(settings, "the MLP", "cpu", optimizers=["sgd", "rmsprop"])
     assert "torch's fused optimizer kernel for `sgd` (the default implementation for `rmsprop`; `rmsprop` has no " \
         "fused kernel)" in text
     # A measured choice names the optimizer it was measured with; the others keep their default.
     measured = ExecSettings(fused_optimizer=True, fused_for=("adam",))
     assert measured.uses_fused("adam") and not measured.uses_fused("sgd")
-    text = describe.execution_text(measured, "the MLP", "cpu", optimizers=["sgd", "adam"])
+    text = prose.training.execution_text(measured, "the MLP", "cpu", optimizers=["sgd", "adam"])
     assert "torch's fused optimizer kernel for `adam` (the default implementation for `sgd`)" in text
     assert TrainConfig(optimizer="sgd", execution=measured).to_dict()["execution"]["fused_optimizer"] is False
     assert TrainConfig(optimizer="adam", execution=measured).to_dict()["execution"]["fused_optimizer"] is True
-    assert "default (unfused) implementation" in describe.execution_text(ExecSettings(), "the MLP", "cpu")
+    assert "default (unfused) implementation" in prose.training.execution_text(ExecSettings(), "the MLP", "cpu")
     # Fused and unfused Adam take the same steps, to float rounding.
     splits = synthetic_splits(128)
     runs = []

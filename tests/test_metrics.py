@@ -12,6 +12,7 @@ import torch
 from sklearn import metrics as skm
 
 from mnist_lib import metrics as M
+from mnist_lib import stats
 
 K = 10
 
@@ -31,66 +32,8 @@ def _mostly_right(n: int = 600, accuracy: float = 0.85, seed: int = 0):
 
 
 # --------------------------------------------------------------------------
-# Wilson interval and accuracy
+# Accuracy and its interval (the interval itself: test_stats.py)
 # --------------------------------------------------------------------------
-
-
-def _wilson_by_quadratic(k: int, n: int, z: float) -> tuple[float, float]:
-    """Wilson bounds as the roots of (p_hat - p)^2 = z^2 p (1 - p) / n."""
-    p_hat = k / n
-    a = 1 + z * z / n
-    b = -(2 * p_hat + z * z / n)
-    c = p_hat * p_hat
-    disc = math.sqrt(b * b - 4 * a * c)
-    return (-b - disc) / (2 * a), (-b + disc) / (2 * a)
-
-
-def test_wilson_matches_textbook_formula_for_9873_of_10000():
-    low, high = M.wilson_interval(9873, 10000)
-    exp_low, exp_high = _wilson_by_quadratic(9873, 10000, 1.959963984540054)
-    assert low == pytest.approx(exp_low, abs=1e-12)
-    assert high == pytest.approx(exp_high, abs=1e-12)
-    assert low == pytest.approx(0.98491, abs=1e-5)
-    assert high == pytest.approx(0.98932, abs=1e-5)
-
-
-@pytest.mark.parametrize(
-    "k, n, expected",
-    # Newcombe (1998), Statistics in Medicine 17:857-872, Table I, method 3.
-    [
-        (81, 263, (0.2553, 0.3662)),
-        (15, 148, (0.0624, 0.1605)),
-        (0, 20, (0.0, 0.1611)),
-        (1, 29, (0.0061, 0.1718)),
-    ],
-)
-def test_wilson_matches_published_values(k, n, expected):
-    low, high = M.wilson_interval(k, n)
-    assert (round(low, 4), round(high, 4)) == expected
-
-
-@pytest.mark.parametrize("n", [1, 5, 10, 10000])
-def test_wilson_edge_cases_stay_in_unit_interval(n):
-    low0, high0 = M.wilson_interval(0, n)
-    assert low0 == 0.0 and 0.0 < high0 < 1.0
-    lown, highn = M.wilson_interval(n, n)
-    assert highn == 1.0 and 0.0 < lown < 1.0
-    # Symmetry: k successes mirror n - k failures.
-    assert lown == pytest.approx(1.0 - high0, abs=1e-12)
-
-
-def test_wilson_wider_for_higher_confidence():
-    low95, high95 = M.wilson_interval(50, 100, 0.95)
-    low99, high99 = M.wilson_interval(50, 100, 0.99)
-    assert low99 < low95 < 0.5 < high95 < high99
-
-
-@pytest.mark.parametrize(
-    "args", [(1, 0), (-1, 10), (11, 10), (5, 10, 0.0), (5, 10, 1.0), (5, 10, 95)]
-)
-def test_wilson_rejects_bad_arguments(args):
-    with pytest.raises(ValueError):
-        M.wilson_interval(*args)
 
 
 def test_accuracy_with_interval_and_str():
@@ -99,7 +42,7 @@ def test_accuracy_with_interval_and_str():
     res = M.accuracy_with_interval(y_true, y_pred)
     assert (res.correct, res.n) == (9873, 10000)
     assert res.accuracy == pytest.approx(0.9873)
-    assert (res.low, res.high) == M.wilson_interval(9873, 10000)
+    assert (res.low, res.high) == stats.wilson_interval(9873, 10000)
     assert str(res) == "98.73% (95% CI 98.49\u201398.93%, 9873/10000)"
     with pytest.raises(dataclasses.FrozenInstanceError):
         res.accuracy = 1.0  # type: ignore[misc]
@@ -305,7 +248,7 @@ def test_most_confused_pairs_hand_made_matrix():
         ]
     )
     df = M.most_confused_pairs(cm, k=4)
-    assert list(df.columns) == ["true", "predicted", "count", "share_of_true"]
+    assert list(df.columns) == ["true", "predicted", "count", "true_total", "share_of_true"]
     # Tie at 7 broken by (true, predicted); tie at 3 likewise.
     assert list(zip(df["true"], df["predicted"], df["count"])) == [(0, 3, 7), (2, 1, 7), (1, 2, 5), (0, 1, 3)]
     np.testing.assert_allclose(df["share_of_true"], [7 / 60, 7 / 38, 5 / 48, 3 / 60])
@@ -333,7 +276,7 @@ def test_best_and_worst_class():
 
 
 # --------------------------------------------------------------------------
-# McNemar
+# McNemar: the counts (the test itself: test_stats.py)
 # --------------------------------------------------------------------------
 
 
@@ -346,36 +289,17 @@ def _mcnemar_data(b: int, c: int, both_right: int = 20, both_wrong: int = 5):
     return y_true, np.where(a_right, 0, 1), np.where(b_right, 0, 2)
 
 
-def test_mcnemar_exact_branch_hand_computed():
-    y_true, pa, pb = _mcnemar_data(3, 10)
-    res = M.mcnemar_test(y_true, pa, pb)
-    # Two-sided exact: 2 * P(X <= 3), X ~ Binomial(13, 1/2).
-    expected = 2 * sum(math.comb(13, i) for i in range(4)) / 2**13
-    assert (res.b, res.c) == (3, 10)
-    assert res.p_value == pytest.approx(expected)
-    assert res.statistic == 3.0
-    assert "exact" in res.method
+@pytest.mark.parametrize("b, c", [(0, 0), (3, 10), (12, 12), (13, 12), (30, 10), (20, 20)])
+@pytest.mark.parametrize("exact", [None, True, False])
+def test_mcnemar_counts_the_discordant_pairs_and_tests_them(b, c, exact):
+    y_true, pa, pb = _mcnemar_data(b, c)
+    assert M.mcnemar_test(y_true, pa, pb, exact) == stats.mcnemar(b, c, exact)
+    assert M.mcnemar_test(torch.from_numpy(y_true), torch.from_numpy(pa), pb, exact) == stats.mcnemar(b, c, exact)
+    # swapping the models swaps the counts
+    assert M.mcnemar_test(y_true, pb, pa, exact) == stats.mcnemar(c, b, exact)
 
 
-def test_mcnemar_chi_square_branch_hand_computed():
-    y_true, pa, pb = _mcnemar_data(30, 10)
-    res = M.mcnemar_test(y_true, pa, pb)
-    stat = (abs(30 - 10) - 1) ** 2 / 40
-    # Survival function of chi-square with 1 dof is erfc(sqrt(x / 2)).
-    assert res.statistic == pytest.approx(9.025)
-    assert res.statistic == pytest.approx(stat)
-    assert res.p_value == pytest.approx(math.erfc(math.sqrt(stat / 2)))
-    assert "chi-square" in res.method and "continuity" in res.method
-
-
-def test_the_exact_p_value_is_scipys_binomial_test():
-    from scipy import stats
-
-    for n in range(1, 80):
-        for k in range(n // 2 + 1):
-            assert M._two_sided_binomial_half(k, n) == pytest.approx(stats.binomtest(k, n, 0.5).pvalue, rel=1e-12)
-
-
+@pytest.mark.slow  # a fresh interpreter
 def test_importing_the_metrics_loads_neither_scikit_learn_nor_scipy_stats():
     import subprocess
     import sys
@@ -383,35 +307,6 @@ def test_importing_the_metrics_loads_neither_scikit_learn_nor_scipy_stats():
     code = "import sys, mnist_lib.metrics; print(sorted(m for m in ('sklearn', 'scipy.stats') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
-
-
-def test_mcnemar_branch_choice_and_override():
-    y_true, pa, pb = _mcnemar_data(12, 12)  # b + c = 24 < 25 -> exact
-    assert "exact" in M.mcnemar_test(y_true, pa, pb).method
-    y_true, pa, pb = _mcnemar_data(13, 12)  # b + c = 25 -> chi-square
-    assert "chi-square" in M.mcnemar_test(y_true, pa, pb).method
-    forced = M.mcnemar_test(y_true, pa, pb, exact=True)
-    assert "exact" in forced.method
-    expected = 2 * sum(math.comb(25, i) for i in range(13)) / 2**25
-    assert forced.p_value == pytest.approx(min(expected, 1.0))
-    y_true, pa, pb = _mcnemar_data(3, 10)
-    assert "chi-square" in M.mcnemar_test(y_true, pa, pb, exact=False).method
-
-
-def test_mcnemar_symmetry_and_degenerate_cases():
-    y_true, pa, pb = _mcnemar_data(30, 10)
-    ab = M.mcnemar_test(y_true, pa, pb)
-    ba = M.mcnemar_test(y_true, pb, pa)
-    assert (ba.b, ba.c) == (ab.c, ab.b) and ba.p_value == pytest.approx(ab.p_value)
-    # No discordant pairs: nothing to test, p = 1 in both branches.
-    y_true, pa, pb = _mcnemar_data(0, 0)
-    for exact in (None, True, False):
-        res = M.mcnemar_test(y_true, pa, pb, exact=exact)
-        assert (res.b, res.c, res.p_value) == (0, 0, 1.0)
-    # b == c under chi-square: continuity correction floored at 0.
-    y_true, pa, pb = _mcnemar_data(20, 20)
-    res = M.mcnemar_test(y_true, pa, pb)
-    assert res.statistic == 0.0 and res.p_value == 1.0
 
 
 def test_mcnemar_validates():

@@ -13,7 +13,6 @@ from mnist_lib.models import (
     MLP,
     MODEL_NAMES,
     ConfigurableMLP,
-    Dropout,
     LeNet5,
     build_model,
     count_parameters,
@@ -237,7 +236,7 @@ def test_mlp_custom_configs(activation):
     assert count_parameters(model) == expected
     kinds = [type(m) for m in model.modules()]
     assert kinds.count(ACTIVATIONS[activation]) == 3
-    assert kinds.count(Dropout) == 3
+    assert kinds.count(nn.Dropout) == 3
     assert kinds.count(nn.BatchNorm1d) == 3
     assert model(_batch("mlp_custom", 5)).shape == (5, 10)
 
@@ -245,7 +244,7 @@ def test_mlp_custom_configs(activation):
 def test_mlp_custom_without_dropout_or_batch_norm_adds_neither():
     model = build_model("mlp_custom", hidden=[50], activation="tanh")
     kinds = [type(m) for m in model.modules()]
-    assert Dropout not in kinds and nn.BatchNorm1d not in kinds
+    assert nn.Dropout not in kinds and nn.BatchNorm1d not in kinds
     assert model.hidden == (50,)
     assert count_parameters(model) == _linear(784, 50) + _linear(50, 10)
 
@@ -356,27 +355,5 @@ def test_summary_text_lenet5():
     assert not model.training
 
 
-@pytest.mark.parametrize("p", [0.25, 0.5])
-def test_dropout_keeps_each_element_with_probability_1_minus_p_and_rescales(p):
-    layer = Dropout(p).train()
-    x = torch.rand(400, 500) + 0.5  # no zeros of its own
-    torch.manual_seed(3)
-    y = layer(x)
-    kept = y != 0
-    assert abs(float(kept.float().mean()) - (1 - p)) < 0.005  # 200,000 draws: 5 standard errors ~ 0.005
-    assert torch.allclose(y[kept], x[kept] / (1 - p))
-    torch.manual_seed(3)
-    assert torch.equal(layer(x), y)  # the global seed decides the mask
-    x.requires_grad_(True)
-    torch.manual_seed(3)
-    layer(x).sum().backward()
-    assert torch.equal(x.grad, kept.float() / (1 - p))  # the gradient flows through kept elements only
-    assert isinstance(layer, nn.Dropout) and torch.equal(layer.eval()(x), x)
-
-
-def test_dropout_without_p_and_off_the_cpu_is_torchs_own(monkeypatch):
-    x = torch.rand(8, 9)
-    assert torch.equal(Dropout(0.0).train()(x), x)
-    monkeypatch.setattr(torch, "rand_like", lambda *a, **k: pytest.fail("uniform mask drawn off the CPU"))
-    assert Dropout(0.5).train()(torch.empty(8, 9, device="meta")).device.type == "meta"
-    assert type(CNN().dropout) is Dropout and CNN(dropout=0.3).dropout.p == 0.3
+def test_the_cnn_takes_its_dropout_probability():
+    assert type(CNN().dropout) is nn.Dropout and CNN().dropout.p == 0.5 and CNN(dropout=0.3).dropout.p == 0.3

@@ -7,14 +7,16 @@ from __future__ import annotations
 import json
 import os
 import re
+from pathlib import Path
 
 import nbformat
 import pytest
 
-from conftest import REPO
-from mnist_lib import config
+from mnist_lib import params
 
 pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parent.parent
 
 SMALL = {"train_limit": 1000, "test_limit": 500, "epochs": 1, "seed": 0, "device": "cpu"}
 
@@ -22,7 +24,7 @@ SMALL = {"train_limit": 1000, "test_limit": 500, "epochs": 1, "seed": 0, "device
 # (regular expressions) it must not contain: its defaults, where the text would state them as this run's.
 CASES = {
     "01_eda": dict(
-        params={"augment": False, "examples_per_digit": 3, "augment_examples": 2},
+        params={"augment": False, "examples_per_class": 3, "augment_examples": 2},
         present=["Augmentation is switched off (`augment=False`)", "stratified subsets (train_limit=1000, "
                  "test_limit=500)"],
         absent=[r"This run's augmentation", r"rotation up to"],
@@ -43,7 +45,7 @@ CASES = {
                 "label_smoothing": 0.1, "normalization": "none", "batch_size": 64, "samples_shown": 8,
                 "memory_format": "channels_last", "threads": 1},
         present=["the channels_last memory format, 1 intra-op thread,",
-                 "`memory_format` and `threads` set by this notebook's parameters",
+                 "`memory_format` set by this notebook's parameters",
                  "`momentum` (SGD with momentum 0.9)", "annealed from 0.02 towards 0 along a cosine",
                  "no augmentation", "label smoothing 0.1", "The dashed curve is the loss the optimizer minimized",
                  "pixel values in [0, 1] (`none`)", "batch size 64", "1 epoch;"],
@@ -61,7 +63,7 @@ CASES = {
                 r"batch size 128", r"rotation up to", r"no label smoothing"],
     ),
     "05_optimizers": dict(
-        params={"optimizers": "nesterov,rmsprop", "learning_rates": {"nesterov": 0.05, "rmsprop": 0.001},
+        params={"optimizers": "nesterov,rmsprop", "lr_per_optimizer": {"nesterov": 0.05, "rmsprop": 0.001},
                 "scheduler": "step", "batch_size": 128, "target_accuracy": 80.0},
         present=["2 optimizers (`nesterov` (SGD with Nesterov momentum 0.9), no weight decay, learning rate 0.05; "
                  "`rmsprop` (RMSprop), no weight decay, learning rate 0.001)", "`step` schedule", "batch size 128",
@@ -118,12 +120,12 @@ def test_rendered_text_names_what_ran(name, tmp_path, mnist_data_dir, kernel_env
     import papermill as pm
 
     case = CASES[name]
-    params = {**SMALL, **case["params"], "data_dir": str(mnist_data_dir), "output_dir": str(tmp_path),
-              "checkpoint_dir": str(tmp_path / "checkpoints")}
-    if "epochs" not in config.NOTEBOOK_PARAMS[name]:
-        params.pop("epochs")
+    names = params.notebook_parameters(name)
+    given = {**SMALL, **case["params"], "data_dir": str(mnist_data_dir), "output_dir": str(tmp_path),
+             "checkpoint_dir": str(tmp_path / "checkpoints")}
+    given = {k: v for k, v in given.items() if k in names}
     out = tmp_path / f"{name}.ipynb"
-    pm.execute_notebook(str(REPO / "notebooks" / f"{name}.ipynb"), str(out), parameters=params, kernel_name="python3",
+    pm.execute_notebook(str(REPO / "notebooks" / f"{name}.ipynb"), str(out), parameters=given, kernel_name="python3",
                         cwd=str(REPO / "notebooks"), progress_bar=False, log_output=False)
     text = rendered_text(nbformat.read(out, as_version=4))
     missing = [fragment for fragment in case["present"] if fragment not in text]
@@ -131,5 +133,5 @@ def test_rendered_text_names_what_ran(name, tmp_path, mnist_data_dir, kernel_env
     stated = {pattern: re.search(pattern, text).group(0) for pattern in case["absent"] if re.search(pattern, text)}
     assert not stated, f"{name} states settings it did not run with: {stated}"
     recorded = json.loads((tmp_path / f"{name}.metrics.json").read_text())["params"]
-    expected = config.validate_params(name, case["params"], partial=True)
+    expected = params.validate(name, case["params"], partial=True)
     assert {k: recorded[k] for k in expected} == dict(expected)

@@ -14,11 +14,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from conftest import REPO
-from mnist_lib import config, datasets
-from test_dataset_series import write_idx_folder
+from mnist_lib import catalogue, datasets
 
 pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parent.parent
 
 SMALL = """
 common:
@@ -27,7 +27,7 @@ common:
   test_limit: {test_limit}
   device: cpu
 01_eda:
-  examples_per_digit: 3
+  examples_per_class: 3
   augment_examples: 3
 02_ann:
   epochs: 1
@@ -91,7 +91,7 @@ def check_reports(folder: Path, classes: list[str], noun: str) -> dict[str, str]
         "07_hyperparameters": rf"The hardest {noun} is ({name})",
     }
     texts = {}
-    for notebook in config.NOTEBOOKS:
+    for notebook in catalogue.series_names():
         text = texts[notebook] = reader_text(folder / "executed" / f"{notebook}.ipynb")
         assert re.search(expected[notebook], text), f"{notebook} does not name a class: {expected[notebook]}"
         found = {pattern: re.search(pattern, text) for pattern in MNIST_ONLY}
@@ -130,7 +130,7 @@ def test_the_quick_series_on_fashion_mnist(tmp_path, mnist_data_dir, fashion_sou
         assert 10.0 < accuracy <= 100.0, (notebook, accuracy)  # above chance after one short epoch
 
 
-def test_the_quick_series_on_an_idx_folder(tmp_path, mnist_raw):
+def test_the_quick_series_on_an_idx_folder(tmp_path, mnist_raw, write_idx_folder):
     """MNIST's first images, dark on light, with their classes named in classes.txt."""
     names = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
     folder = write_idx_folder(tmp_path / "inverted", 255 - mnist_raw.train_images[:1000].numpy(),

@@ -159,7 +159,7 @@ def test_learning_curves_marks_best_epoch() -> None:
     ax_loss, ax_acc = _finish(fig, n_axes=2)
     assert ax_acc.get_ylabel() == "Accuracy (%)"
     # Two curves each plus the best-epoch marker line at epoch 3.
-    vlines = [l for l in ax_acc.get_lines() if "best validation epoch" in l.get_label()]
+    vlines = [line for line in ax_acc.get_lines() if "best validation epoch" in line.get_label()]
     assert vlines and vlines[0].get_xdata()[0] == 3
     ys = ax_acc.get_lines()[1].get_ydata()
     assert np.isclose(max(ys), 95.0)  # percent, not fraction
@@ -214,15 +214,19 @@ def test_the_heatmap_reads_like_seaborns() -> None:
     plt.close(fig)
 
 
-def test_the_report_style_is_seaborns_whitegrid_and_drawing_it_needs_no_seaborn() -> None:
-    import subprocess
-    import sys
-
+def test_the_report_style_is_seaborns_whitegrid() -> None:
     import seaborn as sns
 
     expected = dict(sns.axes_style("whitegrid"))
     del expected["image.cmap"]  # seaborn's own colormap; every image here names its colormap
     assert plots._WHITEGRID == expected
+
+
+@pytest.mark.slow  # a fresh interpreter
+def test_drawing_in_the_report_style_needs_no_seaborn() -> None:
+    import subprocess
+    import sys
+
     code = ("import sys, matplotlib; matplotlib.use('Agg'); import numpy as np; from mnist_lib import plots; "
             "plots.confusion_heatmap(np.eye(3)); plots.learning_curves; print('seaborn' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
@@ -371,7 +375,7 @@ def test_metric_line(hue: str | None) -> None:
     (ax,) = _finish(plots.metric_line(df, "batch_size", "acc", "bs", hue=hue, logx=True),
                     n_axes=1)
     assert ax.get_xscale() == "log"
-    data_lines = [l for l in ax.get_lines() if len(l.get_xdata()) == 3]
+    data_lines = [line for line in ax.get_lines() if len(line.get_xdata()) == 3]
     assert len(data_lines) == (2 if hue else 1)
 
 

@@ -5,9 +5,8 @@ notebooks built by the real pipeline, served over HTTP and opened from disk)."""
 
 from __future__ import annotations
 
-import base64
-import io
-import json
+import ast
+import html
 import re
 import shutil
 import subprocess
@@ -17,67 +16,16 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import nbformat
-import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import REPO
-from mnist_lib import config, plots, reports
-from mnist_lib.build import publish, render, site
-from mnist_lib.build.pipeline import NotebookRun
+from mnist_lib import catalogue, plots
 from mnist_lib.environment import git_state, short_commit
+from mnist_lib.website import index, masking, navigation, pages, publish, render, templates
+
+REPO = Path(__file__).resolve().parent.parent
 
 # --------------------------------------------------------------------------- helpers
-
-
-def png_bytes(width: float = 6, height: float = 3) -> bytes:
-    fig, ax = plt.subplots(figsize=(width, height))
-    ax.plot(np.arange(10) ** 2)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=80)
-    plt.close(fig)
-    return buffer.getvalue()
-
-
-def provenance_output(name: str, params: dict) -> nbformat.NotebookNode:
-    """What a notebook's setup cell displays: the real provenance table of reports.Run."""
-    run = reports.Run(notebook=name, params=params, device="cpu",
-                      provenance={"date": "2026-01-02T03:04:05+00:00", "git": {"commit": "0123456789abcdef0123",
-                                                                              "dirty": False},
-                                  "versions": {"python": "3.11.7", "torch": "2.14.1"}, "cpu": "Test CPU",
-                                  "torch_threads": 2})
-    frame = run.provenance_frame()
-    with pd.option_context("display.max_colwidth", 120):  # as reports.setup_notebook() sets it
-        return nbformat.v4.new_output("display_data", data={"text/html": frame._repr_html_(),
-                                                            "text/plain": repr(frame)})
-
-
-def executed_notebook(name: str, out: Path, data_dir: Path, notebook_dir: Path) -> nbformat.NotebookNode:
-    """An executed notebook as papermill leaves it: injected absolute paths, a provenance table,
-    a figure, a wide table and a printed path."""
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    params = {"data_dir": str(data_dir), "data_source": None, "output_dir": str(out),
-              "checkpoint_dir": str(out / "checkpoints"), "seed": 3}
-    nb.metadata["papermill"] = {"input_path": str(notebook_dir / f"{name}.ipynb"), "parameters": params}
-    defaults = nbformat.v4.new_code_cell("output_dir = '../reports'\nseed = 0")
-    defaults.metadata["tags"] = ["parameters"]
-    injected = nbformat.v4.new_code_cell("# Parameters\n" + "\n".join(f"{k} = {v!r}" for k, v in params.items()))
-    injected.metadata["tags"] = ["injected-parameters"]
-    setup = nbformat.v4.new_code_cell("run = reports.start_run(NAME, globals())\ndisplay(run.provenance_frame())")
-    setup.outputs = [provenance_output(name, params)]
-    figure = nbformat.v4.new_code_cell("plots.show(fig)  # " + "a long comment " * 12)
-    figure.outputs = [nbformat.v4.new_output("display_data", data={
-        "image/png": base64.b64encode(png_bytes()).decode(), "text/plain": "<Figure>"})]
-    wide = pd.DataFrame(np.arange(60).reshape(2, 30), columns=[f"a long column name {i}" for i in range(30)])
-    table = nbformat.v4.new_code_cell("display(wide)")
-    table.outputs = [nbformat.v4.new_output("display_data", data={"text/html": wide.to_html(),
-                                                                  "text/plain": repr(wide)}),
-                     nbformat.v4.new_output("stream", name="stdout", text=f"metrics written to {out}/{name}.json\n")]
-    nb.cells = [nbformat.v4.new_markdown_cell(f"# {name} — a report\n\nWhat this report shows."), defaults, injected,
-                nbformat.v4.new_markdown_cell("## Run settings\n\nEverything needed to repeat this report."), setup,
-                nbformat.v4.new_markdown_cell("## Results\n\nA figure and a wide table."), figure, table]
-    return nb
 
 
 def machine_paths(*extra: Path) -> list[str]:
@@ -96,7 +44,7 @@ def texts_with(folder: Path, needles: list[str]) -> list[str]:
 
 
 @pytest.fixture
-def rendered(tmp_path):
+def rendered(tmp_path, executed_notebook):
     """One report rendered from an executed notebook whose paths lie in pytest's temporary folder."""
     out, data_dir, notebook_dir = tmp_path / "out", tmp_path / "data", tmp_path / "nbs"
     out.mkdir()
@@ -110,36 +58,68 @@ def rendered(tmp_path):
 
 
 def test_sections_hold_every_notebook_once_in_series_order():
-    order = site.series_order()
-    assert sorted(order) == sorted(config.NOTEBOOKS) and len(order) == len(set(order))
-    assert [n for n in order] == [n for n in config.NOTEBOOKS if n in order]
-    assert site.series_sections(["01_eda", "99_new"]) == [("Data", ["01_eda"]), ("More", ["99_new"])]
+    order = navigation.series_order()
+    assert sorted(order) == sorted(catalogue.series_names()) and len(order) == len(set(order))
+    assert [n for n in order] == [n for n in catalogue.series_names() if n in order]
+    assert navigation.series_sections(["01_eda", "04_cnn"]) == [("Data", ["01_eda"]), ("Models", ["04_cnn"])]
+
+
+def macros():
+    """The macros of the site's base template, as the pages and the report template call them."""
+    return templates.environment().get_template("site/base.html.j2").module
 
 
 def test_header_marks_the_current_report_and_links_its_neighbours():
-    header = site.header_html("02_ann", code_button=True)
+    nav = navigation.navigation("02_ann")
+    header = str(macros().header(nav, code_button=True))
     assert re.findall(r'href="([^"]+)"[^>]*aria-current="page"', header) == ["02_ann.html"]
     assert 'rel="prev" href="01_eda.html"' in header and 'rel="next" href="03_lenet.html"' in header
     assert 'class="site-brand" href="index.html"' in header and 'class="show-code"' in header
-    hrefs = re.findall(r'href="([^"]+)"', header + site.sidebar_html("02_ann") + site.pager_html("02_ann"))
-    assert {f"{n}.html" for n in config.NOTEBOOKS} | {"index.html"} == set(hrefs)
+    hrefs = re.findall(r'href="([^"]+)"', header + str(macros().sidebar(nav)) + str(macros().pager(nav)))
+    assert {f"{n}.html" for n in catalogue.series_names()} | {"index.html"} == set(hrefs)
     assert all(not h.startswith(("/", "http:", "https:", "file:")) for h in hrefs)  # file:// and any server
-    first, last = site.series_order()[0], site.series_order()[-1]
-    assert 'rel="prev"' not in site.header_html(first) and 'rel="next"' not in site.header_html(last)
-    assert site.neighbours("index") == (None, None) and 'aria-current="page">Overview' in site.sidebar_html("index")
+    first, last = navigation.series_order()[0], navigation.series_order()[-1]
+    assert 'rel="prev"' not in str(macros().header(navigation.navigation(first)))
+    assert 'rel="next"' not in str(macros().header(navigation.navigation(last)))
+    assert navigation.neighbours("index") == (None, None)
+    assert 'aria-current="page">Overview' in str(macros().sidebar(navigation.navigation("index")))
+
+
+# The elements a page of the site uses, and more: a string holding one of them is HTML.
+HTML_TAGS = ("a", "abbr", "article", "aside", "b", "body", "br", "button", "caption", "code", "col", "details",
+             "div", "em", "figcaption", "figure", "footer", "form", "h[1-6]", "head", "header", "hr", "html", "i",
+             "img", "input", "label", "li", "link", "main", "meta", "nav", "ol", "option", "p", "pre", "script",
+             "section", "select", "small", "span", "strong", "style", "sub", "summary", "sup", "svg", "table",
+             "tbody", "td", "textarea", "tfoot", "th", "thead", "title", "tr", "u", "ul", "!DOCTYPE")
+
+
+def test_no_html_is_written_in_the_website_s_python():
+    """HTML lives in the templates: no string of mnist_lib/website/*.py (docstrings aside) holds a tag."""
+    tag = re.compile(r"</?(" + "|".join(HTML_TAGS) + r")\b", re.I)
+    found = []
+    for path in sorted((REPO / "mnist_lib" / "website").rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        documented = (tree, *(n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef,
+                                                                            ast.ClassDef))))
+        docstrings = {id(n.body[0].value) for n in documented if ast.get_docstring(n, clean=False) is not None}
+        found += [f"{path.name}:{node.lineno}: {node.value.strip()[:60]}" for node in ast.walk(tree)
+                  if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+                  and tag.search(node.value)]
+    assert found == []
+    assert tag.search('f"<td class={x}>"') and not tag.search("<output_dir> <tmp> <repo> a < b")  # the check works
 
 
 # --------------------------------------------------------------------------- paths
 
 
 def test_folder_parameters_show_relative_inside_the_project_and_by_name_outside(tmp_path):
-    inside = render.path_mask({"output_dir": str(REPO / "reports"), "data_dir": str(REPO / "data"),
+    inside = masking.path_mask({"output_dir": str(REPO / "reports"), "data_dir": str(REPO / "data"),
                                "checkpoint_dir": str(REPO / "reports" / "checkpoints")}, REPO / "notebooks")
     assert inside.apply(f'output_dir = "{REPO}/reports"') == 'output_dir = "../reports"'
     assert inside.apply(f"{REPO}/reports/checkpoints/a.pt") == "../reports/checkpoints/a.pt"
     out = tmp_path / "out"
     assert str(out).startswith(tempfile.gettempdir() + "/")  # pytest's folders lie in the temporary folder
-    outside = render.path_mask({"output_dir": str(out), "checkpoint_dir": str(out / "checkpoints"),
+    outside = masking.path_mask({"output_dir": str(out), "checkpoint_dir": str(out / "checkpoints"),
                                 "data_source": "/srv/mnist", "seed": 3}, REPO / "notebooks")
     text = f"{out}/checkpoints/x.pt; {out}er/y; /srv/mnist/t10k; {Path.home()}/cache; {REPO}/mnist_lib/a.py"
     assert outside.apply(text) == (f"<output_dir>/checkpoints/x.pt; <tmp>{str(out)[len(tempfile.gettempdir()):]}er/y; "
@@ -147,8 +127,8 @@ def test_folder_parameters_show_relative_inside_the_project_and_by_name_outside(
 
 
 def test_markdown_keeps_placeholders_visible_inside_and_outside_code_spans():
-    mask = render.PathMask((("/data/x", "<data_dir>"),))
-    assert render.mask_markdown("in /data/x/a and `/data/x/b`\n```\n/data/x/c\n```", mask) == \
+    mask = masking.PathMask((("/data/x", "<data_dir>"),))
+    assert masking.mask_markdown("in /data/x/a and `/data/x/b`\n```\n/data/x/c\n```", mask) == \
         "in &lt;data_dir&gt;/a and `<data_dir>/b`\n```\n<data_dir>/c\n```"
 
 
@@ -162,17 +142,18 @@ def test_a_report_folds_code_moves_the_run_settings_to_an_appendix_and_shows_no_
     folds = re.findall(r'<details class="code-fold">\s*<summary>([^<]+)</summary>', page)
     assert folds == ["parameters", "parameters set by the build", "code", "code", "code"]
     assert page.count('class="jp-CodeMirrorEditor jp-Editor jp-InputArea-editor"') == 5  # all inside folds
-    # the line under the title, then the contents; the table at the end under its appendix heading
-    title_end = page.index("</h1>")
+    # after the first markdown cell the line of run settings, then the contents; the table at the end
+    # under its appendix heading
     summary = re.search(r'<p class="run-summary">(.*?)</p>', page).group(1)
-    assert page.index('<p class="run-summary">') == title_end + 5
+    assert page.index("What this report shows.") < page.index('<p class="run-summary">') \
+        < page.index('class="toc"') < page.index('<details class="code-fold">')
     assert re.sub(r"<[^>]+>", "", summary) == ("commit 0123456789ab · seed 3 · quick profile · cpu · "
                                                "2026-01-02 03:04 UTC · all run settings")
     headings = re.findall(r'<h2 id="([^"]+)">', page)
     assert headings == ["Results", "Appendix:-run-settings"] and 'href="#Appendix:-run-settings"' in summary
     assert page.index("<th>git commit</th>") > page.index('id="Appendix:-run-settings"')
     assert "Everything needed to repeat this report." in page[page.index('id="Appendix:-run-settings"'):]
-    assert '<nav class="toc"' in page and '<header class="site-header">' in page and 'class="page-pager"' in page
+    assert 'class="toc"' in page and '<header class="site-header">' in page and 'class="page-pager"' in page
     assert '<script src="http' not in page and "require.js" not in page
 
 
@@ -184,9 +165,24 @@ def test_no_input_removes_the_code_and_the_switch_but_keeps_every_result(rendere
     assert '<p class="run-summary">' in page and "Appendix: run settings" in page
 
 
+def test_the_contents_link_the_ids_nbconvert_gives_the_headings_and_escape_their_text(tmp_path):
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
+    for heading in ("## A `code` & <b>bold</b> $x^2$ [link](u)", "### Ünïcode — 50% #1?", "## a < b &amp; 'q'",
+                    "## `<output_dir>` &lt;tmp&gt;", "## Image ![alt](x.png) end", "Setext\nline\n---"):
+        made = re.search(r'id="([^"]*)"', markdown2html_mistune(heading)).group(1)
+        assert [h.anchor for h in render.markdown_headings(heading)] == [html.unescape(made)], heading
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# T\n\nIntro."), nbformat.v4.new_markdown_cell("## a < b & <i>c</i>")]
+    nbformat.write(nb, tmp_path / "x.ipynb")
+    page = render.render_html(tmp_path / "x.ipynb", tmp_path / "x.html").read_text()
+    assert '<li class="toc-h2"><a href="#a-%3C-b-&amp;-c">a &lt; b &amp; c</a></li>' in page
+    assert 'id="a-%3C-b-&amp;-c"' in page and '<p class="run-summary">' not in page  # no provenance shown
+
+
 def test_a_failure_page_has_the_site_frame_and_no_machine_path(tmp_path):
-    page = render.render_failure_page(tmp_path / "03_lenet.html", "03_lenet: LeNet-5",
-                                      f"FileNotFoundError: {REPO}/x and {Path.home()}/y").read_text()
+    page = pages.render_failure_page(tmp_path / "03_lenet.html", "03_lenet: LeNet-5",
+                                     f"FileNotFoundError: {REPO}/x and {Path.home()}/y").read_text()
     assert "This notebook failed in the build" in page and "&lt;repo&gt;/x" in page and "~/y" in page
     assert 'aria-current="page"' in page and str(REPO) not in page
 
@@ -213,73 +209,40 @@ def test_results_summary_draws_intervals_references_and_seconds():
         plots.results_summary(frame.drop(columns="accuracy"))
 
 
-def fake_runs(out: Path) -> dict[str, NotebookRun]:
-    """Runs of a build: metrics as the notebooks write them, executed notebooks with figures."""
-    metrics = {
-        "01_eda": {"headline": {"train / validation / test": "5,500 / 500 / 2,000"}},
-        "02_ann": {"headline": {"test accuracy": "97.50%"}, "test_accuracy": 97.5, "test_accuracy_low": 97.2,
-                   "test_accuracy_high": 97.8, "train_seconds": 12.5, "reference_accuracy": 97.21},
-        "05_optimizers": {"headline": {"selected optimizer": "adam"}, "test_accuracy": 97.9,
-                          "test_accuracy_low": 97.6, "test_accuracy_high": 98.2, "selected_optimizer": "adam",
-                          "test_size": 2000, "optimizers": {"sgd": {"best_accuracy": 97.0, "train_seconds": 5.0},
-                                                            "adam": {"best_accuracy": 97.9, "train_seconds": 6.0}}},
-        "07_hyperparameters": {"headline": {"best configuration": "lr 0.03"}, "test_accuracy": 96.0,
-                               "test_accuracy_low": 95.5, "test_accuracy_high": 96.4, "train_seconds": 3.0,
-                               "best_config": {"label": "lr 0.03"}},
-    }
-    (out / "executed").mkdir(parents=True, exist_ok=True)
-    runs = {}
-    for name in config.NOTEBOOKS:
-        if name in metrics:
-            nb = nbformat.v4.new_notebook()
-            cell = nbformat.v4.new_code_cell("show(fig)")
-            cell.outputs = [nbformat.v4.new_output("display_data", data={
-                "image/png": base64.b64encode(png_bytes(8 if name != "01_eda" else 3, 4)).decode()})]
-            nb.cells = [cell]
-            nbformat.write(nb, out / "executed" / f"{name}.ipynb")
-            (out / f"{name}.html").write_text("<html></html>")
-            runs[name] = NotebookRun(name, status="ok", seconds=4.0, html=out / f"{name}.html",
-                                     metrics={**metrics[name], "params": {"seed": 0}, "status": "ok"})
-        else:
-            runs[name] = NotebookRun(name, status="failed" if name == "03_lenet" else "skipped",
-                                     error=f"it failed in {out}/executed")
-    return runs
+def test_headline_results_give_one_row_per_model_with_the_recorded_or_computed_interval(tmp_path, fake_runs):
+    from mnist_lib.stats import wilson_interval
 
-
-def test_headline_results_give_one_row_per_model_with_the_recorded_or_computed_interval(tmp_path):
-    from mnist_lib.metrics import wilson_interval
-
-    rows = {r.label: r for r in site.headline_results(fake_runs(tmp_path))}
+    rows = {r.label: r for r in index.headline_results(fake_runs(tmp_path))}
     assert list(rows) == ["02_ann", "05_optimizers · sgd", "05_optimizers · adam",
-                          "07_hyperparameters · best configuration"]
+                          "07_hyperparameters · best configuration by validation"]
     assert (rows["02_ann"].low, rows["02_ann"].high, rows["02_ann"].reference) == (97.2, 97.8, 97.21)
     assert (rows["05_optimizers · adam"].low, rows["05_optimizers · adam"].high) == (97.6, 98.2)
     low, high = wilson_interval(1940, 2000)
     assert rows["05_optimizers · sgd"].low == pytest.approx(100 * low) and \
         rows["05_optimizers · sgd"].high == pytest.approx(100 * high)
-    assert rows["07_hyperparameters · best configuration"].reference is None
+    assert rows["07_hyperparameters · best configuration by validation"].reference is None
 
 
-def test_the_optimizers_reference_markers_come_from_mnist_lib_references(tmp_path):
+def test_the_optimizers_reference_markers_come_from_mnist_lib_references(tmp_path, fake_runs):
     """05's metrics file holds no reference numbers: the markers are mnist_lib.references' values."""
     from mnist_lib import references
 
     expected = {name: r.accuracy for name, r in references.for_dataset("mnist").group("mlp").items()}
     runs = fake_runs(tmp_path)
-    rows = {r.label: r.reference for r in site.headline_results(runs)}
+    rows = {r.label: r.reference for r in index.headline_results(runs)}
     assert rows["05_optimizers · sgd"] == expected["sgd"] and rows["05_optimizers · adam"] == expected["adam"]
-    assert rows["02_ann"] == 97.21  # from its metrics file
+    assert rows["02_ann"] == 97.21  # its model's, as its metrics file records it
     runs["05_optimizers"].metrics["params"]["dataset"] = "no-such-dataset"
-    assert {r.label: r.reference for r in site.headline_results(runs)}["05_optimizers · sgd"] is None
+    assert {r.label: r.reference for r in index.headline_results(runs)}["05_optimizers · sgd"] is None
 
 
-def test_the_index_shows_the_summary_figure_a_thumbnail_per_report_and_the_table(tmp_path):
+def test_the_index_shows_the_summary_figure_a_thumbnail_per_report_and_the_table(tmp_path, fake_runs, png_bytes):
     from PIL import Image
 
     runs = fake_runs(tmp_path)
     (tmp_path / "assets").mkdir()
     (tmp_path / "assets" / "03_lenet.png").write_bytes(png_bytes())  # from an earlier build: must go
-    page = site.write_index(tmp_path, runs, "quick", 12.0, "2026-01-02T03:04:05+00:00").read_text()
+    page = index.write_index(tmp_path, runs, "quick", 12.0, "2026-01-02T03:04:05+00:00").read_text()
     assert '<img src="assets/summary.png"' in page and (tmp_path / "assets" / "summary.png").exists()
     assert "Left: test accuracy of 4 models in this build (quick profile)" in page
     for name in ("01_eda", "02_ann", "05_optimizers", "07_hyperparameters"):
@@ -296,40 +259,14 @@ def test_the_index_shows_the_summary_figure_a_thumbnail_per_report_and_the_table
 # --------------------------------------------------------------------------- publishing
 
 
-def small_reports(tmp_path: Path) -> Path:
-    """A reports folder as a build leaves it, with two rendered reports and everything else a build writes."""
-    out = tmp_path / "reports"
-    out.mkdir()
-    runs = fake_runs(out)
-    for name in ("02_ann", "05_optimizers"):
-        executed = out / "executed" / f"{name}.ipynb"
-        nbformat.write(executed_notebook(name, out, tmp_path / "data", tmp_path / "nbs"), executed)
-        render.render_html(executed, out / f"{name}.html", title=name, profile="quick")
-        (out / f"{name}.metrics.json").write_text(json.dumps({"params": {"data_dir": str(tmp_path / "data"),
-                                                                         "output_dir": str(out)}}))
-    for name in ("01_eda", "07_hyperparameters"):
-        (out / f"{name}.html").unlink()
-        runs[name].html = None
-    (out / "benchmarks.md").write_text(f"# Benchmarks\n\n| a | b |\n|---|---|\n| 1 | {out} |\n")
-    (out / "benchmarks.json").write_text(json.dumps({"output": str(out)}))
-    (out / "sweeps").mkdir()
-    (out / "sweeps" / "index.html").write_text('<html><body><a href="../index.html">up</a></body></html>')
-    (out / "checkpoints").mkdir()
-    (out / "checkpoints" / "x.pt").write_bytes(b"weights")
-    (out / "build.json").write_text(json.dumps({"runs": {n: {"status": r.status, "error": r.error}
-                                                         for n, r in runs.items()}}))
-    site.write_index(out, runs, "quick", 5.0, "2026-01-02T03:04:05+00:00")
-    return out
-
-
-def test_publish_gathers_one_folder_with_nothing_absolute_and_every_link_resolving(tmp_path):
+def test_publish_gathers_one_folder_with_nothing_absolute_and_every_link_resolving(tmp_path, small_reports):
     reports_dir = small_reports(tmp_path)
     result = publish.publish(reports_dir, tmp_path / "site")
     out = tmp_path / "site"
     files = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
     assert {"index.html", "404.html", ".nojekyll", "benchmarks.html", "benchmarks.md", "benchmarks.json",
             "sweeps/index.html", "assets/summary.png", "assets/02_ann.png"} <= files
-    assert {f"{n}.html" for n in config.NOTEBOOKS} <= files
+    assert {f"{n}.html" for n in catalogue.series_names()} <= files
     assert not [f for f in files if f.startswith(("executed/", "checkpoints/")) or f.endswith(".metrics.json")]
     assert sorted(result.placeholders) == ["01_eda", "03_lenet", "04_cnn", "06_feature_maps", "07_hyperparameters"]
     assert "Its status in the last build: failed (it failed in &lt;output_dir&gt;/executed)" in \
@@ -344,7 +281,7 @@ def test_publish_gathers_one_folder_with_nothing_absolute_and_every_link_resolvi
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".site")] == []  # no staging left
 
 
-def test_publish_refuses_folders_it_did_not_make_and_pages_with_broken_links(tmp_path, capsys):
+def test_publish_refuses_folders_it_did_not_make_and_pages_with_broken_links(tmp_path, capsys, small_reports):
     from mnist_lib import cli
 
     reports_dir = small_reports(tmp_path)
@@ -415,7 +352,7 @@ def paired_script(notebook: Path) -> str:
 def test_every_notebook_and_its_script_are_in_step():
     folder = REPO / "notebooks"
     notebooks = sorted(folder.glob("*.ipynb"))
-    assert set(config.NOTEBOOKS) <= {p.stem for p in notebooks}  # the series, and the sweep summary
+    assert set(catalogue.series_names()) <= {p.stem for p in notebooks}  # the series, and the sweep summary
     assert sorted(p.stem for p in folder.glob("*.py")) == [p.stem for p in notebooks]
     stale = [nb.name for nb in notebooks if paired_script(nb) != nb.with_suffix(".py").read_text()]
     assert stale == [], f"out of step with their .py: {stale}; run make sync-notebooks"
@@ -429,15 +366,16 @@ def test_the_pairing_check_notices_an_edit_on_either_side(tmp_path):
     script = folder / "02_ann.py"
     script.write_text(paired_script(Path(notebook)))
     assert paired_script(Path(notebook)) == script.read_text()
-    script.write_text(script.read_text().replace("epochs = 10", "epochs = 11"))
+    script.write_text(script.read_text().replace("epochs: int = 10", "epochs: int = 11"))
     assert paired_script(Path(notebook)) != script.read_text()
     from jupytext.cli import jupytext as jupytext_cli
 
     jupytext_cli(["--quiet", "--sync", str(notebook)])  # what make sync-notebooks runs: the newer side wins
-    assert "epochs = 11" in "".join(nbformat.read(notebook, as_version=4).cells[1].source)
+    assert "epochs: int = 11" in "".join(nbformat.read(notebook, as_version=4).cells[1].source)
     assert paired_script(Path(notebook)) == script.read_text()
 
 
+@pytest.mark.slow  # runs make
 def test_make_has_the_publish_sync_and_lab_targets():
     done = subprocess.run(["make", "-n", "publish", "sync-notebooks"], cwd=REPO,
                           capture_output=True, text=True, timeout=60)
@@ -448,67 +386,14 @@ def test_make_has_the_publish_sync_and_lab_targets():
 
 # --------------------------------------------------------------------------- the site in a browser
 
-STAND_IN = """
-import json, pathlib
-import numpy as np
-import pandas as pd
-import matplotlib.pyplot as plt
-from IPython.display import display
-from mnist_lib import reports
-from mnist_lib.environment import git_state
-reports.setup_notebook()
-rng = np.random.default_rng(seed)
-run = reports.Run(notebook=NAME, params={"seed": seed, "output_dir": output_dir, "data_dir": data_dir},
-                  device="cpu", provenance={"date": "2026-01-02T03:04:05+00:00", "git": git_state(),
-                                            "versions": {"python": "3"}, "cpu": "cpu", "torch_threads": 1})
-display(run.provenance_frame())
-"""
-STAND_IN_RESULTS = """
-fig, ax = plt.subplots(figsize=(11, 3))  # wider than a phone: it must scale
-ax.plot(rng.random(30))
-reports.show(fig)
-display(pd.DataFrame(rng.random((3, 24)), columns=[f"a rather long column name {i}" for i in range(24)]))
-print(f"results written to {output_dir}")  # a machine path, masked in the report
-accuracy = round(90 + 5 * rng.random(), 2)
-metrics = {"status": "ok", "notebook": NAME, "headline": {"test accuracy": f"{accuracy:.2f}%"},
-           "params": {"seed": seed, "output_dir": output_dir, "data_dir": data_dir}}
-if NAME in ("02_ann", "03_lenet", "04_cnn", "07_hyperparameters"):
-    metrics.update(test_accuracy=accuracy, test_accuracy_low=accuracy - 1, test_accuracy_high=accuracy + 0.8,
-                   train_seconds=3.5, reference_accuracy=97.0)
-if NAME == "05_optimizers":
-    metrics.update(test_accuracy=accuracy, test_accuracy_low=accuracy - 1, test_accuracy_high=accuracy + 1,
-                   selected_optimizer="adam", test_size=2000,
-                   optimizers={"sgd": {"best_accuracy": accuracy - 2, "train_seconds": 1.0},
-                               "adam": {"best_accuracy": accuracy, "train_seconds": 2.0}})
-pathlib.Path(output_dir, NAME + ".metrics.json").write_text(json.dumps(metrics))
-"""
-
-
-def stand_in_notebook(name: str) -> nbformat.NotebookNode:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    params = nbformat.v4.new_code_cell("output_dir = '.'\ndata_dir = '.'\nseed = 0")
-    params.metadata["tags"] = ["parameters"]
-    nb.cells = [nbformat.v4.new_markdown_cell(f"# {name}: a stand-in\n\nWhat this report shows."), params,
-                nbformat.v4.new_markdown_cell("## Run settings\n\nThe table says how to repeat this report."),
-                nbformat.v4.new_code_cell(f"NAME = {name!r}\n{STAND_IN}"),
-                nbformat.v4.new_markdown_cell("## Results\n\nA figure, a wide table, a line of text."),
-                nbformat.v4.new_code_cell(STAND_IN_RESULTS + "# " + "a very long comment line " * 10)]
-    return nb
-
-
 @pytest.fixture(scope="module")
-def stand_in_site(tmp_path_factory, mnist_data_dir, mnist_source):
-    """The series of stand-ins built by the real CLI (papermill, nbconvert), then published."""
+def stand_in_site(tmp_path_factory, mnist_data_dir, mnist_source, stand_ins, run_build):
+    """The series of stand-ins with the outputs of real reports, built by the real CLI (papermill,
+    nbconvert), then published."""
     root = tmp_path_factory.mktemp("site")
-    notebooks = root / "notebooks"
-    notebooks.mkdir()
-    for name in config.NOTEBOOKS:
-        nbformat.write(stand_in_notebook(name), notebooks / f"{name}.ipynb")
+    notebooks = stand_ins(root / "notebooks", rich=True)
     out = root / "reports"
-    done = subprocess.run([sys.executable, "-m", "mnist_lib", "reports", "--profile", "quick", "--output", str(out),
-                           "--data-dir", str(mnist_data_dir), "--source", str(mnist_source), "--notebooks",
-                           str(notebooks)], capture_output=True, text=True, cwd=REPO, timeout=900)
+    done = run_build(out, mnist_data_dir, mnist_source, "--notebooks", str(notebooks))
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     published = subprocess.run([sys.executable, "-m", "mnist_lib", "publish", "--reports", str(out), "--output",
                                 str(root / "site")], capture_output=True, text=True, cwd=REPO, timeout=300)
@@ -517,14 +402,14 @@ def stand_in_site(tmp_path_factory, mnist_data_dir, mnist_source):
 
 
 def assert_site_reads_well(results: dict, reports_expected: list[str]) -> None:
-    from mnist_lib.browsercheck import NARROW
+    from mnist_lib.website.browser import NARROW
 
     assert set(results) >= {"index.html", *[f"{n}.html" for n in reports_expected]}
     for name, page in results.items():
         assert page.problems == [], f"{name}: {page.problems}"
         assert page.index_link and page.narrow_overflow_px == 0 and page.narrow_overflow_open_px == 0
         assert page.results_without_js == page.results
-        assert {f"{n}.html" for n in config.NOTEBOOKS} <= {l.rsplit("/", 1)[-1] for l in page.navigation}
+        assert {f"{n}.html" for n in catalogue.series_names()} <= {link.rsplit("/", 1)[-1] for link in page.navigation}
         assert len(page.screenshots) == 2 and all(s.exists() for s in page.screenshots)
     for name in reports_expected:
         page = results[f"{name}.html"]
@@ -535,25 +420,26 @@ def assert_site_reads_well(results: dict, reports_expected: list[str]) -> None:
 
 @pytest.mark.slow
 def test_the_published_site_reads_well_over_http_with_and_without_javascript(stand_in_site):
-    from mnist_lib.browsercheck import check_reports
+    from mnist_lib.website.browser import check_reports
 
     root, _, published, data = stand_in_site
     results = check_reports(published, over_http=True, shots=root / "shots-http")
-    assert_site_reads_well(results, list(config.NOTEBOOKS))
-    assert "404.html" in results and results["index.html"].images == 1 + len(config.NOTEBOOKS)
+    assert_site_reads_well(results, list(catalogue.series_names()))
+    assert "404.html" in results and results["index.html"].images == 1 + len(catalogue.series_names())
     assert texts_with(published, machine_paths(root, *map(Path, data))) == []
 
 
 @pytest.mark.slow
 def test_the_reports_folder_reads_well_from_disk_and_holds_no_machine_path(stand_in_site):
-    from mnist_lib.browsercheck import check_reports
+    from mnist_lib.website.browser import check_reports
 
     root, out, _, data = stand_in_site
     results = check_reports(out)
-    assert_site_reads_well(results, list(config.NOTEBOOKS))
+    assert_site_reads_well(results, list(catalogue.series_names()))
     shots = sorted(p.name for p in (out / "screenshots").glob("*.png"))
-    assert "index.png" in shots and "04_cnn.narrow.png" in shots and len(shots) == 2 * (1 + len(config.NOTEBOOKS))
-    pages = [out / "index.html", *[out / f"{n}.html" for n in config.NOTEBOOKS]]
+    assert "index.png" in shots and "04_cnn.narrow.png" in shots
+    assert len(shots) == 2 * (1 + len(catalogue.series_names()))
+    pages = [out / "index.html", *[out / f"{n}.html" for n in catalogue.series_names()]]
     leaks = [f"{p.name}: {n}" for p in pages for n in machine_paths(root, *map(Path, data)) if n in p.read_text()]
     assert leaks == []
     page = (out / "02_ann.html").read_text()

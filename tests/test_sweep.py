@@ -1,103 +1,31 @@
-"""Sweeps: the sweep file's validation (one line each), points and their folders, the statistics
-against scipy, the summary's sentences and figures, and a sweep of stand-in notebooks run end to
-end (cached, a failed run reported while the others go on, resumed by running only what failed)."""
+"""Sweeps: the sweep file's validation (one line each), points and their folders, the summary's
+groups, comparisons, sentences, tables and figures (the statistics themselves: test_stats.py), and a
+sweep of stand-in notebooks run end to end (cached, a failed run reported while the others go on,
+resumed by running only what failed; the ``stand_ins`` fixture)."""
 
 from __future__ import annotations
 
 import json
-import math
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 import numpy as np
+import pandas as pd
 import pytest
-from scipy import stats
+from scipy import stats as sp
 
-from mnist_lib import plots, sweep, sweep_stats
-from mnist_lib.build import keys
-from mnist_lib.config import ParameterError
+from mnist_lib import params, plots, prose, stats
+from mnist_lib.analysis import sweeps
+from mnist_lib.params import ParameterError
+from mnist_lib.runner import sweep
+from mnist_lib.website import sweeps as website_sweeps
 
 REPO = Path(__file__).resolve().parent.parent
-
-# A stand-in notebook for sweeps: optional sleep, a log line when it starts and when it ends (with
-# the PID of the process that runs the task: kernel -> runner -> worker), seed-dependent accuracies.
-SWEEP_BODY = """
-import json, os, pathlib, time
-import numpy as np
-def note(event):
-    if LOG:
-        import psutil
-        with open(LOG, 'a') as f:
-            f.write(f"{event} {NAME} {output_dir} {psutil.Process().parent().parent().pid}\\n")
-note('start')
-time.sleep(SLEEP)
-if FAIL_IF_SEED is not None and seed == FAIL_IF_SEED and not pathlib.Path(FAIL_IF_SEED_UNLESS).exists():
-    raise RuntimeError(f'stand-in failure for seed {seed}')
-rng = np.random.default_rng(seed)
-metrics = {'status': 'ok', 'headline': {'answer': '42'}, 'params': {'seed': seed, 'epochs': 3, 'train_limit': 6000},
-           'omp_threads': os.environ.get('OMP_NUM_THREADS'), 'train_seconds': 1.0 + seed}
-if NAME == '05_optimizers':
-    base = {'sgd': 97.0, 'momentum': 97.6, 'adam': 97.5}
-    metrics['optimizers'] = {o: {'best_accuracy': round(b + rng.normal(0, 0.1), 2), 'max_epoch_accuracy': b,
-                                 'train_seconds': 2.0} for o, b in base.items()}
-    metrics['test_accuracy'] = metrics['optimizers']['momentum']['best_accuracy']
-else:
-    metrics['test_accuracy'] = round(97.0 + rng.normal(0, 0.2), 2)
-pathlib.Path(output_dir, NAME + '.metrics.json').write_text(json.dumps(metrics))
-note('done')
-"""
-
-
-def sweep_stand_in(name: str, sleep: float = 0.0, log: Path | None = None, fail_if_seed: int | None = None,
-                   unless: Path | None = None) -> nbformat.NotebookNode:
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    params = nbformat.v4.new_code_cell("output_dir = '.'\nseed = 0")
-    params.metadata["tags"] = ["parameters"]
-    head = (f"NAME = {name!r}\nSLEEP = {sleep!r}\nLOG = {str(log) if log else None!r}\n"
-            f"FAIL_IF_SEED = {fail_if_seed!r}\nFAIL_IF_SEED_UNLESS = {str(unless or '/nonexistent')!r}\n")
-    nb.cells = [nbformat.v4.new_markdown_cell(f"# {name}\n\n## Results"), params,
-                nbformat.v4.new_code_cell(head + SWEEP_BODY)]
-    return nb
-
-
-def write_sweep_stand_ins(folder: Path, **options) -> Path:
-    from mnist_lib.config import NOTEBOOKS
-
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in NOTEBOOKS:
-        nbformat.write(sweep_stand_in(name, **options), folder / f"{name}.ipynb")
-    return folder
-
-
-def write_yaml(path: Path, text: str) -> Path:
-    path.write_text(text)
-    return path
-
-
-def sweep_cli(file: Path, out: Path, data: tuple[Path, Path], notebooks: Path, *extra: str,
-              timeout: int = 900) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mnist_lib", "sweep", str(file), "--output", str(out),
-                           "--data-dir", str(data[0]), "--source", str(data[1]), "--notebooks", str(notebooks),
-                           *extra], capture_output=True, text=True, cwd=REPO, timeout=timeout)
-
-
-def executed_count(done: subprocess.CompletedProcess) -> int:
-    line = next(line for line in done.stdout.splitlines() if line.startswith("Sweep "))
-    return int(line.split(" runs: ")[1].split(" executed")[0])
-
-
-@pytest.fixture
-def data(mnist_data_dir, mnist_source):
-    return mnist_data_dir, mnist_source
-
 
 # --------------------------------------------------------------------------- the sweep file
 
 
-def test_a_sweep_file_becomes_points_and_targets_with_their_own_folders(tmp_path):
+def test_a_sweep_file_becomes_points_and_targets_with_their_own_folders(tmp_path, write_yaml):
     file = write_yaml(tmp_path / "grid.yaml", "notebooks: [06_feature_maps]\nprofile: quick\n"
                                               "params: {timeout: 99}\ngrid:\n  seed: [0, 1]\n  image_index: [3, 7]\n")
     loaded = sweep.load_sweep(file)
@@ -126,6 +54,47 @@ def test_point_ids_are_safe_folder_names():
     assert sweep.point_id({"hidden_layers": ["128/64 x"]}) == "hidden_layers=128_64_x"
 
 
+def test_settings_and_a_data_set_make_the_points_and_give_each_run_its_recipe(tmp_path, write_yaml):
+    file = write_yaml(tmp_path / "recipes.yaml", "notebooks: [04_cnn]\nprofile: quick\ndataset: fashion-mnist\n"
+                                                 "settings:\n  - {}\n  - {ema_decay: 0.999, tta: flip}\n"
+                                                 "grid:\n  seed: [0, 1]\n")
+    loaded = sweep.load_sweep(file)
+    assert [p.id for p in loaded.points] == ["seed=0", "seed=1", "ema_decay=0.999,tta=flip,seed=0",
+                                             "ema_decay=0.999,tta=flip,seed=1"]
+    assert loaded.dataset == "fashion-mnist" and not loaded.seeds_only
+    overrides = sweep._overrides(loaded.profile, "04_cnn", loaded.params, loaded.points[2].values, loaded.dataset)
+    assert (overrides["dataset"], overrides["ema_decay"], overrides["tta"], overrides["seed"]) == (
+        "fashion-mnist", 0.999, "flip", 0)
+    manifest = {"grid": {"seed": [0, 1]}, "settings": loaded.settings}
+    assert sweeps.baseline_setting(manifest) == "" and sweeps.setting_label(loaded.points[2].values) == \
+        "ema_decay=0.999, tta=flip"
+
+
+def test_the_best_setting_on_validation_is_chosen_and_set_beside_the_baseline():
+    rows = []
+    for seed, (base_val, base_test, new_val, new_test) in enumerate([(99.0, 98.9, 99.3, 99.0), (99.1, 99.0, 99.2, 99.2),
+                                                                      (98.9, 99.1, 99.2, 99.1)]):
+        for setting, val, test in (("", base_val, base_test), ("ema_decay=0.999", new_val, new_test)):
+            rows.append({"point": f"{setting},{seed}", "notebook": "04_cnn", "model": "cnn", "setting": setting,
+                         "seed": seed, "status": "ok", "accuracy": test, "val_accuracy": val,
+                         "max_epoch_accuracy": None, "train_seconds": 10.0 + (setting != ""), "seconds": 12.0,
+                         "html": None, "metrics": None, "error": None})
+    runs = pd.DataFrame(rows)
+    [choice] = sweeps.choose_settings(runs, "")
+    assert choice.chosen == "ema_decay=0.999" and choice.seeds == 3
+    assert choice.val_difference.mean == pytest.approx(0.2333333) and choice.test_difference.mean == pytest.approx(0.1)
+    assert choice.seconds_ratio == pytest.approx(1.1)
+    text = prose.sweeps.choice_text(choice)
+    assert text.startswith("**cnn** (04_cnn, 3 seeds): `ema_decay=0.999` has the best mean validation accuracy, "
+                           "99.23% against 99.00% for the baseline (the profile's recipe): +0.23 points")
+    assert "exact Wilcoxon p = 0.250; the smallest 3 seeds can give is 0.250" in text and "+0.10 points" in text
+    worse = runs.assign(val_accuracy=np.where(runs["setting"] == "", 99.5, runs["val_accuracy"]))
+    [kept] = sweeps.choose_settings(worse, "")
+    assert kept.chosen == "" and "no setting beat the baseline" in prose.sweeps.choice_text(kept)
+    [alone] = sweeps.choose_settings(runs[runs["setting"] == ""], "")  # a seeds-only sweep: one setting, ""
+    assert alone.chosen == "" and alone.seeds == 3 and alone.val_baseline == pytest.approx(99.0)
+
+
 @pytest.mark.parametrize("text, message", [
     ("notebooks: [02_ann, 09_gan]\ngrid: {seed: [0]}\n", "notebooks: unknown notebook '09_gan'; valid: 01_eda"),
     ("notebooks: [02_ann]\ngrid: {sed: [0]}\n", "grid: unknown parameter 'sed' for 02_ann; valid: dataset, seed"),
@@ -142,19 +111,27 @@ def test_point_ids_are_safe_folder_names():
     ("notebooks: [02_ann]\ngrid: {batch_size: [64, 7000]}\n",
      "point batch_size=7000, 02_ann: parameter 'batch_size': 7000 is larger than the training data (6000)"),
     ("notebooks: [02_ann]\nprofile: huge\ngrid: {seed: [0]}\n", "unknown profile 'huge'; valid: quick, full"),
-    ("notebooks: [02_ann]\ngrids: {seed: [0]}\n", "unknown key 'grids'; valid keys: notebooks, profile, params, grid"),
+    ("notebooks: [02_ann]\ngrids: {seed: [0]}\n", "unknown key 'grids'; valid keys: notebooks, profile, dataset, params, settings, grid"),
+    ("notebooks: [02_ann]\ndataset: cifar\ngrid: {seed: [0]}\n", "dataset: expected one of mnist, fashion-mnist, idx"),
+    ("notebooks: [02_ann]\nsettings: {ema_decay: 0.9}\ngrid: {seed: [0]}\n", "settings: expected a list of mappings"),
+    ("notebooks: [02_ann]\nsettings: [{}, {ema_decay: 2}]\ngrid: {seed: [0]}\n",
+     "settings: parameter 'ema_decay': expected a number in [0, 0.9999]"),
+    ("notebooks: [02_ann]\nsettings: [{}, {}]\ngrid: {seed: [0]}\n", "settings: {} is listed twice"),
+    ("notebooks: [02_ann]\nsettings: [{}, {seed: 3}]\ngrid: {seed: [0]}\n", "grid: 'seed' is set by the settings too"),
+    ("notebooks: [02_ann]\nsettings: [{}, {tta: flip}]\ngrid: {seed: [0]}\n",
+     "parameter 'tta': a mirrored MNIST digit is not the same digit"),
     ("notebooks: []\ngrid: {seed: [0]}\n", "notebooks: expected a list of notebooks from 01_eda"),
     ("notebooks: [02_ann]\n", "grid: expected a mapping of parameter: [values]"),
     ("notebooks: [02_ann\n", "malformed YAML"),
 ])
-def test_a_bad_sweep_file_fails_in_one_line_naming_the_problem(tmp_path, text, message):
+def test_a_bad_sweep_file_fails_in_one_line_naming_the_problem(tmp_path, text, message, write_yaml):
     file = write_yaml(tmp_path / "bad.yaml", text)
     with pytest.raises(ParameterError) as caught:
         sweep.load_sweep(file)
     assert message in str(caught.value) and "\n" not in str(caught.value)
 
 
-def test_the_cli_reports_a_bad_sweep_file_in_one_line(tmp_path, capsys):
+def test_the_cli_reports_a_bad_sweep_file_in_one_line(tmp_path, capsys, write_yaml):
     from mnist_lib import cli
 
     file = write_yaml(tmp_path / "bad.yaml", "notebooks: [02_ann]\ngrid: {seed: [0, x]}\n")
@@ -171,53 +148,6 @@ def test_the_cli_reports_a_bad_sweep_file_in_one_line(tmp_path, capsys):
     assert "is neither a scheduler address (tcp://HOST:PORT) nor a scheduler file" in capsys.readouterr().err
     assert cli.main(["reports", "--scheduler", str(tmp_path / "scheduler.json")]) == 2
     assert "scheduler file" in capsys.readouterr().err
-
-
-# --------------------------------------------------------------------------- statistics against scipy
-
-
-def test_spread_is_the_mean_sd_and_t_interval_scipy_gives():
-    rng = np.random.default_rng(0)
-    for n in (2, 3, 5, 10):
-        x = rng.normal(98, 0.3, n)
-        s = sweep_stats.spread(x, 0.95)
-        low, high = stats.t.interval(0.95, n - 1, loc=x.mean(), scale=stats.sem(x))
-        assert (s.n, s.mean, s.sd) == (n, pytest.approx(x.mean()), pytest.approx(x.std(ddof=1)))
-        assert (s.low, s.high) == (pytest.approx(low, abs=1e-12), pytest.approx(high, abs=1e-12))
-    one = sweep_stats.spread([97.5])
-    assert one.n == 1 and one.mean == 97.5 and math.isnan(one.sd) and "one run" in one.text()
-    assert sweep_stats.spread([98.0, 98.2, 98.1, 98.3, 97.9]).text() == "98.10 ± 0.16% over 5 seeds"
-
-
-def test_paired_t_and_exact_wilcoxon_agree_with_scipy():
-    rng = np.random.default_rng(1)
-    for n in (3, 5, 8, 12):
-        a = rng.normal(97.5, 0.2, n)
-        b = a - rng.normal(0.2, 0.2, n)
-        t_stat, t_p = sweep_stats.paired_t(a, b)
-        ref = stats.ttest_rel(a, b)
-        assert t_stat == pytest.approx(ref.statistic, rel=1e-10) and t_p == pytest.approx(ref.pvalue, rel=1e-10)
-        w, p, smallest = sweep_stats.wilcoxon_exact(a, b)
-        ref = stats.wilcoxon(a, b, method="exact")
-        assert w == ref.statistic and p == pytest.approx(ref.pvalue, rel=1e-12)
-        assert smallest == sweep_stats.smallest_wilcoxon_p(n) == min(1, 2 / 2**n)
-    # ties and a zero difference: exact enumeration over sign patterns, as scipy's permutation method
-    a = np.array([10, 12, 11, 15, 9, 14, 13], dtype=float)
-    b = np.array([9, 11, 12, 13, 9, 12, 10], dtype=float)
-    w, p, _ = sweep_stats.wilcoxon_exact(a, b)
-    ref = stats.wilcoxon(a, b, method=stats.PermutationMethod(n_resamples=np.inf))
-    assert w == ref.statistic and p == pytest.approx(ref.pvalue, rel=1e-12)
-    # float noise does not break a tie: 97.3 - 97.2 and 97.1 - 97.0 tie as 0.1 does with 0.1
-    assert sweep_stats.wilcoxon_exact([97.3, 97.1, 98.0], [97.2, 97.0, 97.7])[1] == pytest.approx(
-        stats.wilcoxon([1, 1, 3], [0, 0, 0], method=stats.PermutationMethod(n_resamples=np.inf)).pvalue)
-    # five seeds, all in one direction: the smallest p the test can give, 0.0625
-    assert sweep_stats.wilcoxon_exact([2, 3, 4, 5, 6], [1, 1, 1, 1, 1])[1:] == (0.0625, 0.0625)
-
-
-def test_holm_adjustment():
-    assert sweep_stats.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
-    assert sweep_stats.holm([0.5, float("nan"), 0.2]) == [pytest.approx(0.5), pytest.approx(float("nan"), nan_ok=True),
-                                                          pytest.approx(0.4)]
 
 
 # --------------------------------------------------------------------------- the summary's data and texts
@@ -265,57 +195,60 @@ def test_runs_groups_and_comparisons_come_from_the_manifest_and_metrics(tmp_path
                                    "mlp/sgd": [97.1, 97.2, 97.0, 97.3, 97.2],
                                    "mlp/momentum": [97.6, 97.9, 97.7, 97.8, 97.9],
                                    "mlp/adam": [97.8, 97.7, 97.8, 97.6, 97.9]}, failed={(4, "03_lenet")})
-    runs = sweep_stats.load_runs(folder)
+    runs = sweeps.load_runs(folder)
     assert len(runs) == 5 * (1 + 1 + 3) and (runs["status"] == "failed").sum() == 1
-    groups = sweep_stats.group_spreads(runs).set_index("model")
+    groups = sweeps.group_spreads(runs).set_index("model")
     assert groups.loc["ann", "n"] == 5 and groups.loc["lenet5", "n"] == 4  # the failed run is left out
     assert groups.loc["ann", "mean"] == pytest.approx(98.1) and groups.loc["lenet5", "seeds"] == [0, 1, 2, 3]
-    comparisons = {(c.a, c.b): c for c in sweep_stats.paired_comparisons(runs)}
+    comparisons = {(c.a, c.b): c for c in sweeps.paired_comparisons(runs)}
     assert set(comparisons) == {("mlp/sgd", "mlp/momentum"), ("mlp/sgd", "mlp/adam"), ("mlp/momentum", "mlp/adam"),
                                 ("ann", "lenet5")}
     c = comparisons[("mlp/sgd", "mlp/momentum")]
     a, b = np.array([97.1, 97.2, 97.0, 97.3, 97.2]), np.array([97.6, 97.9, 97.7, 97.8, 97.9])
     assert c.n == 5 and c.wins_b == 5 and c.mean_difference == pytest.approx((a - b).mean())
-    assert c.t_p == pytest.approx(stats.ttest_rel(a, b).pvalue) and c.wilcoxon_p == 0.0625
+    assert c.t_p == pytest.approx(sp.ttest_rel(a, b).pvalue) and c.wilcoxon_p == 0.0625
     assert comparisons[("ann", "lenet5")].n == 4  # paired over the seeds both have
     family = [comparisons[k].t_p for k in comparisons if k[0].startswith("mlp")]
     assert [comparisons[k].t_p_holm for k in comparisons if k[0].startswith("mlp")] == pytest.approx(
-        sweep_stats.holm(family))
+        stats.holm(family))
 
-    references = sweep_stats.references_for(runs)
+    references = sweeps.references_for(runs)
     assert {m: r.accuracy for m, r in references.items()} == {"ann": 97.21, "lenet5": 98.73, "mlp/sgd": 97.18,
                                                               "mlp/momentum": 97.95, "mlp/adam": 97.83}
-    text = sweep_stats.comparison_sentence(c, references)
+    text = prose.sweeps.comparison_text(c, references)
     assert f"by {abs(c.mean_difference):.2f} points" in text and "ahead on 5 of 5 seeds" in text
     assert "put mlp/momentum (97.95%) above mlp/sgd (97.18%); that comparison **survives**" in text
     reversed_pair = comparisons[("mlp/momentum", "mlp/adam")]
-    assert "does **not** survive" in sweep_stats.comparison_sentence(reversed_pair, references)
+    assert "does **not** survive" in prose.sweeps.comparison_text(reversed_pair, references)
     assert "cannot give a p-value below 0.0625 with 5 paired values, so it can never reach 0.05" in \
-        sweep_stats.few_seeds_caveat(5)
+        prose.sweeps.few_seeds_text(5)
     row = groups.reset_index().iloc[0]
-    sentence = sweep_stats.spread_sentence(row, references["ann"])
+    sentence = prose.sweeps.spread_text(row, references["ann"])
     assert sentence.startswith("**ann**: 98.10% ± 0.16 (mean ± sd over 5 seeds; 95% t-interval")
     assert ("The original report's single run, 97.21% (test accuracy; 10 epochs on 60,000 training images), lies "
             "**below** this interval.") in sentence
-    assert sweep_stats.headline(sweep_stats.group_spreads(runs))["ann"] == "98.10 ± 0.16% over 5 seeds"
-    described = sweep_stats.describe_sweep(sweep_stats.read_manifest(folder), runs)
+    assert prose.sweeps.headline_texts(sweeps.group_spreads(runs))["ann"] == "98.10 ± 0.16% over 5 seeds"
+    described = prose.sweeps.sweep_text(sweeps.read_manifest(folder), runs)
     assert "15 runs, 14 succeeded, 1 did not (seed=4/03_lenet" in described
-    page = sweep_stats.runs_table_html(runs)
-    assert page.count("<tr>") == 15 + 1 and 'href="seed=0/02_ann/02_ann.html"' in page
-    assert "mlp/sgd 97.10%, mlp/momentum 97.60%, mlp/adam 97.80%" in page and "failed: boom" in page
+    table = prose.sweeps.runs_table_text(runs).splitlines()
+    assert table[:2] == ["| run | test accuracy | notebook seconds | status |", "| --- | --- | --- | --- |"]
+    assert len(table) == 2 + 15 and all(row.startswith("| [") and row.count(" | ") == 3 for row in table[2:])
+    assert table[2] == "| [seed=0/02_ann](seed=0/02_ann/02_ann.html) | 98.00% | 12.5 | ok |"
+    assert "| mlp/sgd 97.10%, mlp/momentum 97.60%, mlp/adam 97.80% |" in table[4]
+    assert "| failed: boom |" in "\n".join(table)
 
 
 def test_sweep_figures_mark_the_reference_and_every_seed(tmp_path):
     folder = fake_sweep(tmp_path, {"ann": [98.0, 98.2, 98.1], "mlp/sgd": [97.1, 97.2, 97.0],
                                    "mlp/adam": [97.8, 97.7, 97.8]})
-    runs = sweep_stats.load_runs(folder)
+    runs = sweeps.load_runs(folder)
     fig = plots.sweep_strip(runs, {"ann": 97.21})
     visible = [ax for ax in fig.axes if ax.get_visible()]
     assert [ax.get_title() for ax in visible] == ["ann", "mlp/sgd", "mlp/adam"]
     assert [line.get_ydata()[0] for line in visible[0].get_lines() if line.get_linestyle() == "--"] == [97.21]
     assert sum(len(c.get_offsets()) for c in visible[1].collections) == 3  # one dot per seed
-    comparisons = sweep_stats.paired_comparisons(runs)
-    differences = sweep_stats.paired_differences(runs, comparisons)
+    comparisons = sweeps.paired_comparisons(runs)
+    differences = sweeps.paired_differences(runs, comparisons)
     assert differences["difference"].tolist() == pytest.approx([-0.7, -0.5, -0.8])
     fig = plots.paired_differences(differences)
     assert fig.axes[0].get_title() == "Paired differences over seeds"
@@ -326,22 +259,25 @@ def test_sweep_figures_mark_the_reference_and_every_seed(tmp_path):
 def test_the_summary_notebook_has_a_parameters_cell_and_no_outputs():
     nb = nbformat.read(REPO / "notebooks" / "08_sweep_summary.ipynb", as_version=4)
     tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
-    defaults = keys.notebook_defaults(REPO / "notebooks" / "08_sweep_summary.ipynb")
-    assert len(tagged) == 1 and set(defaults) == set(sweep_stats.SUMMARY_PARAMS)
+    assert len(tagged) == 1 and set(params.notebook_parameters("08_sweep_summary")) == {"sweep_dir", "output_dir",
+                                                                                        "confidence"}
     assert all(not c.get("outputs") and not c.get("execution_count") for c in nb.cells if c.cell_type == "code")
+    with pytest.raises(ParameterError, match="parameter 'sweep_dir': folder '/nonexistent' does not exist"):
+        sweeps.summary_params({"sweep_dir": "/nonexistent", "output_dir": "/tmp", "confidence": 0.95})
     with pytest.raises(ParameterError, match="holds no sweep.json"):
-        sweep_stats.summary_params({"sweep_dir": "/nonexistent", "output_dir": "/tmp", "confidence": 0.95})
+        sweeps.summary_params({"sweep_dir": str(REPO), "output_dir": "/tmp", "confidence": 0.95})
     with pytest.raises(ParameterError, match="parameter 'confidence': expected a number in"):
-        sweep_stats.summary_params({"sweep_dir": "/tmp", "output_dir": "/tmp", "confidence": 2})
+        sweeps.summary_params({"sweep_dir": "/tmp", "output_dir": "/tmp", "confidence": 2})
 
 
 # --------------------------------------------------------------------------- a sweep, end to end
 
 
 @pytest.mark.slow
-def test_a_sweep_runs_every_point_reports_a_failure_and_resumes_with_only_what_failed(tmp_path, data):
+def test_a_sweep_runs_every_point_reports_a_failure_and_resumes_with_only_what_failed(
+        tmp_path, data, stand_ins, write_yaml, sweep_cli, executed_count):
     fixed = tmp_path / "fixed"  # the stand-in fails for seed 1 until this file exists
-    nbs = write_sweep_stand_ins(tmp_path / "nbs", fail_if_seed=1, unless=fixed)
+    nbs = stand_ins(tmp_path / "nbs", fail_if_seed=1, unless=fixed)
     file = write_yaml(tmp_path / "three.yaml", "notebooks: [02_ann, 05_optimizers]\nprofile: quick\n"
                                                "grid:\n  seed: [0, 1, 2]\n")
     out = tmp_path / "out"
@@ -372,14 +308,62 @@ def test_a_sweep_runs_every_point_reports_a_failure_and_resumes_with_only_what_f
     record = json.loads((folder / "summary.metrics.json").read_text())
     accuracies = [json.loads((folder / f"seed={s}" / "02_ann" / "02_ann.metrics.json").read_text())["test_accuracy"]
                   for s in range(3)]
-    assert record["headline"]["ann"] == sweep_stats.spread(accuracies).text()
+    assert record["headline"]["ann"] == stats.spread(accuracies).text()
     summary = (folder / "summary.html").read_text()
     assert "mlp/momentum" in summary and "paired t-test p" in summary and "6 runs, 6 succeeded" in summary
     assert summary.count('href="seed=') == 6 and "<img" in summary
     assert "original report (%)" in summary and "97.21" in summary
-    entries = sweep.sweep_overview(out)
+    entries = website_sweeps.sweep_overview(out)
     assert [e.name for e in entries] == ["three"] and entries[0].seeds_only and entries[0].link == \
         "sweeps/three/summary.html"
     assert entries[0].numbers["02_ann"] == {"ann": record["headline"]["ann"]}
     assert set(entries[0].numbers["05_optimizers"]) == {"mlp/sgd", "mlp/momentum", "mlp/adam"}
+    assert website_sweeps.seed_headlines(entries, "quick", "mnist")["02_ann"] == [("ann over seeds (sweep three)",
+                                                                                   record["headline"]["ann"])]
+    assert website_sweeps.seed_headlines(entries, "full", "mnist") == {}  # another profile's sweep: not its spread
+    assert website_sweeps.seed_headlines(entries, "quick", "fashion-mnist") == {}  # nor another data set's
     assert not [p for p in folder.rglob(".*")]  # no temporary file left
+
+
+def _seed_runs(model: str, accuracies: list[float], full: bool = True, setting: str = "") -> pd.DataFrame:
+    return pd.DataFrame({"point": [f"seed={i}" for i in range(len(accuracies))], "notebook": "04_cnn",
+                         "model": model, "setting": setting, "seed": range(len(accuracies)), "status": "ok",
+                         "accuracy": accuracies, "val_accuracy": accuracies, "max_epoch_accuracy": None,
+                         "train_seconds": 1.0, "seconds": 2.0, "full": full, "html": None, "metrics": None,
+                         "error": None})
+
+
+def test_seed_targets_are_checked_on_the_mean_and_every_seed_and_a_miss_is_shown_as_missed():
+    met = _seed_runs("cnn", [99.56, 99.60, 99.58, 99.55, 99.61])
+    check, = sweeps.seed_target_checks(met, sweeps.group_spreads(met), "mnist")
+    assert check.met is True and check.n == 5 and check.lowest == pytest.approx(99.55)
+    assert prose.sweeps.seed_target_text(check).startswith(
+        "**cnn**: target a mean of at least 99.55% over 5 seeds, every seed at least 99.45%: **met**, mean 99.58%")
+    # The mean clears 99.55 but one seed falls below the 99.44% report: missed, and the text says by how much.
+    low_seed = _seed_runs("cnn", [99.70, 99.68, 99.66, 99.40, 99.69])
+    check, = sweeps.seed_target_checks(low_seed, sweeps.group_spreads(low_seed), "mnist")
+    text = prose.sweeps.seed_target_text(check)
+    assert check.met is False and check.mean >= 99.55
+    assert "**missed** (the lowest seed 0.05 points below the floor), mean 99.63% over 5 seeds (95% interval" in text
+    below = _seed_runs("lenet5", [99.1, 99.2, 99.0, 99.1, 99.2])
+    text = prose.sweeps.seed_target_text(sweeps.seed_target_checks(below, sweeps.group_spreads(below), "mnist")[0])
+    assert "**missed** (the mean 0.13 points short), mean 99.12%" in text
+    fashion = _seed_runs("cnn", [92.6, 92.7, 92.5, 92.8, 92.6])
+    assert sweeps.seed_target_checks(fashion, sweeps.group_spreads(fashion), "fashion-mnist")[0].met is True
+
+
+def test_seed_targets_are_not_checked_on_subsets_or_too_few_seeds():
+    quick = _seed_runs("ann", [98.5, 98.6, 98.7, 98.5, 98.6], full=False)
+    check, = sweeps.seed_target_checks(quick, sweeps.group_spreads(quick), "mnist")
+    assert check.met is None and "subset of the data" in prose.sweeps.seed_target_text(check)
+    few = _seed_runs("ann", [98.5, 98.6, 98.7])
+    check, = sweeps.seed_target_checks(few, sweeps.group_spreads(few), "mnist")
+    assert check.met is None and "it has 3 seeds, fewer than the 5 the target is set over" in \
+        prose.sweeps.seed_target_text(check)
+    assert sweeps.seed_target_checks(few, sweeps.group_spreads(few), "idx") == []  # no targets off the registry
+
+
+def test_a_sweep_on_another_data_set_lives_in_that_data_sets_reports_folder():
+    assert sweep.sweep_folder("reports", "seeds") == Path("reports/sweeps/seeds")
+    assert sweep.sweep_folder("reports", "seeds-fashion-mnist", "fashion-mnist") == Path(
+        "reports/fashion-mnist/sweeps/seeds-fashion-mnist")

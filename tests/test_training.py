@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from mnist_lib import training
-from mnist_lib import checkpoints
+from mnist_lib import checkpoints, training
+from mnist_lib.augment import Augmentation
 from mnist_lib.checkpoints import CheckpointError
 from mnist_lib.training import TrainConfig
 
@@ -39,24 +39,24 @@ def _run(splits, name, **cfg):
 @pytest.mark.parametrize("name,cfg", [
     ("mlp", dict(epochs=2, batch_size=128, optimizer="momentum", lr=0.05, scheduler="cosine")),
     ("cnn", dict(epochs=1, batch_size=256, optimizer="adam", lr=3e-3, scheduler="onecycle",
-                 augment=__import__("mnist_lib.data", fromlist=["Augmentation"]).Augmentation())),
+                 augment=Augmentation())),
 ])
-def test_same_seed_same_history_to_the_last_digit(small_splits, name, cfg):
-    first, model_a = _run(small_splits, name, **cfg)
-    second, model_b = _run(small_splits, name, **cfg)
+def test_same_seed_same_history_to_the_last_digit(tiny_splits, name, cfg):
+    first, model_a = _run(tiny_splits, name, **cfg)
+    second, model_b = _run(tiny_splits, name, **cfg)
     assert first.equals(second)
     assert all(torch.equal(a, b) for a, b in zip(model_a.state_dict().values(), model_b.state_dict().values()))
 
 
-def test_divergence_is_detected(small_splits):
+def test_divergence_is_detected(tiny_splits):
     model = training.seeded_model("mlp", seed=0)
-    history = training.fit(model, small_splits, TrainConfig(epochs=3, optimizer="sgd", lr=50.0), progress=False)
+    history = training.fit(model, tiny_splits, TrainConfig(epochs=3, optimizer="sgd", lr=50.0), progress=False)
     assert history.diverged and len(history.records) <= 3
 
 
-def test_early_stop_callback(small_splits):
+def test_early_stop_callback(tiny_splits):
     model = training.seeded_model("ann", seed=0)
-    history = training.fit(model, small_splits, TrainConfig(epochs=5), progress=False,
+    history = training.fit(model, tiny_splits, TrainConfig(epochs=5), progress=False,
                            on_epoch_end=lambda record, m: record.epoch == 2)
     assert history.stopped_early and len(history.records) == 2
 
@@ -91,42 +91,28 @@ def test_each_optimizer_is_the_one_named_and_steps(optimizer):
     assert all(not torch.equal(a, b) for a, b in zip(before, model.parameters()))
 
 
-def lr_trace(scheduler: str, total_steps: int, lr: float = 0.1) -> list[float]:
-    """The learning rate of each of ``total_steps`` optimizer steps under a schedule."""
-    model = torch.nn.Linear(4, 2)
-    opt = training.make_optimizer("sgd", model.parameters(), lr=lr)
-    sched = training.make_scheduler(scheduler, opt, total_steps=total_steps)
-    trace = []
-    for _ in range(total_steps):
-        trace.append(opt.param_groups[0]["lr"])
-        opt.step()
-        if sched is not None:
-            sched.step()
-    return trace
-
-
 def test_every_scheduler_name_is_tested():
     assert set(training.SCHEDULERS) == {"none", "step", "cosine", "onecycle"}
 
 
-def test_no_schedule_keeps_the_rate():
+def test_no_schedule_keeps_the_rate(lr_trace):
     assert lr_trace("none", 20) == [0.1] * 20
 
 
-def test_step_schedule_divides_by_ten_at_half_and_three_quarters():
+def test_step_schedule_divides_by_ten_at_half_and_three_quarters(lr_trace):
     trace = lr_trace("step", 100)
     assert trace[:50] == pytest.approx([0.1] * 50)
     assert trace[50:75] == pytest.approx([0.01] * 25)
     assert trace[75:] == pytest.approx([0.001] * 25)
 
 
-def test_cosine_schedule_falls_from_the_rate_to_zero():
+def test_cosine_schedule_falls_from_the_rate_to_zero(lr_trace):
     trace = lr_trace("cosine", 100)
     assert trace[0] == 0.1 and trace[50] == pytest.approx(0.05) and trace[-1] < 0.1 * 0.01
     assert all(a >= b for a, b in zip(trace, trace[1:]))
 
 
-def test_one_cycle_peaks_at_the_given_rate():
+def test_one_cycle_peaks_at_the_given_rate(lr_trace):
     trace = lr_trace("onecycle", 100, lr=0.1)
     peak = max(range(100), key=trace.__getitem__)
     assert trace[peak] == pytest.approx(0.1)  # max_lr is the optimizer's rate, not something else
@@ -158,11 +144,11 @@ def test_log_softmax_models_use_nll():
     assert torch.allclose(training.loss_function(logits_model)(out, y), torch.nn.functional.cross_entropy(out, y))
 
 
-def test_checkpoint_round_trip_and_refusals(tmp_path, small_splits):
+def test_checkpoint_round_trip_and_refusals(tmp_path, tiny_splits):
     model = training.seeded_model("ann", seed=1)
     params = {"epochs": 1, "lr": 0.001}
-    history = training.fit(model, small_splits, TrainConfig(epochs=1), progress=False)
-    path = checkpoints.checkpoint_path(tmp_path, "ann", params, 1)
+    history = training.fit(model, tiny_splits, TrainConfig(epochs=1), progress=False)
+    path = checkpoints.checkpoint_path(tmp_path, "ann", params, 1, "cpu")
     checkpoints.save_checkpoint(path, model, "ann", params, 1, history)
     assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temporary file left
     fresh = training.seeded_model("ann", seed=2)
@@ -170,9 +156,9 @@ def test_checkpoint_round_trip_and_refusals(tmp_path, small_splits):
     assert loaded.train_seconds == pytest.approx(history.train_seconds) and loaded.trained_at
     assert loaded.history.to_frame().equals(history.to_frame())
     assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), fresh.state_dict().values()))
-    with pytest.raises(CheckpointError, match="other parameters, seed or code"):
+    with pytest.raises(CheckpointError, match="other parameters, seed, code, torch version, CPU instruction set or device"):
         checkpoints.load_checkpoint(path, fresh, "ann", {"epochs": 2, "lr": 0.001}, 1)
-    with pytest.raises(CheckpointError, match="other parameters, seed or code"):
+    with pytest.raises(CheckpointError, match="other parameters, seed, code, torch version, CPU instruction set or device"):
         checkpoints.load_checkpoint(path, fresh, "ann", params, seed=2)
 
 
@@ -193,28 +179,28 @@ def test_checkpoint_with_pickled_code_is_refused(tmp_path):
         checkpoints.load_checkpoint(truncated, torch.nn.Linear(2, 2), "ann", {}, 0)
 
 
-def test_fit_or_load_reuses_matching_checkpoint(tmp_path, small_splits):
+def test_fit_or_load_reuses_matching_checkpoint(tmp_path, tiny_splits):
     config = TrainConfig(epochs=1, seed=4)
     model = training.seeded_model("ann", seed=4)
-    first = checkpoints.fit_or_load(model, "ann", small_splits, config, tmp_path, {"limit": 3000}, progress=False)
+    first = checkpoints.fit_or_load(model, "ann", tiny_splits, config, tmp_path, {"limit": 3000}, progress=False)
     assert not first.loaded
     again = training.seeded_model("ann", seed=9)
-    second = checkpoints.fit_or_load(again, "ann", small_splits, config, tmp_path, {"limit": 3000}, progress=False)
+    second = checkpoints.fit_or_load(again, "ann", tiny_splits, config, tmp_path, {"limit": 3000}, progress=False)
     assert second.loaded and second.history.to_frame().equals(first.history.to_frame())
-    third = checkpoints.fit_or_load(training.seeded_model("ann", seed=4), "ann", small_splits,
+    third = checkpoints.fit_or_load(training.seeded_model("ann", seed=4), "ann", tiny_splits,
                                     TrainConfig(epochs=1, seed=4, lr=0.01), tmp_path, {"limit": 3000},
                                     progress=False)
     assert not third.loaded
 
 
-def test_batch_runs_send_progress_to_the_log_file_only(small_splits, tmp_path, monkeypatch, capfd):
+def test_batch_runs_send_progress_to_the_log_file_only(tiny_splits, tmp_path, monkeypatch, capfd):
     log = tmp_path / "progress.log"
     monkeypatch.setenv(training.BATCH_ENV, "1")
     monkeypatch.setenv(training.PROGRESS_ENV, str(log))
-    training.fit(training.seeded_model("ann", 0), small_splits, TrainConfig(epochs=1), desc="ANN run")
+    training.fit(training.seeded_model("ann", 0), tiny_splits, TrainConfig(epochs=1), desc="ANN run")
     assert "ANN run" in log.read_text()
     monkeypatch.delenv(training.PROGRESS_ENV)
-    training.fit(training.seeded_model("ann", 0), small_splits, TrainConfig(epochs=1), desc="ANN quiet")
+    training.fit(training.seeded_model("ann", 0), tiny_splits, TrainConfig(epochs=1), desc="ANN quiet")
     captured = capfd.readouterr()
     assert "ANN" not in captured.err and "ANN" not in captured.out
 
@@ -239,17 +225,17 @@ def test_smoothed_nll_matches_torch_and_its_floor():
     assert training.label_smoothing_floor(0.0) == 0.0
 
 
-def test_fit_is_the_plain_loop_with_smoothed_cross_entropy(small_splits):
+def test_fit_is_the_plain_loop_with_smoothed_cross_entropy(tiny_splits):
     """One epoch of fit equals the textbook loop with F.cross_entropy(label_smoothing=...), up to float rounding."""
     from mnist_lib.data import batches
 
     cfg = TrainConfig(epochs=1, batch_size=256, optimizer="adam", lr=2e-3, label_smoothing=0.1, seed=5,
                       restore_best=False)
     fitted = training.seeded_model("ann", seed=5)
-    training.fit(fitted, small_splits, cfg, progress=False)
+    training.fit(fitted, tiny_splits, cfg, progress=False)
     manual = training.seeded_model("ann", seed=5)
     optimizer = torch.optim.Adam(manual.parameters(), lr=2e-3)
-    for xb, yb in batches(small_splits.x_train, small_splits.y_train, 256, seed=5, epoch=1):
+    for xb, yb in batches(tiny_splits.x_train, tiny_splits.y_train, 256, seed=5, epoch=1):
         optimizer.zero_grad()
         torch.nn.functional.cross_entropy(manual(xb), yb, label_smoothing=0.1).backward()
         optimizer.step()
@@ -278,7 +264,7 @@ def test_histories_saved_before_train_nll_load():
     assert math.isnan(training.History.from_dict(smoothed).records[0].train_nll)  # unknown, not invented
 
 
-def test_fit_reads_the_device_once_per_epoch_not_per_step(small_splits, monkeypatch):
+def test_fit_reads_the_device_once_per_epoch_not_per_step(tiny_splits, monkeypatch):
     """No .item()/.tolist()/float()/.cpu() per step: the number of reads does not grow with the number of steps."""
     counts = {"n": 0}
     for name in ("item", "tolist", "cpu", "numpy", "__float__", "__int__", "__bool__"):
@@ -293,8 +279,52 @@ def test_fit_reads_the_device_once_per_epoch_not_per_step(small_splits, monkeypa
     def reads(batch_size: int) -> int:
         counts["n"] = 0
         cfg = TrainConfig(epochs=2, batch_size=batch_size, optimizer="momentum", lr=0.05, label_smoothing=0.1)
-        training.fit(training.seeded_model("ann", seed=0), small_splits, cfg, progress=False)
+        training.fit(training.seeded_model("ann", seed=0), tiny_splits, cfg, progress=False)
         return counts["n"]
 
-    few_steps, many_steps = reads(1024), reads(32)  # 3 and 86 steps per epoch
+    few_steps, many_steps = reads(1024), reads(32)  # 1 and 18 steps per epoch
     assert few_steps == many_steps and few_steps < 40
+
+
+# --------------------------------------------------------------------------- weight average and test-time augmentation
+
+
+def test_the_weight_average_follows_its_formula_and_ends_the_run(tiny_splits):
+    model = training.seeded_model("ann", seed=0)
+    average = training.WeightAverage(model, decay=0.99)
+    before = [p.detach().clone() for p in average.model.parameters()]
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)
+    average.update()  # step 0: the average moves 0.9 of the way (decay min(0.99, 1/10))
+    for old, new, now in zip(before, average.model.parameters(), model.parameters()):
+        assert torch.allclose(new, 0.1 * old + 0.9 * now)
+    cfg = TrainConfig(epochs=2, batch_size=256, ema_decay=0.99, seed=1)
+    trained = training.seeded_model("ann", seed=1)
+    history = training.fit(trained, tiny_splits, cfg, progress=False)
+    again = training.seeded_model("ann", seed=1)
+    repeat = training.fit(again, tiny_splits, cfg, progress=False)
+    assert [(r.train_loss, r.val_loss) for r in history.records] == [(r.train_loss, r.val_loss) for r in repeat.records]
+    assert history.to_dict()["config"]["ema_decay"] == 0.99
+    best = history.records[history.best_epoch - 1].val_accuracy
+    assert training.evaluate(trained, tiny_splits.x_val, tiny_splits.y_val).accuracy == pytest.approx(best)
+    plain = training.fit(training.seeded_model("ann", seed=1), tiny_splits, TrainConfig(epochs=2, batch_size=256,
+                                                                                         seed=1), progress=False)
+    assert [r.val_accuracy for r in plain.records] != [r.val_accuracy for r in history.records]
+    with pytest.raises(ValueError, match="ema_decay"):
+        TrainConfig(ema_decay=1.0)
+
+
+def test_test_time_augmentation_averages_the_views(small_splits):
+    model = training.seeded_model("cnn", seed=0).eval()
+    x, y = small_splits.x_test[:64], small_splits.y_test[:64]
+    plain = training.evaluate(model, x, y)
+    flipped = training.evaluate(model, x.flip(-1), y)
+    both = training.evaluate(model, x, y, tta="flip")
+    assert np.allclose(both.probs, (plain.probs + flipped.probs) / 2, atol=1e-6)
+    assert both.loss == pytest.approx(float(-np.log(both.probs[np.arange(64), y.numpy()]).mean()), rel=1e-5)
+    shifted = training.evaluate(model, x, y, tta="shift")
+    assert shifted.probs.shape == (64, 10) and np.allclose(shifted.probs.sum(1), 1, atol=1e-5)
+    assert [len(training.tta_views(m)) for m in training.TTA_MODES] == [1, 2, 5]
+    with pytest.raises(ValueError, match="tta must be one of none, flip, shift"):
+        training.evaluate(model, x, y, tta="rotate")

@@ -17,18 +17,46 @@ from typing import Mapping, Sequence
 
 import torch
 
-from mnist_lib.datasets.errors import (CorruptFileError, DatasetError, DatasetUnavailableError, UnknownDatasetError,
-                                       WrongDatasetError)
-from mnist_lib.datasets.idx import (FILE_NAMES, TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES, TRAIN_LABELS, parse_idx,
-                                    read_idx_file)
-from mnist_lib.datasets.registry import (DATASET_NAMES, DATASETS, DEFAULT_DATASET, FASHION_MNIST, IDX, MNIST,
-                                         MNIST_MANIFEST, Dataset, FileSpec, get_dataset, identify, idx_title)
+from mnist_lib.datasets.errors import (
+    CorruptFileError,
+    DatasetError,
+    DatasetUnavailableError,
+    UnknownDatasetError,
+    WrongDatasetError,
+)
+from mnist_lib.datasets.idx import (
+    FILE_NAMES,
+    TEST_IMAGES,
+    TEST_LABELS,
+    TRAIN_IMAGES,
+    TRAIN_LABELS,
+    parse_idx,
+    read_idx_file,
+)
+from mnist_lib.datasets.registry import (
+    DATASET_NAMES,
+    DATASETS,
+    DEFAULT_DATASET,
+    FASHION_MNIST,
+    IDX,
+    MNIST,
+    MNIST_MANIFEST,
+    TEST_SIZE,
+    TRAIN_SIZE,
+    Dataset,
+    FileSpec,
+    dataset_title,
+    get_dataset,
+    identify,
+    idx_title,
+)
 from mnist_lib.datasets.sources import DatasetFiles, Source, default_sources, ensure_dataset
 
 __all__ = [
     "CorruptFileError", "DatasetError", "DatasetUnavailableError", "UnknownDatasetError", "WrongDatasetError",
     "FILE_NAMES", "DATASET_NAMES", "DATASETS", "DEFAULT_DATASET", "FASHION_MNIST", "IDX", "MNIST", "MNIST_MANIFEST",
-    "Dataset", "FileSpec", "get_dataset", "identify", "idx_title", "DatasetFiles", "Source", "default_sources",
+    "TEST_SIZE", "TRAIN_SIZE",
+    "Dataset", "FileSpec", "get_dataset", "identify", "dataset_title", "idx_title", "DatasetFiles", "Source", "default_sources",
     "ensure_dataset",
     "RawDataset", "pixel_stats", "read_dataset", "load_dataset",
 ]
@@ -40,7 +68,7 @@ class RawDataset:
     registry entry, the class names (label k is ``classes[k]``), the SHA-256 of each file's
     decompressed content and the folder the files were read from (for provenance).
 
-    Built by hand with only the four tensors it describes MNIST (``data.MnistRaw`` is this class).
+    Built by hand with only the four tensors it describes MNIST.
     """
 
     train_images: torch.Tensor
@@ -60,9 +88,7 @@ class RawDataset:
     def title(self) -> str:
         """The dataset's name in prose: the registry's title ("Fashion-MNIST"), or for an ``idx``
         folder "the IDX folder <its name>"."""
-        if self.dataset.pinned or self.directory is None:
-            return self.dataset.title
-        return idx_title(self.directory)
+        return dataset_title(self.dataset.name, self.directory)
 
     @property
     def class_noun(self) -> str:

@@ -1,5 +1,5 @@
 """What can go wrong when a dataset is asked for; every error here is a :class:`DatasetError`,
-and its message is one line (except the list of sources tried) naming the file or the value."""
+and its message is one line naming the file or the value (and, when no source worked, every source tried)."""
 
 from __future__ import annotations
 

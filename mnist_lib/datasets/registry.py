@@ -17,8 +17,15 @@ from types import MappingProxyType
 from typing import Mapping
 
 from mnist_lib.datasets.errors import UnknownDatasetError
-from mnist_lib.datasets.idx import (IMAGES_MAGIC, LABELS_MAGIC, NUM_CLASSES, TEST_IMAGES, TEST_LABELS, TRAIN_IMAGES,
-                                    TRAIN_LABELS)
+from mnist_lib.datasets.idx import (
+    IMAGES_MAGIC,
+    LABELS_MAGIC,
+    NUM_CLASSES,
+    TEST_IMAGES,
+    TEST_LABELS,
+    TRAIN_IMAGES,
+    TRAIN_LABELS,
+)
 
 DEFAULT_DATASET = "mnist"
 
@@ -102,12 +109,17 @@ class Dataset:
         return f"python -m mnist_lib data{option} --source DIR"
 
 
+# The split sizes of the registered data sets (MNIST's and Fashion-MNIST's are the same); an idx folder may be
+# smaller, never larger.
+TRAIN_SIZE, TEST_SIZE = 60000, 10000
+
+
 def _manifest(train_images: str, train_labels: str, test_images: str, test_labels: str) -> Mapping[str, FileSpec]:
     return MappingProxyType({
-        TRAIN_IMAGES: FileSpec(IMAGES_MAGIC, (60000, 28, 28), train_images),
-        TRAIN_LABELS: FileSpec(LABELS_MAGIC, (60000,), train_labels),
-        TEST_IMAGES: FileSpec(IMAGES_MAGIC, (10000, 28, 28), test_images),
-        TEST_LABELS: FileSpec(LABELS_MAGIC, (10000,), test_labels),
+        TRAIN_IMAGES: FileSpec(IMAGES_MAGIC, (TRAIN_SIZE, 28, 28), train_images),
+        TRAIN_LABELS: FileSpec(LABELS_MAGIC, (TRAIN_SIZE,), train_labels),
+        TEST_IMAGES: FileSpec(IMAGES_MAGIC, (TEST_SIZE, 28, 28), test_images),
+        TEST_LABELS: FileSpec(LABELS_MAGIC, (TEST_SIZE,), test_labels),
     })
 
 
@@ -154,6 +166,13 @@ DATASET_NAMES = tuple(DATASETS)
 def idx_title(folder: str | os.PathLike) -> str:
     """How the reports name an ``idx`` data set: "the IDX folder <folder name>"."""
     return f"the IDX folder {Path(folder).expanduser().resolve().name}"
+
+
+def dataset_title(name: str | None = None, folder: str | os.PathLike | None = None) -> str:
+    """The data set called ``name`` (None: the default) as the reports name it: the registry's title,
+    or for a data set read from ``folder`` (``idx``) "the IDX folder <its name>"."""
+    dataset = get_dataset(name or DEFAULT_DATASET)
+    return dataset.title if dataset.pinned or folder is None else idx_title(folder)
 
 
 def get_dataset(dataset: str | Dataset) -> Dataset:

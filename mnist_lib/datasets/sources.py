@@ -51,13 +51,24 @@ USER_AGENT = "mnist-reports/0.1"
 class DatasetFiles:
     """A dataset's verified files: the registry entry, the folder, each file's path (plain,
     or .gz for an ``idx`` folder), the SHA-256 of each file's decompressed content (for
-    provenance) and the class names."""
+    provenance) and the class names; ``origin`` says where they came from this time (the
+    verified cache, a source's label, or the folder read in place) and ``notes`` why earlier
+    sources failed and which cached files were rejected."""
 
     dataset: Dataset
     directory: Path
     paths: Mapping[str, Path]
     sha256: Mapping[str, str]
     classes: tuple[str, ...]
+    origin: str = "the verified cache"
+    notes: tuple[str, ...] = ()
+
+    def summary(self) -> str:
+        """One line: what was verified where, and how it got there."""
+        check = "SHA-256 ok" if self.dataset.pinned else "validated; SHA-256 computed, not pinned"
+        line = f"{self.dataset.title}: {len(self.paths)} files verified ({check}) in {self.directory}, from {self.origin}"
+        line += f"; classes {', '.join(self.classes)}"
+        return line + (f" ({'; '.join(self.notes)})" if self.notes else "")
 
 
 # --------------------------------------------------------------------------- verification
@@ -95,19 +106,19 @@ def _write_stamp(directory: Path, manifest: Mapping[str, FileSpec]) -> None:
     atomic_write(directory / STAMP_NAME, json.dumps(stamp, indent=1).encode())
 
 
-def move_aside(path: Path, reason: str, title: str) -> Path:
-    """Move a file that failed verification to ``rejected/`` beside it, with a warning."""
+def move_aside(path: Path) -> Path:
+    """Move a file that failed verification to ``rejected/`` beside it; returns where it went."""
     rejected = path.parent / "rejected"
     rejected.mkdir(exist_ok=True)
     target = rejected / f"{path.name}.{time.strftime('%Y%m%d-%H%M%S')}.{os.getpid()}"
     shutil.move(str(path), target)
-    warnings.warn(f"{title}: {path} failed verification ({reason}); moved to {target}", stacklevel=3)
     return target
 
 
-def cached_file_ok(directory: Path, name: str, spec: FileSpec, stamp: dict, dataset: Dataset) -> bool:
+def cached_file_ok(directory: Path, name: str, spec: FileSpec, stamp: dict, dataset: Dataset,
+                   notes: list[str] | None = None) -> bool:
     """True when ``directory/name`` is verified, by its stamp when size and mtime match; a
-    cached file that fails is moved aside."""
+    cached file that fails is moved aside, and ``notes`` (when given) says so."""
     path = directory / name
     if not path.is_file():
         return False
@@ -117,7 +128,9 @@ def cached_file_ok(directory: Path, name: str, spec: FileSpec, stamp: dict, data
     try:
         verify(path.read_bytes(), name, spec, dataset)
     except CorruptFileError as exc:
-        move_aside(path, str(exc), dataset.title)
+        target = move_aside(path)
+        if notes is not None:
+            notes.append(f"cached {name} failed verification ({exc}), moved to {target}")
         return False
     return True
 
@@ -284,25 +297,72 @@ def default_sources(dataset: str | Dataset, source: str | os.PathLike | None = N
 
 FETCH_ERRORS = (OSError, ValueError, RuntimeError, urllib.error.URLError, subprocess.SubprocessError,
                 pickle.UnpicklingError, zipfile.BadZipFile, KeyError)
+# Failures of the connection, not of one file: the source is not asked for the remaining files.
+UNREACHABLE = (urllib.error.URLError, ConnectionError, TimeoutError)
+
+
+def failure_reason(exc: BaseException) -> str:
+    """Why a source failed, in a few words: "unreachable (Name or service not known)", or the error's
+    type and message."""
+    if isinstance(exc, urllib.error.HTTPError):
+        return f"HTTP {exc.code} {exc.reason}"
+    if isinstance(exc, urllib.error.URLError):
+        reason = exc.reason
+        text = getattr(reason, "strerror", None) or str(reason)
+        return f"unreachable ({text})"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _unavailable(dataset: Dataset, name: str, reasons: list[str]) -> DatasetUnavailableError:
-    lines = [f"{dataset.title} file {name} could not be obtained. Sources tried:"]
-    lines += [f"  - {reason}" for reason in reasons] or ["  - none (offline, and no folder given)"]
-    fix = f"Fix: put the four IDX files (plain or .gz) in a folder DIR and run `{dataset.fix_command}`"
+    tried = "; ".join(reasons) or "none (offline, and no folder given)"
+    fix = f"fix: put the four IDX files (plain or .gz) in a folder DIR and run `{dataset.fix_command}`"
     if dataset.source_env:
         fix += f", or set {dataset.source_env}=DIR"
     if dataset.package:
         fix += f", or install Debian's {dataset.package} (`apt-get install {dataset.package}`)"
-    lines.append(fix + ".")
-    return DatasetUnavailableError("\n".join(lines))
+    return DatasetUnavailableError(f"{dataset.title} file {name} could not be obtained; sources tried: {tried}; "
+                                   f"{fix}.")
+
+
+def _fetch_missing(dataset: Dataset, directory: Path, missing: list[str],
+                   candidates: Sequence[Source]) -> tuple[list[str], list[str]]:
+    """Fill ``directory`` with the ``missing`` files from the first source that has each, verified.
+    Returns the labels of the sources used and why earlier ones failed (one reason per source). A
+    source that cannot be reached is not asked again for the other files."""
+    used: list[str] = []
+    failed: dict[str, str] = {}
+    unreachable: set[str] = set()
+    manifest = dataset.manifest
+    for name in missing:
+        reasons = []
+        for src in candidates:
+            if src.label in unreachable:
+                reasons.append(f"{src.label}: {failed[src.label]}")
+                continue
+            try:
+                content = idx.decompress_if_gzip(src.fetch(name))
+                verify(content, name, manifest[name], dataset)
+            except FETCH_ERRORS as exc:
+                reason = failure_reason(exc)
+                reasons.append(f"{src.label}: {reason}")
+                failed.setdefault(src.label, reason)
+                if isinstance(exc, UNREACHABLE):
+                    unreachable.add(src.label)
+                continue
+            atomic_write(directory / name, content)
+            if src.label not in used:
+                used.append(src.label)
+            break
+        else:
+            raise _unavailable(dataset, name, reasons)
+    return used, [f"{label}: {reason}" for label, reason in failed.items()]
 
 
 def ensure_dataset(dataset: str | Dataset = "mnist", data_dir: str | os.PathLike = "data",
                    source: str | os.PathLike | None = None, *, sources: Sequence[Source] | None = None,
                    offline: bool = False, progress: bool = True) -> DatasetFiles:
     """Make sure a dataset's verified files are there; return where they are, with their
-    hashes and class names.
+    hashes, class names and where they came from (:meth:`DatasetFiles.summary` says it in one line).
 
     A registered dataset is kept in ``<data_dir>/<cache folder>`` (``MNIST/raw``,
     ``FashionMNIST/raw``), filled from ``sources`` (default: :func:`default_sources`).
@@ -320,30 +380,21 @@ def ensure_dataset(dataset: str | Dataset = "mnist", data_dir: str | os.PathLike
     directory.mkdir(parents=True, exist_ok=True)
     manifest = dataset.manifest
     stamp = _read_stamp(directory)
-    missing = [name for name, spec in manifest.items() if not cached_file_ok(directory, name, spec, stamp, dataset)]
+    notes: list[str] = []
+    missing = [name for name, spec in manifest.items()
+               if not cached_file_ok(directory, name, spec, stamp, dataset, notes)]
+    origin = "the verified cache"
     if missing:
         candidates = list(sources) if sources is not None else default_sources(dataset, source, offline=offline,
                                                                                progress=progress)
-        for name in missing:
-            reasons = []
-            for src in candidates:
-                try:
-                    content = idx.decompress_if_gzip(src.fetch(name))
-                    verify(content, name, manifest[name], dataset)
-                except FETCH_ERRORS as exc:
-                    reasons.append(f"{src.label}: {type(exc).__name__}: {exc}")
-                    continue
-                atomic_write(directory / name, content)
-                if reasons:
-                    warnings.warn(f"{dataset.title}: {name} taken from {src.label} after " + "; ".join(reasons),
-                                  stacklevel=2)
-                break
-            else:
-                raise _unavailable(dataset, name, reasons)
+        used, failures = _fetch_missing(dataset, directory, missing, candidates)
+        origin = " and ".join(used) + ("" if len(missing) == len(manifest) else " (the rest from the verified cache)")
+        notes += failures
     if missing or any(stamp.get(n, {}).get("stat") != _stat_key(directory / n) for n in manifest):
         _write_stamp(directory, manifest)
     return DatasetFiles(dataset=dataset, directory=directory, paths={n: directory / n for n in manifest},
-                        sha256={n: spec.sha256 for n, spec in manifest.items()}, classes=dataset.classes)
+                        sha256={n: spec.sha256 for n, spec in manifest.items()}, classes=dataset.classes,
+                        origin=origin, notes=tuple(notes))
 
 
 def _ensure_folder(dataset: Dataset, source: str | os.PathLike | None) -> DatasetFiles:
@@ -355,4 +406,4 @@ def _ensure_folder(dataset: Dataset, source: str | os.PathLike | None) -> Datase
     except CorruptFileError as exc:
         raise DatasetUnavailableError(str(exc)) from None
     return DatasetFiles(dataset=dataset, directory=folder.directory, paths=folder.paths, sha256=folder.sha256,
-                        classes=folder.classes)
+                        classes=folder.classes, origin="the folder itself, read in place")
