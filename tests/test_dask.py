@@ -121,7 +121,7 @@ def runners_left(out: Path) -> list:
 def test_a_sweep_on_a_cluster_survives_a_worker_killed_mid_run_and_reruns_nothing(
         tmp_path, data, stand_ins, write_yaml, sweep_cli, executed_count):
     log = tmp_path / "events.log"
-    nbs = stand_ins(tmp_path / "nbs", sleep=6, log=log)
+    nbs = stand_ins(tmp_path / "nbs", sleep=3, log=log)
     file = write_yaml(tmp_path / "seeds-standin.yaml", "notebooks: [02_ann, 05_optimizers]\nprofile: quick\n"
                                                        "grid:\n  seed: [0, 1, 2]\n")
     out = tmp_path / "out"
