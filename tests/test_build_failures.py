@@ -83,3 +83,49 @@ def test_targets_are_checked_only_in_the_full_setting():
     assert longer.met is None and "more than 10" in prose.references.target_text(longer)
 
 
+
+
+
+def _run_child(tmp_path, monkeypatch, execute) -> str | None:
+    """The notebook runner's child side with ``execute`` in place of papermill's; the error it reports."""
+    import papermill
+
+    from mnist_lib.files import write_json
+    from mnist_lib.runner import job
+
+    monkeypatch.setattr(papermill, "execute_notebook", execute)
+    spec = tmp_path / "spec.json"
+    write_json(spec, {"source": "nb.ipynb", "executed": str(tmp_path / "out.ipynb"), "parameters": {},
+                      "cwd": str(tmp_path), "result": str(tmp_path / "result.json")})
+    job._execute_in_child(str(spec))
+    return json.loads((tmp_path / "result.json").read_text())["error"]
+
+
+@pytest.mark.parametrize("failures, error", [
+    (2, None),  # two kernels died at start: the third ran the notebook
+    (3, "RuntimeError: Kernel died before replying to kernel_info"),  # every try failed: reported as such
+])
+def test_a_kernel_that_dies_before_its_first_reply_is_started_again(tmp_path, monkeypatch, failures, error):
+    from mnist_lib.runner import job
+
+    calls = []
+
+    def execute(source, executed, **kwargs):
+        calls.append(kwargs["kernel_name"])
+        if len(calls) <= failures:
+            raise RuntimeError("Kernel died before replying to kernel_info")
+        nbformat.write(nbformat.v4.new_notebook(), executed)
+
+    assert _run_child(tmp_path, monkeypatch, execute) == error
+    assert len(calls) == min(failures + 1, job.KERNEL_START_TRIES)
+
+
+def test_any_other_runtime_error_is_not_retried(tmp_path, monkeypatch):
+    calls = []
+
+    def execute(source, executed, **kwargs):
+        calls.append(1)
+        raise RuntimeError("No such kernel named python3")
+
+    assert _run_child(tmp_path, monkeypatch, execute) == "RuntimeError: No such kernel named python3"
+    assert calls == [1]

@@ -44,6 +44,13 @@ class Execution:
     log: str | None = None  # the child's stdout and stderr (papermill, kernel warnings)
 
 
+# A kernel that exits before it answers its first request (jupyter_client: "Kernel died before replying to
+# kernel_info"; seen when many kernels start at once and one loses the race for a port it was handed) has run
+# no cell, so the notebook is started again in a new kernel, up to this many times in all.
+KERNEL_START_FAILURE = "before replying to kernel_info"
+KERNEL_START_TRIES = 3
+
+
 @dataclass
 class Outcome:
     """What happened: an error text (None on success) and the wall seconds."""
@@ -150,8 +157,15 @@ def _execute_in_child(spec_path: str) -> None:
         _die_with_parent(spec["parent"])
     error = None
     try:
-        pm.execute_notebook(spec["source"], spec["executed"], parameters=spec["parameters"], kernel_name=KERNEL,
-                            cwd=spec["cwd"], progress_bar=False, log_output=False, report_mode=False)
+        for attempt in range(1, KERNEL_START_TRIES + 1):
+            try:
+                pm.execute_notebook(spec["source"], spec["executed"], parameters=spec["parameters"],
+                                    kernel_name=KERNEL, cwd=spec["cwd"], progress_bar=False, log_output=False,
+                                    report_mode=False)
+                break
+            except RuntimeError as exc:  # no cell has run yet: start a new kernel
+                if KERNEL_START_FAILURE not in str(exc) or attempt == KERNEL_START_TRIES:
+                    raise
     except pm.PapermillExecutionError as exc:
         error = f"{exc.ename}: {exc.evalue}"
     except DeadKernelError as exc:
