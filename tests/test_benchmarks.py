@@ -32,6 +32,7 @@ bench = load_bench()
 
 
 @pytest.mark.slow  # trains the CNN through four pipelines and four models through the settings table
+@pytest.mark.extended
 def test_smoke_benchmark_writes_every_section(tmp_path, mnist_data_dir):
     done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "run.py"), "--smoke", "--data-dir",
                            str(mnist_data_dir), "--output", str(tmp_path)], capture_output=True, text=True,

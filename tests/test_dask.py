@@ -118,6 +118,7 @@ def runners_left(out: Path) -> list:
             " ".join(p.info["cmdline"] or [])]
 
 
+@pytest.mark.extended
 def test_a_sweep_on_a_cluster_survives_a_worker_killed_mid_run_and_reruns_nothing(
         tmp_path, data, stand_ins, write_yaml, sweep_cli, executed_count):
     log = tmp_path / "events.log"
@@ -163,6 +164,7 @@ def test_a_sweep_on_a_cluster_survives_a_worker_killed_mid_run_and_reruns_nothin
         assert events(log) == seen  # nothing ran anywhere
 
 
+@pytest.mark.extended
 def test_a_scheduler_that_goes_away_mid_sweep_is_one_line_and_a_rerun_runs_only_what_was_not_recorded(
         tmp_path, data, stand_ins, write_yaml, sweep_cli, executed_count):
     log = tmp_path / "events.log"
@@ -232,6 +234,7 @@ def test_a_local_cluster_build_runs_in_parallel_with_each_notebooks_threads_and_
     assert events(log) == seen
 
 
+@pytest.mark.extended
 def test_the_real_02_notebook_swept_over_two_seeds_on_a_cluster(tmp_path, data, write_yaml, sweep_cli):
     file = write_yaml(tmp_path / "real.yaml", "notebooks: [02_ann]\nprofile: quick\nparams: {epochs: 1}\n"
                                               "grid:\n  seed: [0, 1]\n")
