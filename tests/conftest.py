@@ -51,20 +51,6 @@ def verified_folder(dataset: str) -> Path:
                     f"(or `make data{option}`)")
 
 
-# --------------------------------------------------------------------------- order
-
-# The test files whose tests take longest in all (make test PYTEST_ARGS=--durations=30, 2026-12-07), longest
-# first. pytest-xdist's --dist loadfile hands out files in collection order, so these start first and the
-# suite does not end on one worker running the quick build's file while the other is idle.
-LONGEST_FILES = ("test_reports.py", "test_other_datasets.py", "test_dask.py", "test_build.py", "test_site.py",
-                 "test_sweep.py", "test_notebook_text.py", "test_dataset_series.py")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    rank = {name: i for i, name in enumerate(LONGEST_FILES)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: each file keeps its order
-
-
 # --------------------------------------------------------------------------- data
 
 
