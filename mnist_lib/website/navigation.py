@@ -64,7 +64,7 @@ class Entry:
 
     @property
     def number(self) -> str:
-        return self.name.split("_", 1)[0]
+        return catalogue.get(self.name).number
 
     @property
     def title(self) -> str:
