@@ -117,7 +117,7 @@ test: system-packages test-data
 	$(PYTEST) -m "not extended" $(XDIST) $(PYTEST_ARGS)
 
 test-fast: system-packages-fast test-data
-	$(PYTEST) -m "not slow and not extended" $(XDIST) $(PYTEST_ARGS)
+	$(PYTEST) -m "not slow" $(XDIST) $(PYTEST_ARGS)
 
 # What make test leaves out to stay under 10 minutes (CI runs it too): failures injected into a real Dask
 # cluster (a worker killed mid-run, the scheduler gone), the real 02 notebook swept on it, the benchmark smoke run.

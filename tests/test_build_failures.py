@@ -83,9 +83,6 @@ def test_targets_are_checked_only_in_the_full_setting():
     assert longer.met is None and "more than 10" in prose.references.target_text(longer)
 
 
-
-
-
 def _run_child(tmp_path, monkeypatch, execute) -> str | None:
     """The notebook runner's child side with ``execute`` in place of papermill's; the error it reports."""
     import papermill
