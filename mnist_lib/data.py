@@ -14,9 +14,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from mnist_lib.choices import NORMALIZATIONS
 from mnist_lib.datasets import RawDataset, ensure_dataset
 
-NORMALIZATIONS = ("dataset", "half", "none", "raw")
 RESIZE_MODES = ("pad", "resize")
 
 

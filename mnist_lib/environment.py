@@ -11,6 +11,8 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+from mnist_lib.choices import DEVICES
+
 REPO = Path(__file__).resolve().parent.parent
 LIBRARIES = ("torch", "torchvision", "numpy", "pandas", "scikit-learn", "matplotlib", "seaborn", "papermill",
              "nbconvert")
@@ -57,6 +59,23 @@ def cpu_capability() -> str:
     import torch
 
     return torch.backends.cpu.get_cpu_capability()
+
+
+def pick_device(name: str = "auto"):
+    """The ``torch.device`` a run uses: ``auto`` picks CUDA, then MPS, then CPU; an explicit name must be
+    available. (torch is imported here, not at the top: the build and the command line use this
+    module without loading torch.)"""
+    if name not in DEVICES:
+        raise ValueError(f"device must be one of {DEVICES}, got {name!r}")
+    import torch
+
+    cuda = torch.cuda.is_available()
+    mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    if name == "auto":
+        return torch.device("cuda" if cuda else "mps" if mps else "cpu")
+    if (name == "cuda" and not cuda) or (name == "mps" and not mps):
+        raise ValueError(f"device {name!r} is not available on this machine; use 'auto' or 'cpu'")
+    return torch.device(name)
 
 
 def arithmetic(device_type: str) -> dict:

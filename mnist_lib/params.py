@@ -23,10 +23,9 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from mnist_lib import catalogue, cells
-from mnist_lib.data import NORMALIZATIONS
+from mnist_lib.choices import (DEVICES, MEMORY_FORMATS, NORMALIZATIONS, OPTIMIZERS, PRECISIONS, SCHEDULERS,
+                               TTA_MODES)
 from mnist_lib.datasets import DATASET_NAMES, DEFAULT_DATASET, TEST_SIZE, TRAIN_SIZE, get_dataset
-from mnist_lib.runtime import MEMORY_FORMATS, PRECISIONS
-from mnist_lib.training import DEVICES, OPTIMIZERS, SCHEDULERS, TTA_MODES
 
 
 class ParameterError(ValueError):

@@ -15,14 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-import torch
-
 from mnist_lib import catalogue
 from mnist_lib.datasets.errors import DatasetError
-from mnist_lib.environment import cpu_capability, cpu_name, git_state, now_utc, short_commit, versions
+from mnist_lib.environment import cpu_capability, cpu_name, git_state, now_utc, pick_device, short_commit, versions
 from mnist_lib.files import atomic_write, npz_bytes, write_json
 from mnist_lib.params import ParameterError, notebook_params
-from mnist_lib.training import pick_device
 
 
 def dataset_record(raw) -> dict:
@@ -38,6 +35,8 @@ def dataset_record(raw) -> dict:
 
 def provenance(device: str | None = None) -> dict:
     """What a reader needs to trust and repeat a report: versions, device, commit, date."""
+    import torch  # here, not at the top: the build reads this module's file names without loading torch
+
     return {
         "date": now_utc(),
         "git": git_state(),
@@ -143,6 +142,8 @@ def start_run(notebook: str, namespace: Mapping[str, Any]) -> Run:
     """Validate the notebook's parameters (from ``globals()``), fix the process's torch thread count to
     its ``threads`` parameter (torch's arithmetic depends on it, so it is part of the recipe, not of
     the machine), pick the device, note provenance."""
+    import torch  # here, not at the top: see provenance
+
     params = notebook_params(notebook, namespace)
     if params.get("threads") is not None:
         torch.set_num_threads(params["threads"])

@@ -25,8 +25,8 @@ from typing import Iterator, Mapping
 import torch
 import torch.nn as nn
 
-MEMORY_FORMATS = ("auto", "contiguous", "channels_last")
-PRECISIONS = ("fp32", "bf16")
+from mnist_lib.choices import MEMORY_FORMATS, PRECISIONS
+
 # Optimizers torch has a fused kernel for (``fused=True``); the others always run torch's default implementation.
 FUSED_OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw")
 DEFAULT_EVAL_BATCH = 2000

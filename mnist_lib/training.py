@@ -29,13 +29,11 @@ import torch.nn.functional as F
 
 from mnist_lib import runtime
 from mnist_lib.augment import Augmentation, augment_batch
+from mnist_lib.choices import OPTIMIZERS, SCHEDULERS, TTA_MODES
 from mnist_lib.data import DataSplits, batches, num_batches
 from mnist_lib.models import build_model
 from mnist_lib.runtime import ExecSettings
 
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop")
-SCHEDULERS = ("none", "step", "cosine", "onecycle")
-DEVICES = ("auto", "cpu", "cuda", "mps")
 BATCH_ENV = "MNIST_REPORTS_BATCH"
 
 
@@ -62,19 +60,6 @@ def deterministic_kernels() -> None:
     debugging aid that costs time and changes no result)."""
     torch.use_deterministic_algorithms(True, warn_only=True)
     torch.utils.deterministic.fill_uninitialized_memory = False
-
-
-def pick_device(name: str = "auto") -> torch.device:
-    """``auto`` picks CUDA, then MPS, then CPU; an explicit name must be available."""
-    if name not in DEVICES:
-        raise ValueError(f"device must be one of {DEVICES}, got {name!r}")
-    cuda = torch.cuda.is_available()
-    mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
-    if name == "auto":
-        return torch.device("cuda" if cuda else "mps" if mps else "cpu")
-    if (name == "cuda" and not cuda) or (name == "mps" and not mps):
-        raise ValueError(f"device {name!r} is not available on this machine; use 'auto' or 'cpu'")
-    return torch.device(name)
 
 
 def seeded_model(name: str, seed: int, device: str | torch.device = "cpu", **kwargs) -> nn.Module:
@@ -431,10 +416,6 @@ def final_evaluation(model: nn.Module, data: DataSplits, batch_size: int = runti
 
 
 EpochCallback = Callable[[EpochRecord, nn.Module], bool | None]
-
-# Test-time augmentation: the views of each image whose probabilities are averaged (identity always first).
-TTA_MODES = ("none", "flip", "shift")
-
 
 def tta_views(mode: str) -> list[Callable[[torch.Tensor], torch.Tensor]]:
     """The views of a batch that ``mode`` averages over: ``none`` the images themselves; ``flip`` and

@@ -144,3 +144,17 @@ def test_run_keys_leave_out_exactly_the_layers_above_what_a_notebook_imports():
     layers = declared_layers()
     above = {name.rstrip("/") + ("" if name.endswith("/") else ".py") for name, layer in layers.items() if layer >= 3}
     assert set(BUILD_ONLY) == above
+
+
+def test_the_command_line_starts_without_torch():
+    """``python -m mnist_lib`` (help, data, errors, the build's own process) never imports torch: the
+    notebooks' kernels do. The choices a parameter can take live in ``choices``, the device in
+    ``environment``, tensors are read lazily; a torch import at the top of a module the command line
+    reaches fails here."""
+    import subprocess
+    import sys
+
+    code = "import sys, mnist_lib.cli; print(sorted(m for m in ('torch', 'torchvision') if m in sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

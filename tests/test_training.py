@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from mnist_lib import checkpoints, training
+from mnist_lib import checkpoints, environment, training
 from mnist_lib.augment import Augmentation
 from mnist_lib.checkpoints import CheckpointError
 from mnist_lib.training import TrainConfig
@@ -131,8 +131,8 @@ def test_bad_names_list_the_choices():
     with pytest.raises(ValueError, match="lr"):
         TrainConfig(lr=-1.0)
     with pytest.raises(ValueError, match="device must be one of"):
-        training.pick_device("tpu")
-    assert training.pick_device("cpu").type == "cpu"
+        environment.pick_device("tpu")
+    assert environment.pick_device("cpu").type == "cpu"
 
 
 def test_log_softmax_models_use_nll():

@@ -13,9 +13,7 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
-
-import torch
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 from mnist_lib.datasets.errors import (
     CorruptFileError,
@@ -51,6 +49,9 @@ from mnist_lib.datasets.registry import (
     idx_title,
 )
 from mnist_lib.datasets.sources import DatasetFiles, Source, default_sources, ensure_dataset
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "CorruptFileError", "DatasetError", "DatasetUnavailableError", "UnknownDatasetError", "WrongDatasetError",
@@ -120,6 +121,8 @@ class RawDataset:
 
 def pixel_stats(images: torch.Tensor) -> tuple[float, float]:
     """(mean, std) of uint8 images on the [0, 1] scale, exact, from the histogram of pixel values."""
+    import torch  # here, not at the top: acquisition and verification (the command line) need no torch
+
     counts = torch.bincount(images.reshape(-1).to(torch.int64), minlength=256).to(torch.float64)
     values = torch.arange(256, dtype=torch.float64) / 255.0
     n = counts.sum()
@@ -130,6 +133,8 @@ def pixel_stats(images: torch.Tensor) -> tuple[float, float]:
 
 def read_dataset(files: DatasetFiles) -> RawDataset:
     """Read verified files (from :func:`ensure_dataset`) into tensors."""
+    import torch  # here, not at the top: see pixel_stats
+
 
     def read(name: str) -> torch.Tensor:
         return torch.from_numpy(parse_idx(read_idx_file(files.paths[name])).copy())

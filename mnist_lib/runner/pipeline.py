@@ -30,7 +30,7 @@ from pathlib import Path
 from mnist_lib import catalogue
 from mnist_lib.catalogue import NOTEBOOK_DIR
 from mnist_lib.datasets import dataset_title, ensure_dataset
-from mnist_lib.environment import now_utc
+from mnist_lib.environment import now_utc, pick_device
 from mnist_lib.files import atomic_write_text, digest_of, sha256_file, write_json
 from mnist_lib.params import ParameterError, checked_folder, notebook_parameters, validate
 from mnist_lib.profiles import load_profile
@@ -41,7 +41,6 @@ from mnist_lib.runner.executors import ClusterLost, gpu_resources, open_executor
 from mnist_lib.runner.history import record_build
 from mnist_lib.runner.job import Execution, run_notebook
 from mnist_lib.runner.keys import RunKey, library_files, resolved_parameters, run_key
-from mnist_lib.training import pick_device
 from mnist_lib.website.datasets_index import BUILD_FILE, BuiltDataset, built_datasets, datasets_page
 from mnist_lib.website.index import write_index
 from mnist_lib.website.pages import render_failure_page
