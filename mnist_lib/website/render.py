@@ -11,6 +11,7 @@ parameters give, and code folded per cell (``templates/report/index.html.j2``).
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from dataclasses import dataclass
@@ -171,7 +172,12 @@ def render_digest(no_input: bool, title: str, profile: str | None = None) -> str
                       "no_input": no_input, "title": title, "profile": profile})
 
 
+@functools.lru_cache(maxsize=2)
 def _html_exporter(no_input: bool):
+    """One exporter per option and process, reused for every page as nbconvert's own command line
+    reuses it: building one compiles its Jinja templates again (about a quarter of a page's rendering
+    time). Pages are rendered one at a time per process (the in-process executor and each
+    single-threaded Dask worker)."""
     from nbconvert import HTMLExporter  # heavy; only rendering needs it
 
     exporter = HTMLExporter(template_name="report", extra_template_basedirs=[str(templates.TEMPLATES)],
