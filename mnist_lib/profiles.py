@@ -210,8 +210,10 @@ def load_profile(name_or_path: str | os.PathLike, profile_dir: Path = PROFILE_DI
                                  "set, so set it in section 'common'")
     datasets = {profile.dataset} | set(profile.recipes) | {d for s in [profile.common, *profile.sections.values()]
                                                            for d in s if d in DATASET_NAMES}
+    # The profile's own data set first: a value wrong everywhere is named in its own section, not under a
+    # data set whose recipe happens to be checked first.
     for notebook in names:
-        for dataset in sorted(datasets):
+        for dataset in [profile.dataset, *sorted(datasets - {profile.dataset})]:
             values = {k: v for k, v in profile.params_for(notebook, dataset).items() if k != "output_dir"}
             try:
                 validate(notebook, values, partial=True)
