@@ -215,6 +215,8 @@ def load_profile(name_or_path: str | os.PathLike, profile_dir: Path = PROFILE_DI
     for notebook in names:
         for dataset in [profile.dataset, *sorted(datasets - {profile.dataset})]:
             values = {k: v for k, v in profile.params_for(notebook, dataset).items() if k != "output_dir"}
+            if dataset != profile.dataset:  # as a build given --dataset runs it: on that data set
+                values["dataset"] = dataset
             try:
                 validate(notebook, values, partial=True)
             except ParameterError as exc:

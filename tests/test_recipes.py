@@ -37,6 +37,18 @@ def test_a_data_sets_recipe_lies_under_the_profile(tmp_path):
     assert quick.params_for("04_cnn", "fashion-mnist")["dropout"] == 0.2
 
 
+def test_a_recipe_is_checked_on_its_own_data_set_under_a_profile_of_another(tmp_path):
+    """Mirrored training and test views are Fashion-MNIST's, refused on MNIST: a profile that fixes the data set
+    to MNIST still loads, and its errors are named in its own sections, not under the other data set."""
+    path = write(tmp_path, "fashion-mnist: {04_cnn: {hflip: true, tta: flip}}\n")
+    profile = tmp_path / "mine.yaml"
+    profile.write_text("common: {dataset: mnist}\n")
+    assert profiles.load_profile(str(profile), recipes_file=path).params_for("04_cnn", "fashion-mnist")["tta"] == "flip"
+    profile.write_text("common: {dataset: mnist}\n02_ann: {epochs: 0}\n")
+    with pytest.raises(ParameterError, match="section '02_ann': parameter 'epochs'"):
+        profiles.load_profile(str(profile), recipes_file=path)
+
+
 @pytest.mark.parametrize("text, message", [
     ("cifar: {common: {epochs: 3}}", "unknown data set 'cifar'; valid: mnist, fashion-mnist, idx"),
     ("fashion-mnist: {09_vit: {epochs: 3}}", "unknown part 'fashion-mnist.09_vit'; valid: common, 01_eda"),
