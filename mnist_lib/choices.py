@@ -3,7 +3,7 @@ normalizations, test-time augmentations, memory formats and precisions.
 
 Declared here, below the modules that implement them (``training``, ``data``, ``runtime``, which import
 torch), so that the parameters, the command line and the build can validate a setting without loading
-torch; each implementing module maps exactly these names to its code, which its tests check.
+torch. The implementing modules import these names from here and refuse any other.
 """
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop")

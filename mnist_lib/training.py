@@ -417,6 +417,7 @@ def final_evaluation(model: nn.Module, data: DataSplits, batch_size: int = runti
 
 EpochCallback = Callable[[EpochRecord, nn.Module], bool | None]
 
+
 def tta_views(mode: str) -> list[Callable[[torch.Tensor], torch.Tensor]]:
     """The views of a batch that ``mode`` averages over: ``none`` the images themselves; ``flip`` and
     their mirror images (where a mirrored image keeps its class); ``shift`` and the images moved by one

@@ -135,7 +135,6 @@ def read_dataset(files: DatasetFiles) -> RawDataset:
     """Read verified files (from :func:`ensure_dataset`) into tensors."""
     import torch  # here, not at the top: see pixel_stats
 
-
     def read(name: str) -> torch.Tensor:
         return torch.from_numpy(parse_idx(read_idx_file(files.paths[name])).copy())
 
