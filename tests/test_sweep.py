@@ -48,6 +48,13 @@ def test_a_sweep_file_becomes_points_and_targets_with_their_own_folders(tmp_path
     assert shipped.profile.name == "quick" and shipped.notebooks == ["02_ann", "03_lenet", "04_cnn", "05_optimizers"]
 
 
+@pytest.mark.parametrize("path", sorted((REPO / "notebooks" / "sweeps").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_sweep_file_loads(path):
+    """Every point of every shipped sweep is validated on its data set before hours of runs start."""
+    loaded = sweep.load_sweep(path)
+    assert loaded.points and loaded.name == path.stem
+
+
 def test_point_ids_are_safe_folder_names():
     assert sweep.point_id({"seed": 0}) == "seed=0"
     assert sweep.point_id({"lr": 0.001, "optimizers": ["sgd", "adam"]}) == "lr=0.001,optimizers=sgd+adam"
