@@ -84,8 +84,8 @@ def test_the_best_setting_on_validation_is_chosen_and_set_beside_the_baseline():
         for setting, val, test in (("", base_val, base_test), ("ema_decay=0.999", new_val, new_test)):
             rows.append({"point": f"{setting},{seed}", "notebook": "04_cnn", "model": "cnn", "setting": setting,
                          "seed": seed, "status": "ok", "accuracy": test, "val_accuracy": val,
-                         "max_epoch_accuracy": None, "train_seconds": 10.0 + (setting != ""), "seconds": 12.0,
-                         "html": None, "metrics": None, "error": None})
+                         "max_epoch_accuracy": None, "train_seconds": 10.0 + (setting != ""), "epochs": 20,
+                         "batch_size": 128, "seconds": 12.0, "html": None, "metrics": None, "error": None})
     runs = pd.DataFrame(rows)
     [choice] = sweeps.choose_settings(runs, "")
     assert choice.chosen == "ema_decay=0.999" and choice.seeds == 3
@@ -97,9 +97,47 @@ def test_the_best_setting_on_validation_is_chosen_and_set_beside_the_baseline():
     assert "exact Wilcoxon p = 0.250; the smallest 3 seeds can give is 0.250" in text and "+0.10 points" in text
     worse = runs.assign(val_accuracy=np.where(runs["setting"] == "", 99.5, runs["val_accuracy"]))
     [kept] = sweeps.choose_settings(worse, "")
-    assert kept.chosen == "" and "no setting beat the baseline" in prose.sweeps.choice_text(kept)
+    assert kept.chosen == "" and "No setting beat the baseline" in prose.sweeps.choice_text(kept)
     [alone] = sweeps.choose_settings(runs[runs["setting"] == ""], "")  # a seeds-only sweep: one setting, ""
     assert alone.chosen == "" and alone.seeds == 3 and alone.val_baseline == pytest.approx(99.0)
+
+
+def _choice_runs(settings):
+    """Runs of one model: ``settings`` maps a setting's text to (epochs, validation accuracies by seed)."""
+    return pd.DataFrame([{"point": f"{setting},{seed}", "notebook": "04_cnn", "model": "cnn", "setting": setting,
+                          "seed": seed, "status": "ok", "accuracy": val, "val_accuracy": val,
+                          "max_epoch_accuracy": None, "train_seconds": 10.0, "epochs": epochs, "batch_size": 128,
+                          "seconds": 12.0, "html": None, "metrics": None, "error": None}
+                         for setting, (epochs, vals) in settings.items() for seed, val in enumerate(vals)])
+
+
+def test_a_costlier_setting_is_chosen_only_when_it_is_ahead_by_more_than_the_seeds_noise():
+    """The one-standard-error rule: 30 epochs at +0.05 points (standard error 0.06) over 20 epochs of
+    the same recipe buys nothing the seeds can tell apart; at +0.30 points it does."""
+    cheap = (20, [99.40, 99.50, 99.42])
+    near = _choice_runs({"": (20, [99.3, 99.3, 99.3]), "ema_decay=0.999": cheap,
+                         "ema_decay=0.999, epochs=30": (30, [99.55, 99.45, 99.47])})
+    [choice] = sweeps.choose_settings(near, "")
+    assert (choice.best, choice.chosen) == ("ema_decay=0.999, epochs=30", "ema_decay=0.999")
+    assert choice.steps_ratio == pytest.approx(1.0) and choice.best_steps_ratio == pytest.approx(1.5)
+    assert choice.val_behind_best.mean == pytest.approx(-0.05)
+    assert sweeps.setting_means(near)["steps"].tolist() == pytest.approx([1.0, 1.0, 1.5])
+    text = prose.sweeps.choice_text(choice)
+    assert ("`ema_decay=0.999, epochs=30` has the best mean validation accuracy, 99.49% at 1.50x the baseline's "
+            "training steps; `ema_decay=0.999` is within one standard error of it (-0.05 points paired by seed, "
+            "standard error 0.06) with fewer steps, so it is chosen") in text
+    assert "Its mean validation accuracy is 99.44% against 99.30%" in text and "costs 1.00x the baseline's" in text
+    far = _choice_runs({"": (20, [99.3, 99.3, 99.3]), "ema_decay=0.999": cheap,
+                        "ema_decay=0.999, epochs=30": (30, [99.72, 99.80, 99.70])})
+    [choice] = sweeps.choose_settings(far, "")
+    assert choice.best == choice.chosen == "ema_decay=0.999, epochs=30" and choice.steps_ratio == pytest.approx(1.5)
+    assert "has the best mean validation accuracy, 99.74% against 99.30%" in prose.sweeps.choice_text(choice)
+    # the baseline itself within noise of a costlier best: it stays, and the text says why
+    [kept] = sweeps.choose_settings(_choice_runs({"": (20, [99.40, 99.50, 99.42]),
+                                                  "epochs=30": (30, [99.55, 99.45, 99.47])}), "")
+    assert kept.chosen == "" and kept.best == "epochs=30"
+    assert prose.sweeps.choice_text(kept).endswith("so it is chosen (the one-standard-error rule). So the baseline "
+                                                   "(the profile's recipe) stays (mean 99.44%).")
 
 
 @pytest.mark.parametrize("text, message", [

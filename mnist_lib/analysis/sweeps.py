@@ -125,7 +125,7 @@ def setting_label(values: Mapping[str, Any]) -> str:
 def load_runs(sweep_dir: str | Path) -> pd.DataFrame:
     """One row per run and model: point, notebook, model, setting, seed, status, test accuracy (%),
     validation accuracy (%, measured as the test accuracy is), max per-epoch accuracy (05), train
-    seconds, and the run's report relative to the sweep folder."""
+    seconds, the epochs and batch size it was given, and the run's report relative to the sweep folder."""
     sweep_dir = Path(sweep_dir)
     manifest = read_manifest(sweep_dir)
     points = {p["id"]: p["values"] for p in manifest["points"]}
@@ -141,6 +141,7 @@ def load_runs(sweep_dir: str | Path) -> pd.DataFrame:
         run_params = (metrics or {}).get("params", {})
         seed = values.get("seed", run_params.get("seed"))
         base["full"] = bool(metrics) and run_params.get("train_limit") is None and run_params.get("test_limit") is None
+        base["epochs"], base["batch_size"] = run_params.get("epochs"), run_params.get("batch_size")
         models = _model_rows(run["notebook"], metrics) if metrics else []
         if not models:
             rows.append({**base, "seed": seed, "model": model_of(run["notebook"]),
@@ -148,9 +149,10 @@ def load_runs(sweep_dir: str | Path) -> pd.DataFrame:
         for model in models:
             rows.append({**base, "seed": seed, **model})
     frame = pd.DataFrame(rows, columns=["point", "notebook", "model", "setting", "seed", "status", "accuracy",
-                                        "val_accuracy", "max_epoch_accuracy", "train_seconds", "seconds", "full",
-                                        "html", "metrics", "error"])
-    for column in ("accuracy", "val_accuracy", "max_epoch_accuracy", "train_seconds", "seconds"):
+                                        "val_accuracy", "max_epoch_accuracy", "train_seconds", "epochs", "batch_size",
+                                        "seconds", "full", "html", "metrics", "error"])
+    for column in ("accuracy", "val_accuracy", "max_epoch_accuracy", "train_seconds", "epochs", "batch_size",
+                   "seconds"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce")
     return frame
 
@@ -203,29 +205,45 @@ def paired_comparisons(runs: pd.DataFrame) -> list[PairedComparison]:
 
 @dataclass(frozen=True)
 class SettingChoice:
-    """For one model: the setting with the best mean validation accuracy over seeds, against the
-    baseline (the sweep's first setting), with the paired differences (chosen - baseline, points)
-    over the seeds both ran, on validation (what chose it) and on test (what it gives)."""
+    """For one model: the setting chosen on the validation split over seeds (:func:`choose_settings`),
+    against the baseline (the sweep's first setting), with the paired differences (chosen - baseline,
+    points) over the seeds both ran, on validation (what chose it) and on test (what it gives)."""
 
     notebook: str
     model: str
     baseline: str
     chosen: str
+    best: str  # the setting with the best mean validation accuracy (the chosen one, or a costlier one)
     seeds: int
     val_baseline: float
     val_chosen: float
+    val_best: float
+    val_behind_best: stats.Spread  # chosen - best on validation, paired by seed (points)
     val_difference: stats.Spread
     val_wilcoxon_p: float
     test_baseline: float
     test_chosen: float
     test_difference: stats.Spread
+    steps_ratio: float  # optimizer steps of the chosen setting over the baseline's (epochs / batch size)
+    best_steps_ratio: float  # the same for the best setting
     seconds_ratio: float  # mean train seconds of the chosen setting over the baseline's
 
 
+def _relative_steps(group: pd.DataFrame) -> pd.Series:
+    """Per setting, optimizer steps up to the training-set size the settings share: epochs / batch size."""
+    return (group["epochs"] / group["batch_size"]).groupby(group["setting"], sort=False).mean()
+
+
 def choose_settings(runs: pd.DataFrame, baseline: str, confidence: float = 0.95) -> list[SettingChoice]:
-    """Per model, the setting with the best mean validation accuracy, compared with ``baseline`` (a
-    setting's text, :func:`setting_label`) over the seeds both ran. Settings without a validation
-    accuracy for every seed of the baseline are left out of the choice."""
+    """Per model, the setting chosen on the validation split, compared with ``baseline`` (a setting's
+    text, :func:`setting_label`) over the seeds both ran.
+
+    The choice is the one-standard-error rule with training steps as the cost: of the settings whose
+    mean validation accuracy is within one standard error of the best mean's (the standard error of
+    their paired per-seed differences from the best setting), the one with the fewest optimizer steps
+    (epochs / batch size), the better mean among equal steps. A costlier setting is chosen only when
+    it is ahead by more than the seeds' noise. Settings without a validation accuracy for every seed
+    of the baseline are left out of the choice."""
     ok = runs[(runs["status"] == "ok") & runs["val_accuracy"].notna()]
     choices = []
     for (notebook, model), group in ok.groupby(["notebook", "model"], sort=False):
@@ -237,19 +255,25 @@ def choose_settings(runs: pd.DataFrame, baseline: str, confidence: float = 0.95)
             continue
         base_seeds = val[baseline].dropna().index
         complete = [s for s in val.columns if val[s].reindex(base_seeds).notna().all()]
-        means = val.loc[base_seeds, complete].mean()
-        chosen = str(means.idxmax()) if not (means == means[baseline]).all() else baseline
-        val, test, seconds = val.loc[base_seeds], test.reindex(base_seeds), seconds.reindex(base_seeds)
+        val, test, seconds = val.loc[base_seeds, complete], test.reindex(base_seeds), seconds.reindex(base_seeds)
+        means, steps = val.mean(), _relative_steps(group).reindex(complete).fillna(math.inf)
+        best = str(means.idxmax()) if not (means == means[baseline]).all() else baseline
+        behind = {s: stats.spread((val[s] - val[best]).to_numpy(dtype=float), confidence) for s in complete}
+        near = [s for s in complete
+                if s == best or behind[s].mean >= -(behind[s].sd / math.sqrt(behind[s].n) if behind[s].n > 1 else 0)]
+        chosen = str(min(near, key=lambda s: (steps[s], -means[s], s != baseline)))
         choices.append(SettingChoice(
-            notebook=notebook, model=model, baseline=baseline, chosen=chosen, seeds=len(base_seeds),
-            val_baseline=float(val[baseline].mean()),
-            val_chosen=float(val[chosen].mean()),
+            notebook=notebook, model=model, baseline=baseline, chosen=chosen, best=best, seeds=len(base_seeds),
+            val_baseline=float(means[baseline]), val_chosen=float(means[chosen]), val_best=float(means[best]),
+            val_behind_best=behind[chosen],
             val_difference=stats.spread((val[chosen] - val[baseline]).to_numpy(dtype=float), confidence),
             val_wilcoxon_p=stats.wilcoxon_exact(val[chosen].to_numpy(dtype=float),
                                                 val[baseline].to_numpy(dtype=float))[1],
             test_baseline=float(test[baseline].mean()),
             test_chosen=float(test[chosen].mean()),
             test_difference=stats.spread((test[chosen] - test[baseline]).to_numpy(dtype=float), confidence),
+            steps_ratio=float(steps[chosen] / steps[baseline]),
+            best_steps_ratio=float(steps[best] / steps[baseline]),
             seconds_ratio=float(seconds[chosen].mean() / seconds[baseline].mean())))
     return choices
 
@@ -262,12 +286,14 @@ def baseline_setting(manifest: Mapping[str, Any]) -> str:
 
 
 def setting_means(runs: pd.DataFrame) -> pd.DataFrame:
-    """Per model and setting: seeds, mean validation and test accuracy (%), mean train seconds."""
-    ok = runs[runs["status"] == "ok"]
+    """Per model and setting: seeds, mean validation and test accuracy (%), optimizer steps (epochs /
+    batch size, relative to the model's first setting), mean train seconds."""
+    ok = runs[runs["status"] == "ok"].assign(steps=lambda r: r["epochs"] / r["batch_size"])
     table = ok.groupby(["notebook", "model", "setting"], sort=False).agg(
         seeds=("seed", "nunique"), validation=("val_accuracy", "mean"), test=("accuracy", "mean"),
-        train_seconds=("train_seconds", "mean"))
-    return table.reset_index()
+        steps=("steps", "mean"), train_seconds=("train_seconds", "mean")).reset_index()
+    table["steps"] = table["steps"] / table.groupby(["notebook", "model"], sort=False)["steps"].transform("first")
+    return table
 
 
 # --------------------------------------------------------------------------- reference numbers

@@ -155,7 +155,9 @@ def seconds_text(seconds: pd.DataFrame, runs: pd.DataFrame) -> str:
 
 
 def choice_text(choice: SettingChoice) -> str:
-    """What the validation split chose for one model, and what the choice gives on the test split."""
+    """What the validation split chose for one model (the one-standard-error rule with training steps
+    as the cost, :func:`mnist_lib.analysis.sweeps.choose_settings`), and what the choice gives on the
+    test split."""
     def label(setting: str) -> str:
         return f"`{setting}`" if setting else "the baseline (the profile's recipe)"
 
@@ -164,17 +166,32 @@ def choice_text(choice: SettingChoice) -> str:
                     if spread.n >= 2 and math.isfinite(spread.low) else "")
         return f"{spread.mean:+.2f} points{interval}"
 
+    def steps(ratio: float) -> str:
+        return f"{ratio:.2f}x the baseline's training steps" if math.isfinite(ratio) else "training steps not recorded"
+
     head = f"**{choice.model}** ({choice.notebook}, {choice.seeds} seeds): "
+    if choice.best != choice.chosen:
+        behind = choice.val_behind_best
+        error = behind.sd / math.sqrt(behind.n) if behind.n > 1 else 0.0
+        head += (f"{label(choice.best)} has the best mean validation accuracy, {choice.val_best:.2f}% at "
+                 f"{steps(choice.best_steps_ratio)}; {label(choice.chosen)} is within one standard error of it "
+                 f"({behind.mean:+.2f} points paired by seed, standard error {error:.2f}) with fewer steps, so it is "
+                 "chosen (the one-standard-error rule). ")
     if choice.chosen == choice.baseline:
-        return (head + f"no setting beat {label(choice.baseline)} on the validation split (mean "
+        if choice.best != choice.baseline:
+            return head + f"So {label(choice.baseline)} stays (mean {choice.val_baseline:.2f}%)."
+        return (head + f"No setting beat {label(choice.baseline)} on the validation split (mean "
                 f"{choice.val_baseline:.2f}%); it stays.")
     smallest = stats.smallest_wilcoxon_p(choice.seeds) if choice.seeds >= 1 else math.nan
-    return (head + f"{label(choice.chosen)} has the best mean validation accuracy, {choice.val_chosen:.2f}% against "
+    said = (f"{label(choice.chosen)} has the best mean validation accuracy, " if choice.best == choice.chosen
+            else "Its mean validation accuracy is ")
+    return (head + f"{said}{choice.val_chosen:.2f}% against "
             f"{choice.val_baseline:.2f}% for {label(choice.baseline)}: {points(choice.val_difference)} paired by "
             f"seed (exact Wilcoxon p = {words.p_value(choice.val_wilcoxon_p)}; the smallest {choice.seeds} seeds can give is "
             f"{words.p_value(smallest)}). On the test split, which did not choose it: {choice.test_chosen:.2f}% against "
-            f"{choice.test_baseline:.2f}%, {points(choice.test_difference)}. Training time "
-            f"{choice.seconds_ratio:.2f}x the baseline's.")
+            f"{choice.test_baseline:.2f}%, {points(choice.test_difference)}. It costs {steps(choice.steps_ratio)}; "
+            f"its runs' training time was {choice.seconds_ratio:.2f}x the baseline's (wall time, which other work "
+            "on the machine can lengthen).")
 
 
 # The characters Markdown reads as markup; an error message in a table cell must show them as they are.
