@@ -19,7 +19,7 @@ import nbformat
 import pandas as pd
 import pytest
 
-from mnist_lib import catalogue, plots
+from mnist_lib import catalogue, cells, plots
 from mnist_lib.environment import git_state, short_commit
 from mnist_lib.website import index, masking, navigation, pages, publish, render, templates
 
@@ -366,12 +366,13 @@ def test_the_pairing_check_notices_an_edit_on_either_side(tmp_path):
     script = folder / "02_ann.py"
     script.write_text(paired_script(Path(notebook)))
     assert paired_script(Path(notebook)) == script.read_text()
-    script.write_text(script.read_text().replace("epochs: int = 10", "epochs: int = 11"))
+    epochs = cells.defaults(Path(notebook))["epochs"]
+    script.write_text(script.read_text().replace(f"epochs: int = {epochs} ", f"epochs: int = {epochs + 1} ", 1))
     assert paired_script(Path(notebook)) != script.read_text()
     from jupytext.cli import jupytext as jupytext_cli
 
     jupytext_cli(["--quiet", "--sync", str(notebook)])  # what make sync-notebooks runs: the newer side wins
-    assert "epochs: int = 11" in "".join(nbformat.read(notebook, as_version=4).cells[1].source)
+    assert f"epochs: int = {epochs + 1} " in "".join(nbformat.read(notebook, as_version=4).cells[1].source)
     assert paired_script(Path(notebook)) == script.read_text()
 
 
