@@ -101,6 +101,11 @@ class Spread:
     high: float
     confidence: float
 
+    @property
+    def standard_error(self) -> float:
+        """sd / sqrt(n): 0 for a single value (no spread to measure), nan for none."""
+        return self.sd / math.sqrt(self.n) if self.n > 1 else (0.0 if self.n == 1 else math.nan)
+
     def text(self, unit: str = "%", digits: int = 2) -> str:
         """"98.12 ± 0.05% over 5 seeds"."""
         if self.n == 0:

@@ -229,9 +229,9 @@ class SettingChoice:
     seconds_ratio: float  # mean train seconds of the chosen setting over the baseline's
 
 
-def _relative_steps(group: pd.DataFrame) -> pd.Series:
-    """Per setting, optimizer steps up to the training-set size the settings share: epochs / batch size."""
-    return (group["epochs"] / group["batch_size"]).groupby(group["setting"], sort=False).mean()
+def _steps(runs: pd.DataFrame) -> pd.Series:
+    """Per run, optimizer steps up to the training-set size a model's settings share: epochs / batch size."""
+    return runs["epochs"] / runs["batch_size"]
 
 
 def choose_settings(runs: pd.DataFrame, baseline: str, confidence: float = 0.95) -> list[SettingChoice]:
@@ -256,11 +256,11 @@ def choose_settings(runs: pd.DataFrame, baseline: str, confidence: float = 0.95)
         base_seeds = val[baseline].dropna().index
         complete = [s for s in val.columns if val[s].reindex(base_seeds).notna().all()]
         val, test, seconds = val.loc[base_seeds, complete], test.reindex(base_seeds), seconds.reindex(base_seeds)
-        means, steps = val.mean(), _relative_steps(group).reindex(complete).fillna(math.inf)
+        means = val.mean()
+        steps = _steps(group).groupby(group["setting"], sort=False).mean().reindex(complete).fillna(math.inf)
         best = str(means.idxmax()) if not (means == means[baseline]).all() else baseline
         behind = {s: stats.spread((val[s] - val[best]).to_numpy(dtype=float), confidence) for s in complete}
-        near = [s for s in complete
-                if s == best or behind[s].mean >= -(behind[s].sd / math.sqrt(behind[s].n) if behind[s].n > 1 else 0)]
+        near = [s for s in complete if s == best or behind[s].mean >= -behind[s].standard_error]
         chosen = str(min(near, key=lambda s: (steps[s], -means[s], s != baseline)))
         choices.append(SettingChoice(
             notebook=notebook, model=model, baseline=baseline, chosen=chosen, best=best, seeds=len(base_seeds),
@@ -288,7 +288,7 @@ def baseline_setting(manifest: Mapping[str, Any]) -> str:
 def setting_means(runs: pd.DataFrame) -> pd.DataFrame:
     """Per model and setting: seeds, mean validation and test accuracy (%), optimizer steps (epochs /
     batch size, relative to the model's first setting), mean train seconds."""
-    ok = runs[runs["status"] == "ok"].assign(steps=lambda r: r["epochs"] / r["batch_size"])
+    ok = runs[runs["status"] == "ok"].assign(steps=_steps)
     table = ok.groupby(["notebook", "model", "setting"], sort=False).agg(
         seeds=("seed", "nunique"), validation=("val_accuracy", "mean"), test=("accuracy", "mean"),
         steps=("steps", "mean"), train_seconds=("train_seconds", "mean")).reset_index()

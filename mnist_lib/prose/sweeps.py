@@ -172,10 +172,10 @@ def choice_text(choice: SettingChoice) -> str:
     head = f"**{choice.model}** ({choice.notebook}, {choice.seeds} seeds): "
     if choice.best != choice.chosen:
         behind = choice.val_behind_best
-        error = behind.sd / math.sqrt(behind.n) if behind.n > 1 else 0.0
         head += (f"{label(choice.best)} has the best mean validation accuracy, {choice.val_best:.2f}% at "
                  f"{steps(choice.best_steps_ratio)}; {label(choice.chosen)} is within one standard error of it "
-                 f"({behind.mean:+.2f} points paired by seed, standard error {error:.2f}) with fewer steps, so it is "
+                 f"({behind.mean:+.2f} points paired by seed, standard error {behind.standard_error:.2f}) with fewer "
+                 "steps, so it is "
                  "chosen (the one-standard-error rule). ")
     if choice.chosen == choice.baseline:
         if choice.best != choice.baseline:
