@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from scipy import stats as sp
 
-from mnist_lib import params, plots, prose, stats
+from mnist_lib import cells, params, plots, prose, recipes, stats
 from mnist_lib.analysis import sweeps
 from mnist_lib.params import ParameterError
 from mnist_lib.runner import sweep
@@ -55,6 +55,40 @@ def test_every_shipped_sweep_file_loads(path):
     assert loaded.points and loaded.name == path.stem
 
 
+RECIPE_SWEEPS = sorted((REPO / "notebooks" / "sweeps").glob("recipes-*.yaml"))
+# The parameters an Augmentation is built from (mnist_lib.recipes.augmentation); with augment off they are inert.
+AUGMENTATION_PARAMETERS = {"augment", "rotation", "translate", "scale_range", "shear", "brightness", "contrast", "hflip"}
+
+
+def trains_with(notebook: str, overrides: dict) -> dict:
+    """What a run of ``notebook`` given ``overrides`` trains and evaluates with: its cell's defaults under the
+    overrides, validated, the augmentation parameters as the Augmentation they build (None when off) and
+    the seed left out."""
+    cell = {k: v for k, v in cells.defaults(cells.notebook_path(notebook)).items() if k not in params.PATH_PARAMETERS}
+    given = params.validate(notebook, {**cell, **overrides}, partial=True)
+    return {**{k: v for k, v in given.items() if k not in AUGMENTATION_PARAMETERS | {"seed"}},
+            "augmentation": recipes.augmentation(given)}
+
+
+@pytest.mark.parametrize("path", RECIPE_SWEEPS, ids=lambda p: p.stem)
+def test_a_recipe_sweep_states_where_it_started_and_measured_the_recipe_in_use(path):
+    """A recipe sweep's params hold the recipe it started from, every value its settings change, so it
+    measures the same settings after its choice is written into a cell or recipes.yaml; and the recipe
+    the series now trains with on the sweep's data set is one of the settings it measured (a change to an
+    MNIST cell that another data set's recipe inherits, or a recipe nobody swept, fails here)."""
+    loaded = sweep.load_sweep(path)
+    changed = {k for setting in loaded.settings for k in setting}
+    assert changed <= set(loaded.params), f"{path.name}: settings change {sorted(changed - set(loaded.params))} " \
+                                          "without the value before the sweep under params"
+    (notebook,) = loaded.notebooks
+    in_use = trains_with(notebook, sweep._overrides(loaded.profile, notebook, {}, {}, loaded.dataset))
+    measured = [trains_with(notebook, sweep._overrides(loaded.profile, notebook, loaded.params, setting,
+                                                       loaded.dataset)) for setting in loaded.settings]
+    closest = min(measured, key=lambda m: sum(m[k] != in_use[k] for k in in_use))
+    assert in_use in measured, f"{path.name}: the recipe in use is none of the settings measured; closest differs " \
+        f"in {({k: (in_use[k], closest[k]) for k in in_use if closest[k] != in_use[k]})}"
+
+
 def test_point_ids_are_safe_folder_names():
     assert sweep.point_id({"seed": 0}) == "seed=0"
     assert sweep.point_id({"lr": 0.001, "optimizers": ["sgd", "adam"]}) == "lr=0.001,optimizers=sgd+adam"
@@ -93,7 +127,7 @@ def test_the_best_setting_on_validation_is_chosen_and_set_beside_the_baseline():
     assert choice.seconds_ratio == pytest.approx(1.1)
     text = prose.sweeps.choice_text(choice)
     assert text.startswith("**cnn** (04_cnn, 3 seeds): `ema_decay=0.999` has the best mean validation accuracy, "
-                           "99.23% against 99.00% for the baseline (the profile's recipe): +0.23 points")
+                           "99.23% against 99.00% for the baseline (the sweep's first setting): +0.23 points")
     assert "exact Wilcoxon p = 0.250; the smallest 3 seeds can give is 0.250" in text and "+0.10 points" in text
     worse = runs.assign(val_accuracy=np.where(runs["setting"] == "", 99.5, runs["val_accuracy"]))
     [kept] = sweeps.choose_settings(worse, "")
@@ -137,7 +171,7 @@ def test_a_costlier_setting_is_chosen_only_when_it_is_ahead_by_more_than_the_see
                                                   "epochs=30": (30, [99.55, 99.45, 99.47])}), "")
     assert kept.chosen == "" and kept.best == "epochs=30"
     assert prose.sweeps.choice_text(kept).endswith("so it is chosen (the one-standard-error rule). So the baseline "
-                                                   "(the profile's recipe) stays (mean 99.44%).")
+                                                   "(the sweep's first setting) stays (mean 99.44%).")
 
 
 @pytest.mark.parametrize("text, message", [

@@ -159,7 +159,7 @@ def choice_text(choice: SettingChoice) -> str:
     as the cost, :func:`mnist_lib.analysis.sweeps.choose_settings`), and what the choice gives on the
     test split."""
     def label(setting: str) -> str:
-        return f"`{setting}`" if setting else "the baseline (the profile's recipe)"
+        return f"`{setting}`" if setting else "the baseline (the sweep's first setting)"
 
     def points(spread: stats.Spread) -> str:
         interval = (f" (95% interval {spread.low:+.2f} to {spread.high:+.2f})"

@@ -6,7 +6,8 @@ reads a sweep file::
     notebooks: [02_ann, 03_lenet, 04_cnn, 05_optimizers]
     profile: quick                  # base profile: quick, full or a path (relative to this file)
     dataset: fashion-mnist          # optional: the profile's data set (its sections for it apply), else MNIST
-    params: {epochs: 2}             # optional: on top of the profile, for every notebook
+    params: {epochs: 2}             # optional: on top of the profile, for every notebook (a recipe
+                                    # sweep states here the recipe it started from)
     settings:                       # optional: settings to compare, the first the baseline
       - {}
       - {ema_decay: 0.999}
@@ -16,7 +17,8 @@ reads a sweep file::
 Every name in ``params``, ``settings`` and ``grid`` must be a parameter of every notebook
 the file names; dependencies it did not name (03 and 04 for 06) are added and get
 only the values they accept. The summary compares each setting with the baseline on
-the validation split, paired by seed, and names the best.
+the validation split, paired by seed, and chooses one by the one-standard-error rule
+(:func:`mnist_lib.analysis.sweeps.choose_settings`).
 
 Every point and notebook is one papermill run with its own folder,
 ``<output>/sweeps/NAME/<point>/<notebook>/`` (HTML, metrics, executed notebook,
