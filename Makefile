@@ -108,9 +108,10 @@ test-data: $(STAMP)
 
 # Two test files at a time (pytest-xdist; a file's tests stay on one worker, so a session fixture such as
 # the quick build is built once): most of a build's wall time is imports and kernel start-ups on one core.
+# Files go out in collection order, the longest first (tests/conftest.py), not xdist's order by test count.
 # TEST_WORKERS=0 runs everything in one process.
 TEST_WORKERS ?= 2
-XDIST = $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS) --dist loadfile)
+XDIST = $(if $(filter 0,$(TEST_WORKERS)),-p no:xdist,-n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder)
 PYTEST = MNIST_REPORTS_TEST_DATA=$(abspath $(DATA_DIR)) $(PY) -m pytest
 
 test: system-packages test-data

@@ -51,6 +51,23 @@ def verified_folder(dataset: str) -> Path:
                     f"(or `make data{option}`)")
 
 
+# --------------------------------------------------------------------------- order
+
+# The test files that take longest in all, longest first (seconds of one worker in `make test`, 2026-12-07:
+# test_reports.py ~390 (the quick build and what reads it), test_other_datasets.py ~200 (two real series),
+# test_build.py ~105, test_notebook_text.py ~95, test_dask.py ~75, test_sweep.py ~75, test_site.py ~65,
+# test_dataset_series.py ~40). `--dist loadfile` hands out whole files in collection order (the Makefile turns
+# off xdist's reordering by test count, which put these last): started first, they do not leave one worker
+# running a long file at the end while the other idles.
+LONGEST_FILES = ("test_reports.py", "test_other_datasets.py", "test_build.py", "test_notebook_text.py",
+                 "test_dask.py", "test_sweep.py", "test_site.py", "test_dataset_series.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FILES)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: each file keeps its order
+
+
 # --------------------------------------------------------------------------- data
 
 
