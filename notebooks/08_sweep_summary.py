@@ -42,12 +42,13 @@ display(Markdown(prose.sweeps.subset_text(settings)))
 # Where the sweep compares settings, each model's setting is chosen on the validation split over the seeds
 # (the test split plays no part in the choice) by the one-standard-error rule with training steps as the
 # cost: the setting with the fewest optimizer steps among those whose mean validation accuracy is within one
-# standard error (paired by seed) of the best mean. The choice is set beside the baseline, the sweep's first
+# standard error (paired by seed) of the best mean; a sweep file's `steps_budget` leaves settings of more steps
+# (as a multiple of the baseline's) out of the choice. The choice is set beside the baseline, the sweep's first
 # setting, paired by seed.
 
 # %%
 baseline = sweeps.baseline_setting(manifest)
-choices = sweeps.choose_settings(runs, baseline, P["confidence"])
+choices = sweeps.choose_settings(runs, baseline, P["confidence"], manifest.get("steps_budget"))
 if runs["setting"].nunique() > 1:
     display(sweeps.setting_means(runs).style.format({"validation": "{:.2f}", "test": "{:.2f}", "steps": "{:.2f}x",
                                                       "train_seconds": "{:.1f}"}).hide(axis="index"))

@@ -57,7 +57,8 @@ def test_every_shipped_sweep_file_loads(path):
 
 RECIPE_SWEEPS = sorted((REPO / "notebooks" / "sweeps").glob("recipes-*.yaml"))
 # The parameters an Augmentation is built from (mnist_lib.recipes.augmentation); with augment off they are inert.
-AUGMENTATION_PARAMETERS = {"augment", "rotation", "translate", "scale_range", "shear", "brightness", "contrast", "hflip"}
+AUGMENTATION_PARAMETERS = {"augment", "rotation", "translate", "scale_range", "shear", "brightness", "contrast",
+                           "hflip"}
 
 
 def trains_with(notebook: str, overrides: dict) -> dict:
@@ -174,6 +175,31 @@ def test_a_costlier_setting_is_chosen_only_when_it_is_ahead_by_more_than_the_see
                                                    "(the sweep's first setting) stays (mean 99.44%).")
 
 
+
+def test_a_steps_budget_leaves_costlier_settings_out_of_the_choice_and_says_so(tmp_path, write_yaml):
+    runs = _choice_runs({"": (20, [99.3, 99.3, 99.3]), "ema_decay=0.999": (20, [99.40, 99.50, 99.42]),
+                         "ema_decay=0.999, epochs=30": (30, [99.72, 99.80, 99.70])})
+    [choice] = sweeps.choose_settings(runs, "", steps_budget=1.0)
+    assert (choice.chosen, choice.best, choice.over_budget) == ("ema_decay=0.999", "ema_decay=0.999",
+                                                                "ema_decay=0.999, epochs=30")
+    assert choice.over_budget_steps_ratio == pytest.approx(1.5) and choice.val_over_budget == pytest.approx(99.74)
+    assert prose.sweeps.choice_text(choice).startswith(
+        "**cnn** (04_cnn, 3 seeds): `ema_decay=0.999, epochs=30` has the best mean validation accuracy of all, "
+        "99.74% at 1.50x the baseline's training steps, over the sweep's budget of 1.00x, so it is not a candidate. "
+        "`ema_decay=0.999` has the best mean validation accuracy within the budget, 99.44% against 99.30%")
+    [roomy] = sweeps.choose_settings(runs, "", steps_budget=1.5)
+    assert roomy.chosen == "ema_decay=0.999, epochs=30" and roomy.over_budget is None
+    assert "budget" not in prose.sweeps.choice_text(roomy)
+    # none within the budget beats the baseline: it stays
+    [kept] = sweeps.choose_settings(_choice_runs({"": (20, [99.3, 99.3, 99.3]),
+                                                  "epochs=30": (30, [99.72, 99.80, 99.70])}), "", steps_budget=1.0)
+    assert kept.chosen == "" and prose.sweeps.choice_text(kept).endswith(
+        "No setting within the budget beat the baseline (the sweep's first setting) on the validation split "
+        "(mean 99.30%); it stays.")
+    file = write_yaml(tmp_path / "budget.yaml", "notebooks: [02_ann]\nsettings: [{}, {epochs: 20}]\n"
+                                                "steps_budget: 1\ngrid: {seed: [0]}\n")
+    assert sweep.load_sweep(file).steps_budget == 1.0
+
 @pytest.mark.parametrize("text, message", [
     ("notebooks: [02_ann, 09_gan]\ngrid: {seed: [0]}\n", "notebooks: unknown notebook '09_gan'; valid: 01_eda"),
     ("notebooks: [02_ann]\ngrid: {sed: [0]}\n", "grid: unknown parameter 'sed' for 02_ann; valid: dataset, seed"),
@@ -183,6 +209,8 @@ def test_a_costlier_setting_is_chosen_only_when_it_is_ahead_by_more_than_the_see
     ("notebooks: [02_ann]\ngrid: {lr: [0.1, fast]}\n", "grid: parameter 'lr': expected a number in (0, 100], got"),
     ("notebooks: [02_ann]\ngrid: {seed: [1, 1]}\n", "grid: 'seed' lists the value 1 twice"),
     ("notebooks: [02_ann]\ngrid: {seed: 3}\n", "grid: 'seed' needs a non-empty list of values, got 3"),
+    ("notebooks: [02_ann]\nsteps_budget: 0\ngrid: {seed: [0]}\n", "steps_budget: expected a number > 0 (the most "),
+    ("notebooks: [02_ann]\nsteps_budget: twice\ngrid: {seed: [0]}\n", "as a multiple of the baseline's), got 'twice'"),
     ("notebooks: [02_ann]\ngrid: {output_dir: [a]}\n", "grid: 'output_dir' names a place, not a setting"),
     ("notebooks: [02_ann]\ngrid: {timeout: [5]}\n", "grid: 'timeout' is a build setting; set it under params"),
     ("notebooks: [02_ann]\nparams: {epochs: 0}\ngrid: {seed: [0]}\n",
@@ -190,7 +218,8 @@ def test_a_costlier_setting_is_chosen_only_when_it_is_ahead_by_more_than_the_see
     ("notebooks: [02_ann]\ngrid: {batch_size: [64, 7000]}\n",
      "point batch_size=7000, 02_ann: parameter 'batch_size': 7000 is larger than the training data (6000)"),
     ("notebooks: [02_ann]\nprofile: huge\ngrid: {seed: [0]}\n", "unknown profile 'huge'; valid: quick, full"),
-    ("notebooks: [02_ann]\ngrids: {seed: [0]}\n", "unknown key 'grids'; valid keys: notebooks, profile, dataset, params, settings, grid"),
+    ("notebooks: [02_ann]\ngrids: {seed: [0]}\n",
+     "unknown key 'grids'; valid keys: notebooks, profile, dataset, params, settings, steps_budget, grid"),
     ("notebooks: [02_ann]\ndataset: cifar\ngrid: {seed: [0]}\n", "dataset: expected one of mnist, fashion-mnist, idx"),
     ("notebooks: [02_ann]\nsettings: {ema_decay: 0.9}\ngrid: {seed: [0]}\n", "settings: expected a list of mappings"),
     ("notebooks: [02_ann]\nsettings: [{}, {ema_decay: 2}]\ngrid: {seed: [0]}\n",

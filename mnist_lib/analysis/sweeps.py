@@ -213,7 +213,7 @@ class SettingChoice:
     model: str
     baseline: str
     chosen: str
-    best: str  # the setting with the best mean validation accuracy (the chosen one, or a costlier one)
+    best: str  # the best mean validation accuracy within the budget (the chosen setting, or a costlier one)
     seeds: int
     val_baseline: float
     val_chosen: float
@@ -227,6 +227,10 @@ class SettingChoice:
     steps_ratio: float  # optimizer steps of the chosen setting over the baseline's (epochs / batch size)
     best_steps_ratio: float  # the same for the best setting
     seconds_ratio: float  # mean train seconds of the chosen setting over the baseline's
+    steps_budget: float | None = None  # the sweep's cap on a chosen setting's steps (x the baseline's), if any
+    over_budget: str | None = None  # the setting with the best mean validation accuracy of all, when over the budget
+    val_over_budget: float = math.nan
+    over_budget_steps_ratio: float = math.nan
 
 
 def _steps(runs: pd.DataFrame) -> pd.Series:
@@ -234,7 +238,8 @@ def _steps(runs: pd.DataFrame) -> pd.Series:
     return runs["epochs"] / runs["batch_size"]
 
 
-def choose_settings(runs: pd.DataFrame, baseline: str, confidence: float = 0.95) -> list[SettingChoice]:
+def choose_settings(runs: pd.DataFrame, baseline: str, confidence: float = 0.95,
+                    steps_budget: float | None = None) -> list[SettingChoice]:
     """Per model, the setting chosen on the validation split, compared with ``baseline`` (a setting's
     text, :func:`setting_label`) over the seeds both ran.
 
@@ -242,8 +247,10 @@ def choose_settings(runs: pd.DataFrame, baseline: str, confidence: float = 0.95)
     mean validation accuracy is within one standard error of the best mean's (the standard error of
     their paired per-seed differences from the best setting), the one with the fewest optimizer steps
     (epochs / batch size), the better mean among equal steps. A costlier setting is chosen only when
-    it is ahead by more than the seeds' noise. Settings without a validation accuracy for every seed
-    of the baseline are left out of the choice."""
+    it is ahead by more than the seeds' noise. With ``steps_budget`` only the baseline and the settings
+    of at most that many times its steps are candidates (the others are reported, the best of them as
+    ``over_budget`` when it beats every candidate). Settings without a validation accuracy for every
+    seed of the baseline are left out of the choice."""
     ok = runs[(runs["status"] == "ok") & runs["val_accuracy"].notna()]
     choices = []
     for (notebook, model), group in ok.groupby(["notebook", "model"], sort=False):
@@ -258,9 +265,13 @@ def choose_settings(runs: pd.DataFrame, baseline: str, confidence: float = 0.95)
         val, test, seconds = val.loc[base_seeds, complete], test.reindex(base_seeds), seconds.reindex(base_seeds)
         means = val.mean()
         steps = _steps(group).groupby(group["setting"], sort=False).mean().reindex(complete).fillna(math.inf)
-        best = str(means.idxmax()) if not (means == means[baseline]).all() else baseline
-        behind = {s: stats.spread((val[s] - val[best]).to_numpy(dtype=float), confidence) for s in complete}
-        near = [s for s in complete if s == best or behind[s].mean >= -behind[s].standard_error]
+        within = [s for s in complete if s == baseline or steps_budget is None
+                  or steps[s] <= steps_budget * steps[baseline] * (1 + 1e-9)]
+        best = max(within, key=lambda s: (means[s], s == baseline))
+        top = max(complete, key=lambda s: (means[s], s == baseline))
+        over = top if means[top] > means[best] else None
+        behind = {s: stats.spread((val[s] - val[best]).to_numpy(dtype=float), confidence) for s in within}
+        near = [s for s in within if s == best or behind[s].mean >= -behind[s].standard_error]
         chosen = str(min(near, key=lambda s: (steps[s], -means[s], s != baseline)))
         choices.append(SettingChoice(
             notebook=notebook, model=model, baseline=baseline, chosen=chosen, best=best, seeds=len(base_seeds),
@@ -274,7 +285,9 @@ def choose_settings(runs: pd.DataFrame, baseline: str, confidence: float = 0.95)
             test_difference=stats.spread((test[chosen] - test[baseline]).to_numpy(dtype=float), confidence),
             steps_ratio=float(steps[chosen] / steps[baseline]),
             best_steps_ratio=float(steps[best] / steps[baseline]),
-            seconds_ratio=float(seconds[chosen].mean() / seconds[baseline].mean())))
+            seconds_ratio=float(seconds[chosen].mean() / seconds[baseline].mean()), steps_budget=steps_budget,
+            over_budget=over, val_over_budget=float(means[over]) if over else math.nan,
+            over_budget_steps_ratio=float(steps[over] / steps[baseline]) if over else math.nan))
     return choices
 
 

@@ -170,9 +170,15 @@ def choice_text(choice: SettingChoice) -> str:
         return f"{ratio:.2f}x the baseline's training steps" if math.isfinite(ratio) else "training steps not recorded"
 
     head = f"**{choice.model}** ({choice.notebook}, {choice.seeds} seeds): "
+    within = ""
+    if choice.over_budget is not None:
+        within = " within the budget"
+        head += (f"{label(choice.over_budget)} has the best mean validation accuracy of all, "
+                 f"{choice.val_over_budget:.2f}% at {steps(choice.over_budget_steps_ratio)}, over the sweep's budget "
+                 f"of {choice.steps_budget:.2f}x, so it is not a candidate. ")
     if choice.best != choice.chosen:
         behind = choice.val_behind_best
-        head += (f"{label(choice.best)} has the best mean validation accuracy, {choice.val_best:.2f}% at "
+        head += (f"{label(choice.best)} has the best mean validation accuracy{within}, {choice.val_best:.2f}% at "
                  f"{steps(choice.best_steps_ratio)}; {label(choice.chosen)} is within one standard error of it "
                  f"({behind.mean:+.2f} points paired by seed, standard error {behind.standard_error:.2f}) with fewer "
                  "steps, so it is "
@@ -180,10 +186,10 @@ def choice_text(choice: SettingChoice) -> str:
     if choice.chosen == choice.baseline:
         if choice.best != choice.baseline:
             return head + f"So {label(choice.baseline)} stays (mean {choice.val_baseline:.2f}%)."
-        return (head + f"No setting beat {label(choice.baseline)} on the validation split (mean "
+        return (head + f"No setting{within} beat {label(choice.baseline)} on the validation split (mean "
                 f"{choice.val_baseline:.2f}%); it stays.")
     smallest = stats.smallest_wilcoxon_p(choice.seeds) if choice.seeds >= 1 else math.nan
-    said = (f"{label(choice.chosen)} has the best mean validation accuracy, " if choice.best == choice.chosen
+    said = (f"{label(choice.chosen)} has the best mean validation accuracy{within}, " if choice.best == choice.chosen
             else "Its mean validation accuracy is ")
     return (head + f"{said}{choice.val_chosen:.2f}% against "
             f"{choice.val_baseline:.2f}% for {label(choice.baseline)}: {points(choice.val_difference)} paired by "

@@ -11,6 +11,8 @@ reads a sweep file::
     settings:                       # optional: settings to compare, the first the baseline
       - {}
       - {ema_decay: 0.999}
+    steps_budget: 1.0               # optional: the chosen setting may take at most this many times the
+                                    # baseline's optimizer steps (the others are measured, not chosen)
     grid:                           # every combination (with each setting) is one point
       seed: [0, 1, 2, 3, 4]
 
@@ -56,7 +58,7 @@ from mnist_lib.runner import pipeline
 from mnist_lib.runner.build_dataset import choose_dataset
 from mnist_lib.runner.keys import library_files
 
-SWEEP_KEYS = ("notebooks", "profile", "dataset", "params", "settings", "grid")
+SWEEP_KEYS = ("notebooks", "profile", "dataset", "params", "settings", "steps_budget", "grid")
 SUMMARY_NOTEBOOK = NOTEBOOK_DIR / f"{catalogue.sweep_summary().name}.ipynb"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=+,:-]")
 
@@ -84,6 +86,7 @@ class Sweep:
     params: dict
     grid: dict[str, list]
     settings: list[dict] = field(default_factory=lambda: [{}])
+    steps_budget: float | None = None  # the most optimizer steps a chosen setting may take, x the baseline's
     points: list[Point] = field(default_factory=list)
 
     @property
@@ -175,6 +178,10 @@ def load_sweep(path: str | os.PathLike) -> Sweep:
     texts = [json.dumps(v, sort_keys=True) for v in settings]
     if len(set(texts)) != len(texts):
         raise ParameterError(f"{path}: settings: {next(t for t in texts if texts.count(t) > 1)} is listed twice")
+    budget = data.get("steps_budget")
+    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, float)) or not budget > 0):
+        raise ParameterError(f"{path}: steps_budget: expected a number > 0 (the most optimizer steps a chosen "
+                             f"setting may take, as a multiple of the baseline's), got {budget!r}")
     grid = data.get("grid")
     if not isinstance(grid, dict) or not grid:
         raise ParameterError(f"{path}: grid: expected a mapping of parameter: [values], e.g. seed: [0, 1, 2]")
@@ -191,7 +198,8 @@ def load_sweep(path: str | os.PathLike) -> Sweep:
         repeated = next((v for v, text in zip(checked[name], seen) if seen.count(text) > 1), None)
         if repeated is not None:
             raise ParameterError(f"{path}: grid: '{name}' lists the value {repeated!r} twice")
-    sweep = Sweep(path.stem, path.resolve(), notebooks, profile, dataset, params, checked, settings)
+    sweep = Sweep(path.stem, path.resolve(), notebooks, profile, dataset, params, checked, settings,
+                  None if budget is None else float(budget))
     for setting, combination in itertools.product(settings, itertools.product(*checked.values())):
         values = {**setting, **dict(zip(checked, combination))}
         point = Point(point_id(values), values)
@@ -333,7 +341,7 @@ def run_sweep(path: str | os.PathLike, output: str | os.PathLike = "reports", da
     runs = _manifest_runs(planned, folder)
     manifest = {"name": sweep.name, "file": str(sweep.path), "profile": sweep.profile.name,
                 "dataset": data_set.record(), "notebooks": sweep.notebooks, "params": sweep.params,
-                "settings": sweep.settings, "grid": sweep.grid,
+                "settings": sweep.settings, "steps_budget": sweep.steps_budget, "grid": sweep.grid,
                 "seeds_only": sweep.seeds_only, "points": [{"id": p.id, "values": p.values} for p in sweep.points],
                 "runs": runs, "executor": executor, "finished": now_utc()}
     write_json(folder / MANIFEST, manifest)
