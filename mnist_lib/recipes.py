@@ -33,8 +33,13 @@ def resolved_hflip(params: Mapping[str, Any]) -> bool:
     return get_dataset(params.get("dataset", DEFAULT_DATASET)).hflip_preserves_label is True
 
 
+# The parameters :func:`augmentation` builds the Augmentation from; with ``augment`` off the others are inert.
+AUGMENTATION_PARAMETERS = ("augment", "rotation", "translate", "scale_range", "shear", "brightness", "contrast",
+                           "hflip")
+
+
 def augmentation(params: Mapping[str, Any]) -> Augmentation | None:
-    """The Augmentation a notebook's parameters ask for, or None."""
+    """The Augmentation a notebook's parameters ask for (:data:`AUGMENTATION_PARAMETERS`), or None."""
     if not params.get("augment"):
         return None
     return Augmentation(rotation=params["rotation"], translate=params["translate"],

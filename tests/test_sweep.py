@@ -17,7 +17,7 @@ from scipy import stats as sp
 from mnist_lib import cells, params, plots, prose, recipes, stats
 from mnist_lib.analysis import sweeps
 from mnist_lib.params import ParameterError
-from mnist_lib.runner import sweep
+from mnist_lib.runner import keys, sweep
 from mnist_lib.website import sweeps as website_sweeps
 
 REPO = Path(__file__).resolve().parent.parent
@@ -56,18 +56,14 @@ def test_every_shipped_sweep_file_loads(path):
 
 
 RECIPE_SWEEPS = sorted((REPO / "notebooks" / "sweeps").glob("recipes-*.yaml"))
-# The parameters an Augmentation is built from (mnist_lib.recipes.augmentation); with augment off they are inert.
-AUGMENTATION_PARAMETERS = {"augment", "rotation", "translate", "scale_range", "shear", "brightness", "contrast",
-                           "hflip"}
 
 
 def trains_with(notebook: str, overrides: dict) -> dict:
-    """What a run of ``notebook`` given ``overrides`` trains and evaluates with: its cell's defaults under the
-    overrides, validated, the augmentation parameters as the Augmentation they build (None when off) and
-    the seed left out."""
-    cell = {k: v for k, v in cells.defaults(cells.notebook_path(notebook)).items() if k not in params.PATH_PARAMETERS}
-    given = params.validate(notebook, {**cell, **overrides}, partial=True)
-    return {**{k: v for k, v in given.items() if k not in AUGMENTATION_PARAMETERS | {"seed"}},
+    """What a run of ``notebook`` given ``overrides`` trains and evaluates with: its resolved parameters (as its
+    run key holds them), the augmentation parameters as the Augmentation they build (None when off) and the
+    seed left out."""
+    given = keys.resolved_parameters(notebook, cells.notebook_path(notebook), overrides)
+    return {**{k: v for k, v in given.items() if k not in {*recipes.AUGMENTATION_PARAMETERS, "seed"}},
             "augmentation": recipes.augmentation(given)}
 
 
@@ -175,7 +171,6 @@ def test_a_costlier_setting_is_chosen_only_when_it_is_ahead_by_more_than_the_see
                                                    "(the sweep's first setting) stays (mean 99.44%).")
 
 
-
 def test_a_steps_budget_leaves_costlier_settings_out_of_the_choice_and_says_so(tmp_path, write_yaml):
     runs = _choice_runs({"": (20, [99.3, 99.3, 99.3]), "ema_decay=0.999": (20, [99.40, 99.50, 99.42]),
                          "ema_decay=0.999, epochs=30": (30, [99.72, 99.80, 99.70])})
@@ -199,6 +194,7 @@ def test_a_steps_budget_leaves_costlier_settings_out_of_the_choice_and_says_so(t
     file = write_yaml(tmp_path / "budget.yaml", "notebooks: [02_ann]\nsettings: [{}, {epochs: 20}]\n"
                                                 "steps_budget: 1\ngrid: {seed: [0]}\n")
     assert sweep.load_sweep(file).steps_budget == 1.0
+
 
 @pytest.mark.parametrize("text, message", [
     ("notebooks: [02_ann, 09_gan]\ngrid: {seed: [0]}\n", "notebooks: unknown notebook '09_gan'; valid: 01_eda"),
